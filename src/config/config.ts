@@ -1,0 +1,221 @@
+/**
+ * @module Typed configuration: defaults, `tessera.config.json`, then environment overrides, validated once.
+ * The composition root (src/app/) is the only reader; everything else receives the frozen parts it needs.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { ConfigError } from '../core/errors.js'
+import { DEFAULT_IDENTIFIER_TYPES, NORMALIZERS, type IdentifierTypeConfig } from './identity-types.js'
+
+export interface SourceConfig {
+  /** Stable id recorded on every event (`web`, `ios`, `crm`). */
+  readonly id: string
+  readonly name: string
+  readonly writeKeys: readonly string[]
+}
+
+export interface AdminTokenConfig {
+  readonly name: string
+  readonly token: string
+}
+
+export const LOG_KINDS = ['embedded', 'memory'] as const
+export type LogKind = (typeof LOG_KINDS)[number]
+export const STORE_KINDS = ['sqlite'] as const
+export type StoreKind = (typeof STORE_KINDS)[number]
+export const SYNC_MODES = ['full', 'normal'] as const
+export type SyncMode = (typeof SYNC_MODES)[number]
+
+export interface TesseraConfig {
+  readonly host: string
+  readonly port: number
+  readonly dataDir: string
+  readonly logLevel: string
+  readonly sources: readonly SourceConfig[]
+  readonly adminTokens: readonly AdminTokenConfig[]
+  readonly log: {
+    readonly kind: LogKind
+    /** Partitions of `events.raw` (fixed at topic creation). */
+    readonly partitions: number
+    /** `full` fsyncs every group commit (power-loss safe); `normal` is crash safe (kill -9) but not power-loss safe. */
+    readonly sync: SyncMode
+    /** Bytes waiting for a group commit beyond which ingest answers 429. */
+    readonly maxPendingBytes: number
+  }
+  readonly store: { readonly kind: StoreKind }
+  readonly ingest: {
+    /** Segment: 32 KB per event. */
+    readonly maxEventBytes: number
+    /** Segment: 500 KB per batch request. */
+    readonly maxBatchBytes: number
+    /** Origins allowed by CORS (`*` for any). */
+    readonly corsOrigins: readonly string[]
+  }
+  readonly pipeline: {
+    readonly batchSize: number
+    readonly maxWaitMs: number
+    /** How long a messageId is remembered for deduplication (Segment: at least 24 h). */
+    readonly dedupeWindowHours: number
+    /** Inactivity that ends a session. */
+    readonly sessionTimeoutMinutes: number
+    /** Events kept per profile in the timeline (oldest dropped first); 0 keeps all. */
+    readonly timelineLimit: number
+    /** Publish resolved, profile-keyed events to `events.resolved` for downstream consumers. */
+    readonly publishResolved: boolean
+    /** Run the pipeline in a worker thread (default) or on the main thread. */
+    readonly worker: boolean
+  }
+  readonly identity: {
+    readonly types: readonly IdentifierTypeConfig[]
+    /** Region used to read phone numbers without a country code (ISO 3166 alpha-2). */
+    readonly defaultPhoneRegion: string
+  }
+}
+
+export const CONFIG_FILE = 'tessera.config.json'
+
+export function defaultConfig(): TesseraConfig {
+  return {
+    host: '0.0.0.0',
+    port: 3000,
+    dataDir: './data',
+    logLevel: 'info',
+    sources: [],
+    adminTokens: [],
+    log: { kind: 'embedded', partitions: 4, sync: 'full', maxPendingBytes: 64 * 1024 * 1024 },
+    store: { kind: 'sqlite' },
+    ingest: { maxEventBytes: 32 * 1024, maxBatchBytes: 500 * 1024, corsOrigins: ['*'] },
+    pipeline: {
+      batchSize: 2000, maxWaitMs: 50, dedupeWindowHours: 7 * 24, sessionTimeoutMinutes: 30,
+      timelineLimit: 1000, publishResolved: true, worker: true,
+    },
+    identity: { types: DEFAULT_IDENTIFIER_TYPES, defaultPhoneRegion: 'US' },
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>
+
+export interface LoadOptions {
+  /** Path of the config file; default `$TESSERA_CONFIG` or `./tessera.config.json` if it exists. */
+  readonly file?: string
+  readonly env?: Env
+  /** Values that win over file and environment (CLI flags, tests). */
+  readonly overrides?: DeepPartial<TesseraConfig>
+}
+
+export type DeepPartial<T> = { -readonly [K in keyof T]?: T[K] extends readonly (infer _)[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] }
+
+export function loadConfig(options: LoadOptions = {}): TesseraConfig {
+  const env = options.env ?? process.env
+  let merged: unknown = defaultConfig()
+  const file = options.file ?? env.TESSERA_CONFIG ?? (existsSync(CONFIG_FILE) ? CONFIG_FILE : undefined)
+  if (file !== undefined) merged = deepMerge(merged, readConfigFile(file))
+  merged = deepMerge(merged, envOverrides(env))
+  if (options.overrides) merged = deepMerge(merged, options.overrides)
+  return Object.freeze(validateConfig(merged))
+}
+
+function readConfigFile(file: string): unknown {
+  const path = resolve(file)
+  if (!existsSync(path)) throw new ConfigError(`config file ${path} does not exist (set TESSERA_CONFIG or create it)`)
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'))
+  } catch (cause) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(cause as Error).message}`)
+  }
+}
+
+function envOverrides(env: Env): Record<string, unknown> {
+  const out: Record<string, Record<string, unknown> | unknown> = {}
+  const log: Record<string, unknown> = {}
+  if (env.TESSERA_PORT !== undefined) out.port = parseIntEnv('TESSERA_PORT', env.TESSERA_PORT)
+  if (env.TESSERA_HOST !== undefined) out.host = env.TESSERA_HOST
+  if (env.TESSERA_DATA_DIR !== undefined) out.dataDir = env.TESSERA_DATA_DIR
+  if (env.TESSERA_LOG_LEVEL !== undefined) out.logLevel = env.TESSERA_LOG_LEVEL
+  if (env.TESSERA_LOG !== undefined) log.kind = env.TESSERA_LOG
+  if (env.TESSERA_LOG_SYNC !== undefined) log.sync = env.TESSERA_LOG_SYNC
+  if (Object.keys(log).length > 0) out.log = log
+  if (env.TESSERA_STORE !== undefined) out.store = { kind: env.TESSERA_STORE }
+  if (env.TESSERA_PIPELINE_WORKER !== undefined) out.pipeline = { worker: env.TESSERA_PIPELINE_WORKER !== '0' && env.TESSERA_PIPELINE_WORKER !== 'false' }
+  return out
+}
+
+function parseIntEnv(name: string, value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n)) throw new ConfigError(`${name}=${JSON.stringify(value)} is not an integer`, name)
+  return n
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function deepMerge(base: unknown, patch: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(patch)) return patch === undefined ? base : patch
+  const out: Record<string, unknown> = { ...base }
+  for (const [k, v] of Object.entries(patch)) out[k] = deepMerge(base[k], v)
+  return out
+}
+
+/** Checks every field and names the first bad one with how to fix it. */
+export function validateConfig(value: unknown): TesseraConfig {
+  const c = value as TesseraConfig
+  const need = (ok: boolean, field: string, message: string): void => {
+    if (!ok) throw new ConfigError(`config ${field}: ${message}`, field)
+  }
+  const isInt = (n: unknown, min: number): boolean => Number.isInteger(n) && (n as number) >= min
+  need(isPlainObject(value), '(root)', 'must be a JSON object')
+  need(isInt(c.port, 0) && c.port <= 65535, 'port', 'must be an integer between 0 and 65535')
+  need(typeof c.host === 'string' && c.host.length > 0, 'host', 'must be a host name or address')
+  need(typeof c.dataDir === 'string' && c.dataDir.length > 0, 'dataDir', 'must be a folder path')
+  need(Array.isArray(c.sources), 'sources', 'must be an array of {id, name, writeKeys}')
+  c.sources.forEach((s, i) => {
+    need(typeof s.id === 'string' && /^[a-z0-9][a-z0-9_-]*$/i.test(s.id), `sources[${i}].id`, 'must be letters, digits, - or _')
+    need(typeof s.name === 'string', `sources[${i}].name`, 'must be a string')
+    need(Array.isArray(s.writeKeys) && s.writeKeys.length > 0 && s.writeKeys.every((k) => typeof k === 'string' && k.length >= 8),
+      `sources[${i}].writeKeys`, 'must hold at least one write key of 8 or more characters')
+  })
+  const keys = c.sources.flatMap((s) => s.writeKeys)
+  need(new Set(keys).size === keys.length, 'sources', 'a write key is used by two sources')
+  need(Array.isArray(c.adminTokens), 'adminTokens', 'must be an array of {name, token}')
+  c.adminTokens.forEach((t, i) => {
+    need(typeof t.token === 'string' && t.token.length >= 16, `adminTokens[${i}].token`, 'must be at least 16 characters')
+  })
+  need((LOG_KINDS as readonly string[]).includes(c.log?.kind), 'log.kind', `must be one of ${LOG_KINDS.join(', ')}`)
+  need(isInt(c.log.partitions, 1) && c.log.partitions <= 256, 'log.partitions', 'must be an integer from 1 to 256')
+  need((SYNC_MODES as readonly string[]).includes(c.log.sync), 'log.sync', `must be one of ${SYNC_MODES.join(', ')}`)
+  need(isInt(c.log.maxPendingBytes, 1024), 'log.maxPendingBytes', 'must be an integer >= 1024')
+  need((STORE_KINDS as readonly string[]).includes(c.store?.kind), 'store.kind', `must be one of ${STORE_KINDS.join(', ')}`)
+  need(isInt(c.ingest?.maxEventBytes, 1024), 'ingest.maxEventBytes', 'must be an integer >= 1024')
+  need(isInt(c.ingest.maxBatchBytes, c.ingest.maxEventBytes), 'ingest.maxBatchBytes', 'must be an integer >= ingest.maxEventBytes')
+  need(Array.isArray(c.ingest.corsOrigins), 'ingest.corsOrigins', 'must be an array of origins or ["*"]')
+  need(isInt(c.pipeline?.batchSize, 1), 'pipeline.batchSize', 'must be a positive integer')
+  need(isInt(c.pipeline.maxWaitMs, 1), 'pipeline.maxWaitMs', 'must be a positive integer')
+  need(typeof c.pipeline.dedupeWindowHours === 'number' && c.pipeline.dedupeWindowHours >= 24, 'pipeline.dedupeWindowHours', 'must be at least 24 (Segment semantics)')
+  need(typeof c.pipeline.sessionTimeoutMinutes === 'number' && c.pipeline.sessionTimeoutMinutes > 0, 'pipeline.sessionTimeoutMinutes', 'must be positive')
+  need(isInt(c.pipeline.timelineLimit, 0), 'pipeline.timelineLimit', 'must be an integer >= 0')
+  need(Array.isArray(c.identity?.types) && c.identity.types.length > 0, 'identity.types', 'must list at least one identifier type')
+  const names = new Set<string>()
+  c.identity.types.forEach((t, i) => {
+    const f = `identity.types[${i}]`
+    need(typeof t.name === 'string' && /^[a-z][a-z0-9_]*$/.test(t.name), `${f}.name`, 'must be lower-case letters, digits and _')
+    need(!names.has(t.name), `${f}.name`, `duplicate type ${t.name}`)
+    names.add(t.name)
+    need(isInt(t.priority, 1), `${f}.priority`, 'must be an integer >= 1 (1 is highest)')
+    need(isInt(t.limit, 1), `${f}.limit`, 'must be an integer >= 1')
+    need(typeof t.unique === 'boolean', `${f}.unique`, 'must be true or false')
+    need((NORMALIZERS as readonly string[]).includes(t.normalize), `${f}.normalize`, `must be one of ${NORMALIZERS.join(', ')}`)
+    need(Array.isArray(t.blocked), `${f}.blocked`, 'must be an array of strings')
+    need(Array.isArray(t.blockedPatterns), `${f}.blockedPatterns`, 'must be an array of regular expressions')
+    for (const p of t.blockedPatterns) {
+      try {
+        new RegExp(p)
+      } catch (cause) {
+        throw new ConfigError(`config ${f}.blockedPatterns: ${JSON.stringify(p)} is not a valid regular expression (${(cause as Error).message})`, `${f}.blockedPatterns`)
+      }
+    }
+    need(Array.isArray(t.paths), `${f}.paths`, 'must be an array of dotted paths')
+  })
+  need(typeof c.identity.defaultPhoneRegion === 'string' && /^[A-Z]{2}$/.test(c.identity.defaultPhoneRegion), 'identity.defaultPhoneRegion', 'must be an ISO 3166 alpha-2 code such as US')
+  return c
+}

@@ -1,0 +1,34 @@
+/**
+ * @module StateBackend: one object per storage backend (SQLite embedded, PostgreSQL scale-out) that hands
+ * out the store ports inside a transaction, and a read side for the admin API.
+ * Picked once by the composition root (src/app/).
+ */
+import type { IdentityStore } from '../identity/identity-store.js'
+import type { DedupeStore, OffsetStore, SessionStore } from '../pipeline/pipeline-state.js'
+import type { ProfileStore } from '../profiles/profile-store.js'
+import type { ProfileReader } from '../profiles/profile-reader.js'
+
+/** The stores as seen inside one transaction: everything written commits or rolls back together. */
+export interface StateTransaction {
+  readonly identity: IdentityStore
+  readonly profiles: ProfileStore
+  readonly dedupe: DedupeStore
+  readonly sessions: SessionStore
+  readonly offsets: OffsetStore
+}
+
+export interface StateBackend {
+  readonly kind: string
+  /** Creates or upgrades the schema (versioned, forward only). Called once before first use. */
+  migrate(): Promise<void>
+  /**
+   * Runs `work` in one transaction. If it throws, nothing it wrote is kept. Callers must not run two
+   * transactions at once on one backend instance.
+   */
+  transaction<T>(work: (tx: StateTransaction) => Promise<T>): Promise<T>
+  /** Read side for the admin API; safe to use while a pipeline writes (its own connection). */
+  reader(): ProfileReader
+  /** Deletes all derived state (profiles, identity, dedupe, sessions, offsets) for a replay. */
+  reset(): Promise<void>
+  close(): Promise<void>
+}
