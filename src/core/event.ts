@@ -42,8 +42,22 @@ export interface RawEvent {
   readonly sourceId: string
 }
 
-/** An event after the pipeline's enrich and identity stages. */
+/** What the enrich stage derived from an event (client-sent fields are never overwritten). */
+export interface Enrichment {
+  readonly userAgent?: {
+    readonly browser: { readonly name?: string; readonly version?: string }
+    readonly os: { readonly name?: string; readonly version?: string }
+    readonly device: { readonly type?: string; readonly vendor?: string; readonly model?: string }
+  }
+  /** UTM parameters of the page URL (Segment's `context.campaign` shape). */
+  readonly campaign?: Readonly<Record<string, string>>
+  readonly sessionId?: string
+  /** True when this event started a new session. */
+  readonly sessionStart?: boolean
+}
+
+/** An event after the pipeline's enrich and identity stages, as kept in the timeline and sent downstream. */
 export interface ResolvedEvent extends RawEvent {
   readonly profileId: string
-  readonly sessionId?: string
+  readonly enrichment: Enrichment
 }

@@ -1,0 +1,25 @@
+/** @module Picks the EventLog adapter from config (the only place that names a log adapter). */
+import type { TesseraConfig } from '../config/config.js'
+import { TesseraError } from '../core/errors.js'
+import type { EventLog } from '../log/event-log.js'
+import { openEmbeddedEventLog } from '../log/embedded/embedded-event-log.js'
+import { MemoryEventLog } from '../log/memory/memory-event-log.js'
+
+export interface OpenLogOptions {
+  readonly path: string
+  /** Open for consuming only (another thread or process appends). */
+  readonly readOnly?: boolean
+}
+
+export async function openLog(config: TesseraConfig, options: OpenLogOptions): Promise<EventLog> {
+  switch (config.log.kind) {
+    case 'embedded':
+      return openEmbeddedEventLog({
+        path: options.path, sync: config.log.sync, maxPendingBytes: config.log.maxPendingBytes,
+        ...(options.readOnly ? { readOnly: true } : {}),
+      })
+    case 'memory':
+      if (options.readOnly) throw new TesseraError('TESSERA_CONFIG', 'the memory log cannot be shared with another thread; set pipeline.worker to false')
+      return new MemoryEventLog()
+  }
+}

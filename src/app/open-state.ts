@@ -1,0 +1,20 @@
+/** @module Picks the StateBackend adapter from config (the only place that names a store adapter). */
+import type { TesseraConfig } from '../config/config.js'
+import type { ProfileReader } from '../profiles/profile-reader.js'
+import type { StateBackend } from '../storage/state-backend.js'
+import { SqliteStateBackend, openSqliteProfileReader } from '../storage/sqlite/sqlite-backend.js'
+
+export function openState(config: TesseraConfig, path: string): StateBackend {
+  switch (config.store.kind) {
+    case 'sqlite':
+      return new SqliteStateBackend({ path, sync: config.log.sync })
+  }
+}
+
+/** A read-only view for the admin API; the state must have been migrated already. */
+export function openReader(config: TesseraConfig, path: string): ProfileReader {
+  switch (config.store.kind) {
+    case 'sqlite':
+      return openSqliteProfileReader(path)
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * @module The composition root: reads the config, picks the adapters, wires ingest, pipeline and API.
+ * `tessera up` and the end-to-end tests start Tessera through `startTessera`.
+ */
+import { mkdirSync, readFileSync } from 'node:fs'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { TesseraConfig } from '../config/config.js'
+import { effectiveAuth, ensureCredentials, readCredentials, type EffectiveAuth } from '../config/credentials.js'
+import { systemClock, type Clock } from '../core/clock.js'
+import { compileIdentityRules } from '../identity/identity-rules.js'
+import { TOPICS, type EventLog } from '../log/event-log.js'
+import { MemoryEventLog } from '../log/memory/memory-event-log.js'
+import { startInProcessPipeline, startWorkerPipeline, type PipelineHandle } from '../pipeline/pipeline-host.js'
+import type { ProfileReader } from '../profiles/profile-reader.js'
+import { buildApp } from '../server/app.js'
+import { createMetrics, type Metrics } from '../server/metrics.js'
+import type { StateBackend } from '../storage/state-backend.js'
+import { dataLayout, type DataLayout } from './data-layout.js'
+import { createLogger } from './logger.js'
+import { openLog } from './open-log.js'
+import { openReader, openState } from './open-state.js'
+import { acquireProcessLock, type ProcessLock } from './process-lock.js'
+
+export interface StartOptions {
+  readonly env?: Readonly<Record<string, string | undefined>>
+  readonly logger?: Logger
+  readonly clock?: Clock
+  /** Listen on the configured port (default true); false for `inject()`-only tests. */
+  readonly listen?: boolean
+}
+
+export interface RunningTessera {
+  readonly app: FastifyInstance
+  readonly url: string
+  readonly auth: EffectiveAuth
+  readonly credentialsCreated: boolean
+  readonly layout: DataLayout
+  readonly pipeline: PipelineHandle
+  readonly metrics: Metrics
+  close(): Promise<void>
+}
+
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  } catch {
+    return '0.0.0' // running from an unusual layout; the version is informational only
+  }
+}
+
+export async function startTessera(config: TesseraConfig, options: StartOptions = {}): Promise<RunningTessera> {
+  const env = options.env ?? process.env
+  const logger = options.logger ?? createLogger(config.logLevel)
+  const clock = options.clock ?? systemClock
+  const layout = dataLayout(config.dataDir)
+  mkdirSync(layout.dataDir, { recursive: true })
+  const lock: ProcessLock = acquireProcessLock(layout.lock, 'tessera up')
+  const closers: (() => Promise<void> | void)[] = [() => lock.release()]
+  const close = async (): Promise<void> => {
+    for (const c of closers.reverse()) {
+      try {
+        await c()
+      } catch (error) {
+        logger.error({ err: { message: (error as Error).message } }, 'error while shutting down')
+      }
+    }
+  }
+  try {
+    // Credentials: configured ones, plus generated defaults unless both write key and token come from env.
+    const needGenerated = !(env.TESSERA_WRITE_KEY && env.TESSERA_ADMIN_TOKEN) && config.adminTokens.length === 0
+    const ensured = needGenerated ? ensureCredentials(layout.dataDir) : { stored: readCredentials(layout.dataDir), created: false }
+    const auth = effectiveAuth({ sources: config.sources, adminTokens: config.adminTokens }, ensured.stored, env)
+
+    const metrics = createMetrics()
+    const inWorker = config.pipeline.worker && config.log.kind !== 'memory'
+    const log: EventLog = await openLog(config, { path: layout.rawLog })
+    closers.push(() => log.close())
+    await log.ensureTopic(TOPICS.raw, config.log.partitions)
+
+    const state: StateBackend = openState(config, layout.state)
+    await state.migrate()
+    let pipeline: PipelineHandle
+    const onBatch = (r: { processed: number; duplicates: number; merges: number; ms: number }): void => {
+      metrics.pipelineEvents.inc({ outcome: 'processed' }, r.processed)
+      if (r.duplicates > 0) metrics.pipelineEvents.inc({ outcome: 'duplicate' }, r.duplicates)
+      if (r.merges > 0) metrics.profileMerges.inc(r.merges)
+      metrics.pipelineBatchSeconds.observe(r.ms / 1000)
+    }
+    const pipelineLogger = logger.child({ component: 'pipeline' })
+    if (inWorker) {
+      await state.close() // the worker opens its own connection
+      pipeline = startWorkerPipeline({
+        config, paths: { rawLog: layout.rawLog, outputLog: layout.outputLog, state: layout.state },
+        input: log, logger: pipelineLogger, onBatch,
+      })
+    } else {
+      const output: EventLog = config.log.kind === 'memory' ? new MemoryEventLog() : await openLog(config, { path: layout.outputLog })
+      await output.ensureTopic(TOPICS.resolved, config.log.partitions)
+      await output.ensureTopic(TOPICS.deadLetter, 1)
+      closers.push(() => output.close(), () => state.close())
+      pipeline = startInProcessPipeline({ config, input: log, output, state, logger: pipelineLogger, onBatch })
+    }
+    closers.push(() => pipeline.stop())
+
+    const reader: ProfileReader = openReader(config, layout.state)
+    closers.push(() => reader.close())
+    const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion)
+    const app = await buildApp({
+      config, sources: auth.sources, adminTokens: auth.adminTokens, log, reader, pipeline, metrics, clock, logger,
+      normalizeIdentifier: (type, value) => rules.byName(type)?.normalize(value) ?? value,
+      version: packageVersion(),
+    })
+    closers.push(() => app.close())
+    let url = ''
+    if (options.listen ?? true) {
+      url = await app.listen({ port: config.port, host: config.host })
+      url = url.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1')
+    }
+    return { app, url, auth, credentialsCreated: ensured.created, layout, pipeline, metrics, close }
+  } catch (error) {
+    await close()
+    throw error
+  }
+}

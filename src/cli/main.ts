@@ -1,0 +1,55 @@
+/** @module `tessera` command line: dispatches to the subcommands. */
+import { isTesseraError } from '../core/errors.js'
+import { packageVersion } from '../app/tessera.js'
+
+const USAGE = `tessera — open-source customer data platform
+
+Usage: tessera <command> [options]
+
+Commands:
+  up                      run the tracking API, the admin API and the pipeline (what \`npm start\` runs)
+  demo                    send realistic multi-source customer journeys to a running Tessera, then show profiles
+  import <file> --source <id>
+                          bulk-import a CSV or JSONL file (CRM export) through the tracking API
+  replay --from <offset|time|earliest>
+                          rebuild all profile and identity state from the event log (Tessera must be stopped)
+  version                 print the version
+
+Run \`tessera <command> --help\` for the options of a command.
+Configuration: tessera.config.json (or TESSERA_CONFIG), overridden by TESSERA_PORT, TESSERA_HOST,
+TESSERA_DATA_DIR, TESSERA_WRITE_KEY, TESSERA_ADMIN_TOKEN, TESSERA_LOG_LEVEL, TESSERA_LOG_SYNC.`
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'up':
+        return await (await import('./up.js')).runUp(rest)
+      case 'demo':
+        return await (await import('./demo.js')).runDemo(rest)
+      case 'import':
+        return await (await import('./import.js')).runImport(rest)
+      case 'replay':
+        return await (await import('./replay.js')).runReplay(rest)
+      case 'version':
+      case '--version':
+        console.log(packageVersion())
+        return 0
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        console.log(USAGE)
+        return command === undefined ? 1 : 0
+      default:
+        console.error(`tessera: unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
+        return 1
+    }
+  } catch (error) {
+    if (isTesseraError(error)) {
+      console.error(`tessera ${command}: ${error.message}`)
+      return 1
+    }
+    throw error
+  }
+}

@@ -1,0 +1,63 @@
+/** @module `tessera up`: starts Tessera on the configured adapters and prints how to reach it. */
+import { parseArgs } from 'node:util'
+import { loadConfig } from '../config/config.js'
+import { credentialsPath } from '../config/credentials.js'
+import { startTessera } from '../app/tessera.js'
+
+const HELP = `Usage: tessera up [--port N] [--data-dir DIR] [--config FILE]
+
+Runs the tracking API, the admin API and the pipeline. Data goes to ./data unless configured.
+Without TESSERA_WRITE_KEY / TESSERA_ADMIN_TOKEN, credentials are generated on first start and kept in
+<data-dir>/credentials.json.`
+
+export async function runUp(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { port: { type: 'string' }, 'data-dir': { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean' } },
+  })
+  if (values.help) {
+    console.log(HELP)
+    return 0
+  }
+  const config = loadConfig({
+    ...(values.config ? { file: values.config } : {}),
+    overrides: {
+      ...(values.port ? { port: Number(values.port) } : {}),
+      ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
+    },
+  })
+  const tessera = await startTessera(config)
+  const stored = credentialsPath(tessera.layout.dataDir)
+  const defaultSource = tessera.auth.sources.find((s) => s.id === 'default')
+  const lines = [
+    '',
+    `  Tessera is running at ${tessera.url}`,
+    `  data dir        ${tessera.layout.dataDir}`,
+    `  tracking API    POST ${tessera.url}/v1/batch (Segment HTTP API; write key as Basic username)`,
+    `  admin API       GET  ${tessera.url}/v1/profiles?identifier=email:... (Bearer admin token)`,
+    `  API docs        ${tessera.url}/docs`,
+  ]
+  if (tessera.credentialsCreated) {
+    lines.push('', `  New credentials were generated and saved in ${stored} (mode 0600):`)
+    for (const s of tessera.auth.sources) lines.push(`    write key (${s.id})`.padEnd(26) + s.writeKeys[0])
+    const token = tessera.auth.adminTokens.find((t) => t.name === 'generated')
+    if (token) lines.push(`    admin token`.padEnd(26) + token.token)
+  } else {
+    lines.push(`  write key       ${defaultSource ? '(default source) ' + defaultSource.writeKeys[0] : 'see your config'}`)
+    lines.push(`  admin token     in ${process.env.TESSERA_ADMIN_TOKEN ? 'TESSERA_ADMIN_TOKEN' : stored}`)
+  }
+  lines.push('', '  Try: npx tessera demo', '')
+  // Printed to the terminal of whoever started Tessera, never to the structured log.
+  process.stderr.write(lines.join('\n') + '\n')
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      process.stderr.write(`\n  ${signal}: stopping (finishing the current batch)...\n`)
+      resolve()
+    }
+    process.once('SIGINT', () => stop('SIGINT'))
+    process.once('SIGTERM', () => stop('SIGTERM'))
+  })
+  await tessera.close()
+  return 0
+}

@@ -1,0 +1,166 @@
+/**
+ * @module Runs the pipeline beside the API: in a worker thread (default, so SQLite work never blocks HTTP and
+ * the second core is used) or on the main thread (memory log, tests). Both expose the same handle.
+ */
+import { Worker } from 'node:worker_threads'
+import type { TesseraConfig } from '../config/config.js'
+import type { EventLog, TopicPartitionOffset } from '../log/event-log.js'
+import { TOPICS } from '../log/event-log.js'
+import type { StateBackend } from '../storage/state-backend.js'
+import { buildPipeline } from './build-pipeline.js'
+import type { PipelineLogger, PipelineStats } from './pipeline-runner.js'
+
+export interface PipelineStatus extends PipelineStats {
+  /** Records appended to events.raw and not yet committed by the pipeline, per partition. */
+  readonly lag: readonly number[]
+  readonly running: boolean
+  /** Set when the worker died; the host restarts it. */
+  readonly lastError?: string
+}
+
+export interface BatchReport {
+  readonly records: number
+  readonly processed: number
+  readonly duplicates: number
+  readonly merges: number
+  readonly ms: number
+}
+
+export interface PipelineHandle {
+  status(): PipelineStatus
+  /** Resolves once every record appended so far has been processed (or the timeout passed: false). */
+  drain(timeoutMs: number): Promise<boolean>
+  stop(): Promise<void>
+}
+
+export interface WorkerPipelineOptions {
+  readonly config: TesseraConfig
+  readonly paths: { readonly rawLog: string; readonly outputLog: string; readonly state: string }
+  /** The log that ingest appends to (to compute lag from the main thread). */
+  readonly input: EventLog
+  readonly logger: PipelineLogger
+  readonly onBatch?: (report: BatchReport) => void
+}
+
+const EMPTY_STATS: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lastBatchMs: 0, stageErrors: {} }
+
+/** Lag = end offsets of events.raw minus the pipeline's committed offsets. */
+async function computeLag(input: EventLog, committed: readonly TopicPartitionOffset[]): Promise<number[]> {
+  const ends = await input.endOffsets(TOPICS.raw)
+  const done = new Map(committed.map((c) => [c.partition, c.offset]))
+  return ends.map((e) => Math.max(0, e.offset - (done.get(e.partition) ?? 0)))
+}
+
+export function startWorkerPipeline(options: WorkerPipelineOptions): PipelineHandle {
+  const here = new URL(import.meta.url)
+  const isTs = here.pathname.endsWith('.ts')
+  const entry = new URL(`./pipeline-worker.${isTs ? 'ts' : 'js'}`, here)
+  let stats: PipelineStats = EMPTY_STATS
+  let committed: TopicPartitionOffset[] = []
+  let lag: number[] = []
+  let running = false
+  let stopping = false
+  let lastError: string | undefined
+  let worker: Worker
+  let stopped: Promise<void> = Promise.resolve()
+
+  const spawn = (): void => {
+    worker = new Worker(entry, {
+      workerData: { config: options.config, paths: options.paths },
+      ...(isTs ? { execArgv: ['--import', 'tsx'] } : {}),
+    })
+    running = true
+    stopped = new Promise((resolve) => worker.once('exit', () => resolve()))
+    worker.on('message', (msg: WorkerMessage) => {
+      if (msg.type === 'stats') {
+        stats = msg.stats
+        committed = msg.committed
+      } else if (msg.type === 'batch') options.onBatch?.(msg.report)
+      else if (msg.type === 'log') options.logger[msg.level](msg.obj, msg.msg)
+    })
+    worker.on('error', (error) => {
+      lastError = error.message
+      options.logger.error({ err: { message: error.message, stack: error.stack } }, 'pipeline worker failed')
+    })
+    worker.on('exit', (code) => {
+      running = false
+      if (!stopping) {
+        options.logger.error({ code }, 'pipeline worker exited; restarting in 1 s')
+        setTimeout(() => { if (!stopping) spawn() }, 1000).unref()
+      }
+    })
+  }
+  spawn()
+  const lagTimer = setInterval(() => {
+    computeLag(options.input, committed).then((l) => { lag = l }, () => undefined)
+  }, 1000)
+  lagTimer.unref()
+
+  return {
+    status: () => ({ ...stats, lag, running, ...(lastError ? { lastError } : {}) }),
+    async drain(timeoutMs) {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const ends = await options.input.endOffsets(TOPICS.raw)
+        const done = new Map(committed.map((c) => [c.partition, c.offset]))
+        if (ends.every((e) => (done.get(e.partition) ?? 0) >= e.offset)) return true
+        if (Date.now() > deadline) return false
+        await new Promise((r) => setTimeout(r, 20))
+      }
+    },
+    async stop() {
+      stopping = true
+      clearInterval(lagTimer)
+      if (running) worker.postMessage({ type: 'stop' })
+      const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000).unref())
+      if ((await Promise.race([stopped.then(() => 'ok' as const), timeout])) === 'timeout') await worker.terminate()
+    },
+  }
+}
+
+export type WorkerMessage =
+  | { type: 'stats'; stats: PipelineStats; committed: TopicPartitionOffset[] }
+  | { type: 'batch'; report: BatchReport }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; obj: object; msg: string }
+  | { type: 'ready' }
+
+export interface InProcessPipelineOptions {
+  readonly config: TesseraConfig
+  readonly input: EventLog
+  readonly output: EventLog
+  readonly state: StateBackend
+  readonly logger: PipelineLogger
+  readonly onBatch?: (report: BatchReport) => void
+}
+
+export function startInProcessPipeline(options: InProcessPipelineOptions): PipelineHandle {
+  const runner = buildPipeline(options.config, {
+    input: options.input, output: options.output, state: options.state, logger: options.logger,
+    onBatch: (report) => {
+      options.onBatch?.(report)
+    },
+  })
+  let lag: number[] = []
+  const timer = setInterval(() => {
+    computeLag(options.input, runner.committedOffsets()).then((l) => { lag = l }, () => undefined)
+  }, 1000)
+  timer.unref()
+  runner.start()
+  return {
+    status: () => ({ ...runner.stats, lag, running: true }),
+    async drain(timeoutMs) {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const ends = await options.input.endOffsets(TOPICS.raw)
+        const done = new Map(runner.committedOffsets().map((c) => [c.partition, c.offset]))
+        if (ends.every((e) => (done.get(e.partition) ?? 0) >= e.offset)) return true
+        if (Date.now() > deadline) return false
+        await new Promise((r) => setTimeout(r, 20))
+      }
+    },
+    async stop() {
+      clearInterval(timer)
+      await runner.stop()
+    },
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * @module The stage runner: consumes `events.raw` in batches and runs the stages inside one state
+ * transaction that also stores the consumer offsets, so a crash at any moment neither loses nor
+ * double-counts an event (the uncommitted batch is delivered again and produces the same state).
+ *
+ * Failure handling: an infrastructure error (store or log unavailable) stops the batch and the runner
+ * retries it with backoff; any other error in an `ensure` stage is treated as a poison event: the batch is
+ * retried one event at a time and the event that still fails goes to the dead-letter topic, so one bad event
+ * cannot stall the pipeline.
+ */
+import { isTesseraError } from '../core/errors.js'
+import type { RawEvent } from '../core/event.js'
+import { TOPICS, type EventLog, type LogConsumer, type LogRecord, type RecordBatch, type TopicPartitionOffset } from '../log/event-log.js'
+import type { StateBackend } from '../storage/state-backend.js'
+import { eventTime } from '../identity/resolve-batch.js'
+import type { BatchContext, Stage, StageName, WorkItem } from './stage.js'
+
+export const PIPELINE_GROUP = 'tessera-pipeline'
+
+export interface PipelineStats {
+  batches: number
+  processed: number
+  duplicates: number
+  merges: number
+  deadLettered: number
+  lastBatchMs: number
+  stageErrors: Partial<Record<StageName, number>>
+}
+
+export interface PipelineLogger {
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+export interface PipelineRunnerOptions {
+  readonly input: EventLog
+  readonly state: StateBackend
+  /** Where poison events go (`events.dead-letter`); usually the same log as the resolved output. */
+  readonly deadLetter: EventLog
+  readonly stages: readonly Stage[]
+  readonly batchSize: number
+  readonly maxWaitMs: number
+  readonly dedupeWindowMs: number
+  readonly logger: PipelineLogger
+  /** Called after each committed batch (metrics, tests). */
+  readonly onBatch?: (info: { records: number; processed: number; duplicates: number; merges: number; ms: number }) => void
+}
+
+export class PipelineRunner {
+  readonly #options: PipelineRunnerOptions
+  readonly stats: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lastBatchMs: 0, stageErrors: {} }
+  #consumer: LogConsumer | undefined
+  #stopped = false
+  #loop: Promise<void> | undefined
+  #lastPurge = 0
+  readonly #committed = new Map<number, TopicPartitionOffset>()
+
+  constructor(options: PipelineRunnerOptions) {
+    this.#options = options
+  }
+
+  /** Starts consuming; resolves at once. Errors are logged and retried with backoff until `stop()`. */
+  start(): void {
+    this.#loop ??= this.#supervise()
+  }
+
+  /** Offsets committed with the state so far (next offset to process, per partition of events.raw). */
+  committedOffsets(): TopicPartitionOffset[] {
+    return [...this.#committed.values()]
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    await this.#consumer?.stop()
+    await this.#loop
+  }
+
+  async #supervise(): Promise<void> {
+    let backoff = 100
+    while (!this.#stopped) {
+      const consumer = this.#options.input.createConsumer({
+        group: PIPELINE_GROUP,
+        topic: TOPICS.raw,
+        maxBatchRecords: this.#options.batchSize,
+        maxWaitMs: this.#options.maxWaitMs,
+        onAssign: async () => {
+          const stored = await this.#options.state.transaction((tx) => tx.offsets.load(PIPELINE_GROUP, TOPICS.raw))
+          for (const o of stored) this.#committed.set(o.partition, o)
+          return stored
+        },
+      })
+      this.#consumer = consumer
+      try {
+        await consumer.run(async (batch) => {
+          await this.#handle(batch)
+          backoff = 100
+        })
+      } catch (error) {
+        if (this.#stopped) break
+        this.#options.logger.error({ err: describe(error), retryInMs: backoff }, 'pipeline batch failed; retrying')
+        await new Promise((r) => setTimeout(r, backoff))
+        backoff = Math.min(backoff * 2, 10_000)
+      }
+    }
+  }
+
+  async #handle(batch: RecordBatch): Promise<void> {
+    const started = performance.now()
+    const { items, poison } = parseRecords(batch.records)
+    if (poison.length > 0) await this.#deadLetter(poison.map((p) => ({ record: p.record, reason: p.reason })))
+    const offsets = nextOffsets(batch.records)
+    let counts: Record<string, number>
+    try {
+      counts = await this.#commit(items, offsets)
+    } catch (error) {
+      if (isInfrastructureError(error) || items.length <= 1) {
+        if (items.length === 1 && !isInfrastructureError(error)) {
+          await this.#deadLetter([{ record: items[0]!.record, reason: describe(error).message }])
+          counts = await this.#commit([], offsets)
+        } else throw error
+      } else {
+        this.#options.logger.warn({ err: describe(error), records: items.length }, 'batch failed; isolating the failing event')
+        counts = {}
+        for (const item of items) {
+          // Fresh work item: the failed attempt mutated the old one inside a transaction that rolled back.
+          const single: WorkItem[] = [{ record: item.record, event: item.event, time: item.time, enrichment: {} }]
+          try {
+            const c = await this.#commit(single, nextOffsets([item.record]))
+            for (const [k, v] of Object.entries(c)) counts[k] = (counts[k] ?? 0) + v
+          } catch (inner) {
+            if (isInfrastructureError(inner)) throw inner
+            await this.#deadLetter([{ record: item.record, reason: describe(inner).message }])
+          }
+        }
+        counts = { ...counts, ...(await this.#commit([], offsets)) }
+      }
+    }
+    const ms = performance.now() - started
+    const processed = items.length - (counts.duplicates ?? 0)
+    this.stats.batches++
+    this.stats.processed += processed
+    this.stats.duplicates += counts.duplicates ?? 0
+    this.stats.merges += counts.merges ?? 0
+    this.stats.lastBatchMs = ms
+    this.#options.onBatch?.({ records: batch.records.length, processed, duplicates: counts.duplicates ?? 0, merges: counts.merges ?? 0, ms })
+    await this.#maybePurge()
+  }
+
+  async #commit(items: readonly WorkItem[], offsets: readonly TopicPartitionOffset[]): Promise<Record<string, number>> {
+    return this.#options.state.transaction(async (tx) => {
+      const ctx: BatchContext = { items, tx, now: Date.now(), counts: {} }
+      if (items.length > 0) {
+        for (const stage of this.#options.stages) {
+          if (stage.policy === 'ensure') {
+            await stage.run(ctx)
+            continue
+          }
+          try {
+            await stage.run(ctx)
+          } catch (error) {
+            if (isInfrastructureError(error)) throw error
+            this.stats.stageErrors[stage.name] = (this.stats.stageErrors[stage.name] ?? 0) + 1
+            this.#options.logger.warn({ stage: stage.name, err: describe(error) }, 'stage failed; batch continues without it')
+          }
+        }
+      }
+      await tx.offsets.save(PIPELINE_GROUP, offsets)
+      return ctx.counts
+    }).then((counts) => {
+      for (const o of offsets) this.#committed.set(o.partition, o)
+      return counts
+    })
+  }
+
+  async #deadLetter(entries: readonly { record: LogRecord; reason: string }[]): Promise<void> {
+    this.stats.deadLettered += entries.length
+    this.#options.logger.warn({ count: entries.length, reasons: [...new Set(entries.map((e) => e.reason))].slice(0, 5) }, 'events sent to the dead-letter topic')
+    await this.#options.deadLetter.append(TOPICS.deadLetter, entries.map(({ record, reason }) => ({
+      key: record.key,
+      value: JSON.stringify({ reason, topic: record.topic, partition: record.partition, offset: record.offset, value: record.value }),
+      timestamp: record.timestamp,
+    })))
+  }
+
+  async #maybePurge(): Promise<void> {
+    const now = Date.now()
+    if (now - this.#lastPurge < 60_000) return
+    this.#lastPurge = now
+    const removed = await this.#options.state.transaction((tx) => tx.dedupe.purge(now - this.#options.dedupeWindowMs))
+    if (removed > 0) this.#options.logger.info({ removed }, 'purged expired dedupe keys')
+  }
+}
+
+function parseRecords(records: readonly LogRecord[]): { items: WorkItem[]; poison: { record: LogRecord; reason: string }[] } {
+  const items: WorkItem[] = []
+  const poison: { record: LogRecord; reason: string }[] = []
+  for (const record of records) {
+    let event: RawEvent
+    try {
+      event = JSON.parse(record.value) as RawEvent
+    } catch (error) {
+      poison.push({ record, reason: `not JSON: ${(error as Error).message}` })
+      continue
+    }
+    if (typeof event !== 'object' || event === null || typeof event.messageId !== 'string' || typeof event.type !== 'string') {
+      poison.push({ record, reason: 'not a Tessera event (no messageId or type)' })
+      continue
+    }
+    items.push({ record, event, time: eventTime(event), enrichment: {} })
+  }
+  return { items, poison }
+}
+
+function nextOffsets(records: readonly LogRecord[]): TopicPartitionOffset[] {
+  const next = new Map<string, TopicPartitionOffset>()
+  for (const r of records) {
+    const key = `${r.topic}\u0000${r.partition}`
+    const current = next.get(key)
+    if (!current || current.offset <= r.offset) next.set(key, { topic: r.topic, partition: r.partition, offset: r.offset + 1 })
+  }
+  return [...next.values()]
+}
+
+/** Errors from storage or the log itself, as opposed to errors caused by one event's content. */
+function isInfrastructureError(error: unknown): boolean {
+  if (isTesseraError(error)) return error.code !== 'TESSERA_VALIDATION'
+  const code = (error as { code?: unknown })?.code
+  return typeof code === 'string' && (code.startsWith('SQLITE_') || code.startsWith('E'))
+}
+
+function describe(error: unknown): { message: string; code?: string } {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code
+    return typeof code === 'string' ? { message: error.message, code } : { message: error.message }
+  }
+  return { message: String(error) }
+}

@@ -1,0 +1,55 @@
+/**
+ * @module Worker-thread entry of the pipeline. Opens its own connections (consumer on events.raw, the state
+ * database, the output log), runs the stage runner, and reports stats and batches to the host by message.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import type { TesseraConfig } from '../config/config.js'
+import { openLog } from '../app/open-log.js'
+import { openState } from '../app/open-state.js'
+import { TOPICS } from '../log/event-log.js'
+import { buildPipeline } from './build-pipeline.js'
+import type { WorkerMessage } from './pipeline-host.js'
+import type { PipelineLogger } from './pipeline-runner.js'
+
+interface WorkerInput {
+  readonly config: TesseraConfig
+  readonly paths: { readonly rawLog: string; readonly outputLog: string; readonly state: string }
+}
+
+const port = parentPort
+if (!port) throw new Error('pipeline-worker.ts must run in a worker thread')
+const { config, paths } = workerData as WorkerInput
+const post = (m: WorkerMessage): void => port.postMessage(m)
+const logger: PipelineLogger = {
+  info: (obj, msg) => post({ type: 'log', level: 'info', obj, msg }),
+  warn: (obj, msg) => post({ type: 'log', level: 'warn', obj, msg }),
+  error: (obj, msg) => post({ type: 'log', level: 'error', obj, msg }),
+}
+
+const input = await openLog(config, { path: paths.rawLog, readOnly: true })
+const output = await openLog(config, { path: paths.outputLog })
+await output.ensureTopic(TOPICS.resolved, config.log.partitions)
+await output.ensureTopic(TOPICS.deadLetter, 1)
+const state = openState(config, paths.state)
+await state.migrate()
+const runner = buildPipeline(config, {
+  input, output, state, logger,
+  onBatch: (report) => post({ type: 'batch', report }),
+})
+const report = (): void => post({ type: 'stats', stats: runner.stats, committed: runner.committedOffsets() })
+const timer = setInterval(report, 100)
+runner.start()
+post({ type: 'ready' })
+
+port.on('message', (msg: { type: string }) => {
+  if (msg.type !== 'stop') return
+  void (async () => {
+    await runner.stop()
+    clearInterval(timer)
+    report()
+    await output.close()
+    await input.close()
+    await state.close()
+    port.close()
+  })()
+})

@@ -1,0 +1,28 @@
+/** @module Resolve-identity stage: attaches each event to a profile through the deterministic identity graph. */
+import type { IdentityRules } from '../../identity/identity-rules.js'
+import { resolveBatch } from '../../identity/resolve-batch.js'
+import { live, type BatchContext, type Stage } from '../stage.js'
+
+export function createResolveIdentityStage(rules: IdentityRules): Stage {
+  return {
+    name: 'resolve-identity',
+    policy: 'ensure',
+    async run(batch: BatchContext): Promise<void> {
+      const items = live(batch.items)
+      const { resolutions, changes } = await resolveBatch(
+        items.map((i) => i.event),
+        rules,
+        batch.tx.identity,
+        async (ids) => new Map([...(await batch.tx.profiles.get(ids))].map(([id, p]) => [id, p.createdAt])),
+      )
+      items.forEach((item, n) => {
+        const r = resolutions[n]!
+        item.profileId = r.profileId
+        item.merged = r.merged
+      })
+      await batch.tx.identity.apply(changes)
+      batch.counts.merges = (batch.counts.merges ?? 0) + changes.merges.length
+      batch.counts.rejectedIdentifiers = (batch.counts.rejectedIdentifiers ?? 0) + changes.rejections.length
+    },
+  }
+}

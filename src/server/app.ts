@@ -1,0 +1,91 @@
+/**
+ * @module Builds the Fastify application: tracking API, admin API, health, metrics and OpenAPI docs.
+ * Takes ready-made ports; choosing adapters is the composition root's job (src/app/).
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { Logger } from 'pino'
+import type { TesseraConfig } from '../config/config.js'
+import type { Clock } from '../core/clock.js'
+import { TOPICS, type EventLog } from '../log/event-log.js'
+import type { PipelineHandle } from '../pipeline/pipeline-host.js'
+import type { ProfileReader } from '../profiles/profile-reader.js'
+import { createSourceRegistry } from '../ingest/source-registry.js'
+import { createAdminAuthenticator } from './admin-auth.js'
+import { adminPlugin } from './admin-plugin.js'
+import { errorHandler } from './error-handler.js'
+import { ingestPlugin } from './ingest-plugin.js'
+import type { Metrics } from './metrics.js'
+import { registerHealthRoutes } from './health-routes.js'
+import type { SourceConfig, AdminTokenConfig } from '../config/config.js'
+
+export interface AppPorts {
+  readonly config: TesseraConfig
+  readonly sources: readonly SourceConfig[]
+  readonly adminTokens: readonly AdminTokenConfig[]
+  readonly log: EventLog
+  readonly reader: ProfileReader
+  readonly pipeline: PipelineHandle
+  readonly metrics: Metrics
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly normalizeIdentifier: (type: string, value: string) => string | null
+  readonly version: string
+}
+
+export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
+  // Typed as the default instance: the pino logger is passed in, nothing needs its narrower type.
+  const app: FastifyInstance = Fastify({
+    loggerInstance: ports.logger,
+    // Request logs carry method, route and status only: URLs may hold a write key (beacon ?writeKey=).
+    disableRequestLogging: true,
+    bodyLimit: ports.config.ingest.maxBatchBytes,
+    trustProxy: true,
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: true } },
+  }) as unknown as FastifyInstance
+  app.setErrorHandler(errorHandler)
+  app.addHook('onResponse', async (request, reply) => {
+    ports.metrics.requests.inc({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })
+    if (reply.statusCode >= 500) request.log.warn({ method: request.method, route: request.routeOptions.url, status: reply.statusCode }, 'request failed')
+  })
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Tessera API',
+        version: ports.version,
+        description: 'Segment-compatible tracking API (write keys) and the admin API (bearer tokens) of Tessera, an open-source CDP.',
+      },
+      components: {
+        securitySchemes: {
+          writeKey: { type: 'http', scheme: 'basic', description: 'Write key as the Basic username, empty password (or `writeKey` in the body).' },
+          adminToken: { type: 'http', scheme: 'bearer', description: 'Admin token (TESSERA_ADMIN_TOKEN or <dataDir>/credentials.json).' },
+        },
+      },
+      tags: [
+        { name: 'tracking', description: 'Segment HTTP Tracking API' },
+        { name: 'profiles', description: 'Unified profiles (admin)' },
+        { name: 'operations', description: 'Health and metrics' },
+      ],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+
+  await app.register(ingestPlugin, {
+    log: ports.log,
+    sources: createSourceRegistry(ports.sources),
+    limits: { maxEventBytes: ports.config.ingest.maxEventBytes, maxBatchBytes: ports.config.ingest.maxBatchBytes },
+    corsOrigins: ports.config.ingest.corsOrigins,
+    metrics: ports.metrics,
+    clock: ports.clock,
+  })
+  await app.register(adminPlugin, {
+    reader: ports.reader,
+    authenticate: createAdminAuthenticator(ports.adminTokens),
+    normalize: ports.normalizeIdentifier,
+  })
+  registerHealthRoutes(app, { log: ports.log, pipeline: ports.pipeline, metrics: ports.metrics, rawTopic: TOPICS.raw })
+  return app
+}

@@ -1,0 +1,49 @@
+/** @module Open operational endpoints: liveness, readiness and Prometheus metrics (no personal data). */
+import type { FastifyInstance } from 'fastify'
+import type { EventLog } from '../log/event-log.js'
+import type { PipelineHandle } from '../pipeline/pipeline-host.js'
+import type { Metrics } from './metrics.js'
+
+export interface HealthOptions {
+  readonly log: EventLog
+  readonly pipeline: PipelineHandle
+  readonly metrics: Metrics
+  readonly rawTopic: string
+}
+
+export function registerHealthRoutes(app: FastifyInstance, { log, pipeline, metrics, rawTopic }: HealthOptions): void {
+  app.get('/healthz', {
+    schema: { summary: 'Liveness: the process answers', tags: ['operations'], response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } },
+  }, async () => ({ status: 'ok' }))
+
+  app.get('/readyz', {
+    schema: {
+      summary: 'Readiness: the event log answers and the pipeline runs',
+      tags: ['operations'],
+      response: {
+        200: { type: 'object', properties: { status: { type: 'string' }, log: { type: 'string' }, pipeline: { type: 'string' }, lag: { type: 'integer' } } },
+        503: { type: 'object', properties: { status: { type: 'string' }, log: { type: 'string' }, pipeline: { type: 'string' }, lag: { type: 'integer' } } },
+      },
+    },
+  }, async (_request, reply) => {
+    let logOk = true
+    try {
+      await log.endOffsets(rawTopic)
+    } catch (error) {
+      logOk = false
+      app.log.warn({ err: { message: (error as Error).message } }, 'readiness: event log unavailable')
+    }
+    const status = pipeline.status()
+    const lag = status.lag.reduce((a, b) => a + b, 0)
+    const ready = logOk && status.running
+    return reply.status(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'not ready', log: logOk ? 'ok' : 'unavailable', pipeline: status.running ? 'running' : 'stopped', lag,
+    })
+  })
+
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'], hide: false } }, async (_request, reply) => {
+    const s = pipeline.status()
+    s.lag.forEach((lag, partition) => metrics.pipelineLag.set({ partition: String(partition) }, lag))
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+  })
+}

@@ -1,0 +1,96 @@
+/**
+ * @module The embedded StateBackend: identity, profiles and pipeline state in one SQLite database (WAL),
+ * so that a batch's state and its consumer offsets commit in one transaction.
+ */
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import type { StateBackend, StateTransaction } from '../state-backend.js'
+import type { ProfileReader } from '../../profiles/profile-reader.js'
+import { TesseraError } from '../../core/errors.js'
+import type { SqliteDatabase } from './sqlite-database.js'
+import { DERIVED_TABLES, migrate } from './sqlite-migrations.js'
+import { SqliteIdentityStore } from './sqlite-identity-store.js'
+import { SqliteProfileStore } from './sqlite-profile-store.js'
+import { SqliteDedupeStore, SqliteOffsetStore, SqliteSessionStore } from './sqlite-pipeline-state.js'
+import { SqliteProfileReader } from './sqlite-profile-reader.js'
+
+export interface SqliteBackendOptions {
+  readonly path: string
+  /** `full` fsyncs each commit; `normal` is safe against process crashes (kill -9) but not power loss. */
+  readonly sync: 'full' | 'normal'
+}
+
+function open(path: string, readonly: boolean): SqliteDatabase {
+  if (!readonly) mkdirSync(dirname(path), { recursive: true })
+  const db = new Database(path, { readonly, fileMustExist: readonly })
+  db.pragma('busy_timeout = 5000')
+  return db as unknown as SqliteDatabase
+}
+
+export class SqliteStateBackend implements StateBackend {
+  readonly kind = 'sqlite'
+  readonly #options: SqliteBackendOptions
+  readonly #db: SqliteDatabase
+  #tx: StateTransaction | undefined
+  #busy = false
+
+  constructor(options: SqliteBackendOptions) {
+    this.#options = Object.freeze({ ...options })
+    this.#db = open(options.path, false)
+    this.#db.pragma('journal_mode = WAL')
+    this.#db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`)
+    this.#db.pragma('cache_size = -65536')
+  }
+
+  async migrate(): Promise<void> {
+    migrate(this.#db)
+  }
+
+  async transaction<T>(work: (tx: StateTransaction) => Promise<T>): Promise<T> {
+    if (this.#busy) throw new TesseraError('TESSERA_STORE', 'a state transaction is already running on this backend')
+    this.#busy = true
+    const tx = (this.#tx ??= {
+      identity: new SqliteIdentityStore(this.#db),
+      profiles: new SqliteProfileStore(this.#db),
+      dedupe: new SqliteDedupeStore(this.#db),
+      sessions: new SqliteSessionStore(this.#db),
+      offsets: new SqliteOffsetStore(this.#db),
+    })
+    this.#db.exec('BEGIN IMMEDIATE')
+    try {
+      const result = await work(tx)
+      this.#db.exec('COMMIT')
+      return result
+    } catch (error) {
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK')
+      throw error
+    } finally {
+      this.#busy = false
+    }
+  }
+
+  reader(): ProfileReader {
+    return openSqliteProfileReader(this.#options.path)
+  }
+
+  async reset(): Promise<void> {
+    this.#db.exec('BEGIN IMMEDIATE')
+    try {
+      for (const table of DERIVED_TABLES) this.#db.exec(`DELETE FROM ${table}`)
+      this.#db.exec('COMMIT')
+    } catch (cause) {
+      this.#db.exec('ROLLBACK')
+      throw new TesseraError('TESSERA_STORE', 'could not reset the state database', { cause })
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#db.close()
+  }
+}
+
+/** Opens a read-only connection on an existing, migrated state database. */
+export function openSqliteProfileReader(path: string): ProfileReader {
+  return new SqliteProfileReader(open(path, true))
+}

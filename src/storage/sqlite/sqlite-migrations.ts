@@ -1,0 +1,71 @@
+/** @module Versioned, forward-only schema migrations of the SQLite state database (PRAGMA user_version). */
+import type { SqliteDatabase } from './sqlite-database.js'
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: identity graph, profiles, timeline, pipeline state
+  `
+  CREATE TABLE identifiers (
+    key TEXT PRIMARY KEY, type TEXT NOT NULL, value TEXT NOT NULL, profile_id TEXT NOT NULL, first_seen INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX identifiers_profile ON identifiers(profile_id);
+  CREATE TABLE identity_edges (
+    seq INTEGER PRIMARY KEY, pair TEXT NOT NULL UNIQUE, from_key TEXT NOT NULL, to_key TEXT NOT NULL,
+    rule TEXT NOT NULL, message_id TEXT NOT NULL, source_id TEXT NOT NULL, event_time INTEGER NOT NULL,
+    confidence REAL NOT NULL, recorded_at INTEGER NOT NULL
+  );
+  CREATE INDEX identity_edges_from ON identity_edges(from_key);
+  CREATE INDEX identity_edges_to ON identity_edges(to_key);
+  CREATE TABLE profile_merges (
+    seq INTEGER PRIMARY KEY, winner TEXT NOT NULL, loser TEXT NOT NULL, message_id TEXT NOT NULL,
+    rule TEXT NOT NULL, event_time INTEGER NOT NULL, recorded_at INTEGER NOT NULL
+  );
+  CREATE INDEX profile_merges_winner ON profile_merges(winner);
+  CREATE INDEX profile_merges_loser ON profile_merges(loser);
+  CREATE TABLE identity_rejections (
+    seq INTEGER PRIMARY KEY, key TEXT NOT NULL, message_id TEXT NOT NULL, reason TEXT NOT NULL,
+    profile_id TEXT NOT NULL, event_time INTEGER NOT NULL, recorded_at INTEGER NOT NULL
+  );
+  CREATE INDEX identity_rejections_profile ON identity_rejections(profile_id);
+  CREATE TABLE profiles (
+    id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+    traits TEXT NOT NULL, trait_times TEXT NOT NULL, event_count INTEGER NOT NULL, source_counts TEXT NOT NULL,
+    event_counts TEXT NOT NULL, merged_into TEXT, updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX profiles_merged_into ON profiles(merged_into) WHERE merged_into IS NOT NULL;
+  CREATE TABLE profile_events (
+    profile_id TEXT NOT NULL, timestamp INTEGER NOT NULL, message_id TEXT NOT NULL, source_id TEXT NOT NULL,
+    type TEXT NOT NULL, name TEXT, payload TEXT NOT NULL, PRIMARY KEY (profile_id, timestamp, message_id, source_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE dedupe_keys (key TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE INDEX dedupe_keys_at ON dedupe_keys(at);
+  CREATE TABLE sessions (key TEXT PRIMARY KEY, session_id TEXT NOT NULL, last_at INTEGER NOT NULL, started_at INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE consumer_offsets (
+    group_id TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+    PRIMARY KEY (group_id, topic, partition)
+  ) WITHOUT ROWID;
+  `,
+]
+
+/** Tables holding state derived from the log (all of them: a replay rebuilds everything). */
+export const DERIVED_TABLES = [
+  'identifiers', 'identity_edges', 'profile_merges', 'identity_rejections', 'profiles', 'profile_events',
+  'dedupe_keys', 'sessions', 'consumer_offsets',
+] as const
+
+export function migrate(db: SqliteDatabase): void {
+  const current = db.pragma('user_version', { simple: true }) as number
+  if (current > MIGRATIONS.length) {
+    throw new Error(`state database schema version ${current} is newer than this Tessera (${MIGRATIONS.length}); upgrade Tessera`)
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.exec('BEGIN IMMEDIATE')
+    try {
+      db.exec(MIGRATIONS[v]!)
+      db.pragma(`user_version = ${v + 1}`)
+      db.exec('COMMIT')
+    } catch (cause) {
+      db.exec('ROLLBACK')
+      throw new Error(`state database migration ${v + 1} failed`, { cause })
+    }
+  }
+}

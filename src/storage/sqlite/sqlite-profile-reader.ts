@@ -1,0 +1,111 @@
+/** @module ProfileReader on SQLite: a separate read-only connection, so API reads never wait for the pipeline (WAL). */
+import type { IdentityEdge, IdentifierNode, LinkRule, MergeRecord, RejectedIdentifier, RejectionReason } from '../../identity/identity-store.js'
+import type { ProfileReader, TimelinePage } from '../../profiles/profile-reader.js'
+import type { ProfileRecord } from '../../profiles/profile-store.js'
+import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js'
+import { PROFILE_COLUMNS, rowToProfile, type ProfileRow } from './sqlite-profile-store.js'
+
+export class SqliteProfileReader implements ProfileReader {
+  readonly #db: SqliteDatabase
+  readonly #profile: SqliteStatement
+  readonly #mergedInto: SqliteStatement
+  readonly #byIdentifier: SqliteStatement
+  readonly #identities: SqliteStatement
+  readonly #edges: SqliteStatement
+  readonly #merges: SqliteStatement
+  readonly #rejections: SqliteStatement
+  readonly #events: SqliteStatement
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db
+    this.#profile = db.prepare(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE id = ?`)
+    this.#mergedInto = db.prepare('SELECT merged_into FROM profiles WHERE id = ?')
+    this.#byIdentifier = db.prepare('SELECT profile_id FROM identifiers WHERE key = ?')
+    this.#identities = db.prepare('SELECT key, type, value, profile_id, first_seen FROM identifiers WHERE profile_id = ? ORDER BY first_seen, key')
+    this.#edges = db.prepare(
+      `SELECT from_key, to_key, rule, message_id, source_id, event_time, confidence FROM identity_edges
+       WHERE from_key IN (SELECT key FROM identifiers WHERE profile_id = ?1)
+          OR to_key IN (SELECT key FROM identifiers WHERE profile_id = ?1) ORDER BY seq`,
+    )
+    this.#merges = db.prepare('SELECT winner, loser, message_id, rule, event_time FROM profile_merges WHERE winner = ?1 OR loser = ?1 ORDER BY seq')
+    this.#rejections = db.prepare('SELECT key, message_id, reason, profile_id, event_time FROM identity_rejections WHERE profile_id = ? ORDER BY seq DESC LIMIT 100')
+    this.#events = db.prepare(
+      `SELECT message_id, source_id, type, name, timestamp, payload FROM profile_events
+       WHERE profile_id = ? AND timestamp < ? ORDER BY timestamp DESC, message_id DESC LIMIT ?`,
+    )
+  }
+
+  async profile(id: string): Promise<ProfileRecord | null> {
+    const row = this.#profile.get(id) as ProfileRow | undefined
+    return row ? rowToProfile(row) : null
+  }
+
+  async canonicalId(id: string): Promise<string | null> {
+    let current = id
+    for (let hops = 0; hops < 64; hops++) {
+      const row = this.#mergedInto.get(current) as { merged_into: string | null } | undefined
+      if (!row) return hops === 0 ? null : current
+      if (row.merged_into === null) return current
+      current = row.merged_into
+    }
+    throw new Error(`merge chain from ${id} is longer than 64 hops`)
+  }
+
+  async profileIdByIdentifier(type: string, value: string): Promise<string | null> {
+    const row = this.#byIdentifier.get(`${type}:${value}`) as { profile_id: string } | undefined
+    return row?.profile_id ?? null
+  }
+
+  async identities(profileId: string): Promise<readonly IdentifierNode[]> {
+    const rows = this.#identities.all(profileId) as { key: string; type: string; value: string; profile_id: string; first_seen: number }[]
+    return rows.map((r) => ({ key: r.key, type: r.type, value: r.value, profileId: r.profile_id, firstSeen: r.first_seen }))
+  }
+
+  async edges(profileId: string): Promise<readonly IdentityEdge[]> {
+    const rows = this.#edges.all(profileId) as {
+      from_key: string; to_key: string; rule: LinkRule; message_id: string; source_id: string; event_time: number; confidence: number
+    }[]
+    return rows.map((r) => ({
+      from: r.from_key, to: r.to_key, rule: r.rule, messageId: r.message_id, sourceId: r.source_id,
+      eventTime: r.event_time, confidence: r.confidence,
+    }))
+  }
+
+  async merges(profileId: string): Promise<readonly MergeRecord[]> {
+    const rows = this.#merges.all(profileId) as { winner: string; loser: string; message_id: string; rule: LinkRule; event_time: number }[]
+    return rows.map((r) => ({ winner: r.winner, loser: r.loser, messageId: r.message_id, rule: r.rule, eventTime: r.event_time }))
+  }
+
+  async rejections(profileId: string): Promise<readonly RejectedIdentifier[]> {
+    const rows = this.#rejections.all(profileId) as { key: string; message_id: string; reason: RejectionReason; profile_id: string; event_time: number }[]
+    return rows.map((r) => ({ key: r.key, messageId: r.message_id, reason: r.reason, profileId: r.profile_id, eventTime: r.event_time }))
+  }
+
+  async events(profileId: string, options: { limit: number; before?: number }): Promise<TimelinePage> {
+    const rows = this.#events.all(profileId, options.before ?? Number.MAX_SAFE_INTEGER, options.limit + 1) as {
+      message_id: string; source_id: string; type: string; name: string | null; timestamp: number; payload: string
+    }[]
+    const page = rows.slice(0, options.limit)
+    return {
+      events: page.map((r) => ({
+        messageId: r.message_id, sourceId: r.source_id, type: r.type, name: r.name, timestamp: r.timestamp,
+        event: JSON.parse(r.payload),
+      })),
+      nextBefore: rows.length > options.limit ? (page[page.length - 1]?.timestamp ?? null) : null,
+    }
+  }
+
+  async stats(): Promise<{ profiles: number; identifiers: number; events: number; merges: number }> {
+    const one = (sql: string): number => (this.#db.prepare(sql).get() as { n: number }).n
+    return {
+      profiles: one('SELECT count(*) AS n FROM profiles WHERE merged_into IS NULL'),
+      identifiers: one('SELECT count(*) AS n FROM identifiers'),
+      events: one('SELECT count(*) AS n FROM profile_events'),
+      merges: one('SELECT count(*) AS n FROM profile_merges'),
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#db.close()
+  }
+}
