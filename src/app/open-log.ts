@@ -1,4 +1,6 @@
 /** @module Picks the EventLog adapter from config (the only place that names a log adapter). */
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
 import type { TesseraConfig } from '../config/config.js'
 import { TesseraError } from '../core/errors.js'
 import type { EventLog } from '../log/event-log.js'
@@ -14,6 +16,7 @@ export interface OpenLogOptions {
 export async function openLog(config: TesseraConfig, options: OpenLogOptions): Promise<EventLog> {
   switch (config.log.kind) {
     case 'embedded':
+      if (!options.readOnly) mkdirSync(dirname(options.path), { recursive: true })
       return openEmbeddedEventLog({
         path: options.path, sync: config.log.sync, maxPendingBytes: config.log.maxPendingBytes,
         ...(options.readOnly ? { readOnly: true } : {}),

@@ -42,6 +42,9 @@ export interface WorkerPipelineOptions {
   readonly onBatch?: (report: BatchReport) => void
 }
 
+const TS_BOOTSTRAP = `const { workerData } = require('node:worker_threads')
+import('tsx/esm/api').then((tsx) => { tsx.register(); return import(workerData.module) })`
+
 const EMPTY_STATS: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lastBatchMs: 0, stageErrors: {} }
 
 /** Lag = end offsets of events.raw minus the pipeline's committed offsets. */
@@ -65,10 +68,12 @@ export function startWorkerPipeline(options: WorkerPipelineOptions): PipelineHan
   let stopped: Promise<void> = Promise.resolve()
 
   const spawn = (): void => {
-    worker = new Worker(entry, {
-      workerData: { config: options.config, paths: options.paths },
-      ...(isTs ? { execArgv: ['--import', 'tsx'] } : {}),
-    })
+    const workerData = { config: options.config, paths: options.paths, module: entry.href }
+    // Running from TypeScript sources (tests, tsx): `execArgv: ['--import', 'tsx']` does not reach a worker's
+    // entry module on Node 20, so a small bootstrap registers tsx first. Built code (dist/) needs none of it.
+    worker = isTs
+      ? new Worker(TS_BOOTSTRAP, { eval: true, workerData })
+      : new Worker(entry, { workerData })
     running = true
     stopped = new Promise((resolve) => worker.once('exit', () => resolve()))
     worker.on('message', (msg: WorkerMessage) => {

@@ -12,10 +12,16 @@ export interface TimelineEntry {
   readonly event: JsonObject
 }
 
+/** Position in a timeline (newest first): the last entry of a page. Ties on time are broken by messageId. */
+export interface TimelineCursor {
+  readonly timestamp: number
+  readonly messageId: string
+}
+
 export interface TimelinePage {
   readonly events: readonly TimelineEntry[]
-  /** Pass as `before` to get the next (older) page; null when there is none. */
-  readonly nextBefore: number | null
+  /** Pass as `after` to get the next (older) page; null when there is none. */
+  readonly next: TimelineCursor | null
 }
 
 export interface ProfileReader {
@@ -28,7 +34,7 @@ export interface ProfileReader {
   edges(profileId: string): Promise<readonly IdentityEdge[]>
   merges(profileId: string): Promise<readonly MergeRecord[]>
   rejections(profileId: string): Promise<readonly RejectedIdentifier[]>
-  events(profileId: string, options: { limit: number; before?: number }): Promise<TimelinePage>
+  events(profileId: string, options: { limit: number; after?: TimelineCursor }): Promise<TimelinePage>
   /** Counts for the console and metrics. */
   stats(): Promise<{ profiles: number; identifiers: number; events: number; merges: number }>
   close(): Promise<void>

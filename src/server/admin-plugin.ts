@@ -4,8 +4,8 @@
  * pointer to it (`status: merged`), or the surviving profile itself with `?follow=true`.
  */
 import type { FastifyPluginAsync } from 'fastify'
-import { TesseraError } from '../core/errors.js'
-import type { ProfileReader } from '../profiles/profile-reader.js'
+import { TesseraError, ValidationError } from '../core/errors.js'
+import type { ProfileReader, TimelineCursor } from '../profiles/profile-reader.js'
 import { errorBodySchema } from './error-handler.js'
 import { iso, profileSchema, profileView } from './profile-views.js'
 import type { AdminPrincipal } from './admin-auth.js'
@@ -25,6 +25,48 @@ declare module 'fastify' {
 
 const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema }
 const idParam = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['id'] } as const
+
+const identitySchema = {
+  type: 'object',
+  properties: { type: { type: 'string' }, value: { type: 'string' }, firstSeen: { type: 'string', format: 'date-time' } },
+} as const
+const edgeSchema = {
+  type: 'object',
+  description: 'A link between two identifiers (type:value), with the event and rule that created it.',
+  properties: {
+    from: { type: 'string' }, to: { type: 'string' }, rule: { type: 'string' }, messageId: { type: 'string' },
+    sourceId: { type: 'string' }, eventTime: { type: 'string', format: 'date-time' }, confidence: { type: 'number' },
+  },
+} as const
+const mergeSchema = {
+  type: 'object',
+  properties: {
+    winner: { type: 'string' }, loser: { type: 'string' }, messageId: { type: 'string' }, rule: { type: 'string' },
+    eventTime: { type: 'string', format: 'date-time' },
+  },
+} as const
+const rejectionSchema = {
+  type: 'object',
+  description: 'An identifier an event carried that was not linked: a blocked placeholder, or dropped by merge protection.',
+  properties: {
+    key: { type: 'string' }, messageId: { type: 'string' }, reason: { type: 'string', enum: ['blocked_value', 'merge_protection', 'limit_exceeded'] },
+    profileId: { type: 'string' }, eventTime: { type: 'string', format: 'date-time' },
+  },
+} as const
+
+function encodeCursor(c: TimelineCursor): string {
+  return Buffer.from(`${c.timestamp}:${c.messageId}`).toString('base64url')
+}
+
+function decodeCursor(text: string): TimelineCursor {
+  const decoded = Buffer.from(text, 'base64url').toString()
+  const at = decoded.indexOf(':')
+  const timestamp = Number(decoded.slice(0, at))
+  if (at < 1 || !Number.isSafeInteger(timestamp)) {
+    throw new ValidationError('.cursor', 'is not a cursor returned by this endpoint (use the `next` value of the previous page)')
+  }
+  return { timestamp, messageId: decoded.slice(at + 1) }
+}
 
 function notFound(what: string): TesseraError {
   return new TesseraError('TESSERA_NOT_FOUND', `${what} not found`)
@@ -89,7 +131,7 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, {
     return view(target)
   })
 
-  app.get<{ Params: { id: string }; Querystring: { limit: number; before?: string } }>('/v1/profiles/:id/events', {
+  app.get<{ Params: { id: string }; Querystring: { limit: number; cursor?: string } }>('/v1/profiles/:id/events', {
     schema: {
       summary: 'The event timeline of a profile, newest first',
       tags: ['profiles'],
@@ -99,7 +141,7 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, {
         type: 'object',
         properties: {
           limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-          before: { type: 'string', format: 'date-time', description: 'Only events older than this (use `next` of the previous page)' },
+          cursor: { type: 'string', description: 'Continue after this position: the `next` value of the previous page' },
         },
       },
       response: {
@@ -125,12 +167,12 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, {
     },
   }, async (request) => {
     const id = await canonical(request.params.id)
-    const before = request.query.before === undefined ? undefined : Date.parse(request.query.before)
-    const page = await reader.events(id, { limit: request.query.limit, ...(before === undefined ? {} : { before }) })
+    const after = request.query.cursor === undefined ? undefined : decodeCursor(request.query.cursor)
+    const page = await reader.events(id, { limit: request.query.limit, ...(after ? { after } : {}) })
     return {
       profileId: id,
       events: page.events.map((e) => ({ ...e, timestamp: iso(e.timestamp) })),
-      next: page.nextBefore === null ? null : iso(page.nextBefore),
+      next: page.next === null ? null : encodeCursor(page.next),
     }
   })
 
@@ -145,10 +187,10 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, {
           type: 'object',
           properties: {
             profileId: { type: 'string' },
-            identities: { type: 'array', items: { type: 'object', additionalProperties: true } },
-            edges: { type: 'array', items: { type: 'object', additionalProperties: true } },
-            merges: { type: 'array', items: { type: 'object', additionalProperties: true } },
-            rejected: { type: 'array', items: { type: 'object', additionalProperties: true } },
+            identities: { type: 'array', items: identitySchema },
+            edges: { type: 'array', items: edgeSchema },
+            merges: { type: 'array', items: mergeSchema },
+            rejected: { type: 'array', items: rejectionSchema },
           },
         },
         ...errors,

@@ -2,7 +2,7 @@
  * @module Builds the Fastify application: tracking API, admin API, health, metrics and OpenAPI docs.
  * Takes ready-made ports; choosing adapters is the composition root's job (src/app/).
  */
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { Logger } from 'pino'
@@ -39,7 +39,7 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: ports.logger,
     // Request logs carry method, route and status only: URLs may hold a write key (beacon ?writeKey=).
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ports.config.ingest.maxBatchBytes,
     trustProxy: true,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: true } },

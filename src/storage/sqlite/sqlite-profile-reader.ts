@@ -1,6 +1,6 @@
 /** @module ProfileReader on SQLite: a separate read-only connection, so API reads never wait for the pipeline (WAL). */
 import type { IdentityEdge, IdentifierNode, LinkRule, MergeRecord, RejectedIdentifier, RejectionReason } from '../../identity/identity-store.js'
-import type { ProfileReader, TimelinePage } from '../../profiles/profile-reader.js'
+import type { ProfileReader, TimelineCursor, TimelinePage } from '../../profiles/profile-reader.js'
 import type { ProfileRecord } from '../../profiles/profile-store.js'
 import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js'
 import { PROFILE_COLUMNS, rowToProfile, type ProfileRow } from './sqlite-profile-store.js'
@@ -24,14 +24,14 @@ export class SqliteProfileReader implements ProfileReader {
     this.#identities = db.prepare('SELECT key, type, value, profile_id, first_seen FROM identifiers WHERE profile_id = ? ORDER BY first_seen, key')
     this.#edges = db.prepare(
       `SELECT from_key, to_key, rule, message_id, source_id, event_time, confidence FROM identity_edges
-       WHERE from_key IN (SELECT key FROM identifiers WHERE profile_id = ?1)
-          OR to_key IN (SELECT key FROM identifiers WHERE profile_id = ?1) ORDER BY seq`,
+       WHERE from_key IN (SELECT key FROM identifiers WHERE profile_id = @id)
+          OR to_key IN (SELECT key FROM identifiers WHERE profile_id = @id) ORDER BY seq`,
     )
-    this.#merges = db.prepare('SELECT winner, loser, message_id, rule, event_time FROM profile_merges WHERE winner = ?1 OR loser = ?1 ORDER BY seq')
+    this.#merges = db.prepare('SELECT winner, loser, message_id, rule, event_time FROM profile_merges WHERE winner = @id OR loser = @id ORDER BY seq')
     this.#rejections = db.prepare('SELECT key, message_id, reason, profile_id, event_time FROM identity_rejections WHERE profile_id = ? ORDER BY seq DESC LIMIT 100')
     this.#events = db.prepare(
       `SELECT message_id, source_id, type, name, timestamp, payload FROM profile_events
-       WHERE profile_id = ? AND timestamp < ? ORDER BY timestamp DESC, message_id DESC LIMIT ?`,
+       WHERE profile_id = ? AND (timestamp, message_id) < (?, ?) ORDER BY timestamp DESC, message_id DESC LIMIT ?`,
     )
   }
 
@@ -62,7 +62,7 @@ export class SqliteProfileReader implements ProfileReader {
   }
 
   async edges(profileId: string): Promise<readonly IdentityEdge[]> {
-    const rows = this.#edges.all(profileId) as {
+    const rows = this.#edges.all({ id: profileId }) as {
       from_key: string; to_key: string; rule: LinkRule; message_id: string; source_id: string; event_time: number; confidence: number
     }[]
     return rows.map((r) => ({
@@ -72,7 +72,7 @@ export class SqliteProfileReader implements ProfileReader {
   }
 
   async merges(profileId: string): Promise<readonly MergeRecord[]> {
-    const rows = this.#merges.all(profileId) as { winner: string; loser: string; message_id: string; rule: LinkRule; event_time: number }[]
+    const rows = this.#merges.all({ id: profileId }) as { winner: string; loser: string; message_id: string; rule: LinkRule; event_time: number }[]
     return rows.map((r) => ({ winner: r.winner, loser: r.loser, messageId: r.message_id, rule: r.rule, eventTime: r.event_time }))
   }
 
@@ -81,8 +81,9 @@ export class SqliteProfileReader implements ProfileReader {
     return rows.map((r) => ({ key: r.key, messageId: r.message_id, reason: r.reason, profileId: r.profile_id, eventTime: r.event_time }))
   }
 
-  async events(profileId: string, options: { limit: number; before?: number }): Promise<TimelinePage> {
-    const rows = this.#events.all(profileId, options.before ?? Number.MAX_SAFE_INTEGER, options.limit + 1) as {
+  async events(profileId: string, options: { limit: number; after?: TimelineCursor }): Promise<TimelinePage> {
+    const after = options.after ?? { timestamp: Number.MAX_SAFE_INTEGER, messageId: '' }
+    const rows = this.#events.all(profileId, after.timestamp, after.messageId, options.limit + 1) as {
       message_id: string; source_id: string; type: string; name: string | null; timestamp: number; payload: string
     }[]
     const page = rows.slice(0, options.limit)
@@ -91,7 +92,9 @@ export class SqliteProfileReader implements ProfileReader {
         messageId: r.message_id, sourceId: r.source_id, type: r.type, name: r.name, timestamp: r.timestamp,
         event: JSON.parse(r.payload),
       })),
-      nextBefore: rows.length > options.limit ? (page[page.length - 1]?.timestamp ?? null) : null,
+      next: rows.length > options.limit && page.length > 0
+        ? { timestamp: page[page.length - 1]!.timestamp, messageId: page[page.length - 1]!.message_id }
+        : null,
     }
   }
 

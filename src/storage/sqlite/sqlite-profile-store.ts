@@ -37,9 +37,9 @@ export class SqliteProfileStore implements ProfileStore {
     this.#moveEvents = db.prepare('UPDATE OR IGNORE profile_events SET profile_id = ? WHERE profile_id = ?')
     this.#repointMerged = db.prepare('UPDATE profiles SET merged_into = ? WHERE merged_into = ?')
     this.#trim = db.prepare(
-      `DELETE FROM profile_events WHERE profile_id = ?1 AND (timestamp, message_id) < (
-         SELECT timestamp, message_id FROM profile_events WHERE profile_id = ?1
-         ORDER BY timestamp DESC, message_id DESC LIMIT 1 OFFSET ?2 - 1)`,
+      `DELETE FROM profile_events WHERE profile_id = @id AND (timestamp, message_id) < (
+         SELECT timestamp, message_id FROM profile_events WHERE profile_id = @id
+         ORDER BY timestamp DESC, message_id DESC LIMIT 1 OFFSET @keep - 1)`,
     )
   }
 
@@ -72,6 +72,6 @@ export class SqliteProfileStore implements ProfileStore {
 
   async trimEvents(profileIds: readonly string[], keep: number): Promise<void> {
     if (keep <= 0) return
-    for (const id of profileIds) this.#trim.run(id, keep)
+    for (const id of profileIds) this.#trim.run({ id, keep })
   }
 }

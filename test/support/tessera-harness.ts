@@ -1,0 +1,53 @@
+/** Starts a real Tessera (HTTP on a free port, pipeline in its worker thread) on a temp data dir. */
+import { pino } from 'pino'
+import { loadConfig, type DeepPartial, type TesseraConfig } from '../../src/config/config.js'
+import { startTessera, type RunningTessera } from '../../src/app/tessera.js'
+import { tempDir } from './factories.js'
+
+export const WRITE_KEY = 'wk_test_default_0123456789'
+export const ADMIN_TOKEN = 'tsa_test_admin_token_0123456789'
+
+export interface Harness {
+  readonly tessera: RunningTessera
+  readonly url: string
+  readonly dataDir: string
+  /** POST to the tracking API with the default write key. */
+  send(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>
+  /** GET on the admin API with the admin token; returns status and JSON. */
+  admin<T = Record<string, unknown>>(path: string): Promise<{ status: number; body: T }>
+  /** Waits until the pipeline processed everything appended so far. */
+  drain(): Promise<void>
+  close(): Promise<void>
+}
+
+export function basicAuth(writeKey: string): string {
+  return 'Basic ' + Buffer.from(`${writeKey}:`).toString('base64')
+}
+
+export async function startHarness(overrides: DeepPartial<TesseraConfig> = {}, dataDir?: string): Promise<Harness> {
+  const temp = dataDir === undefined ? tempDir() : undefined
+  const dir = dataDir ?? temp!.dir
+  const env = { TESSERA_WRITE_KEY: WRITE_KEY, TESSERA_ADMIN_TOKEN: ADMIN_TOKEN }
+  const config = loadConfig({ env, file: undefined, overrides: { host: '127.0.0.1', port: 0, dataDir: dir, ...overrides } })
+  const tessera = await startTessera(config, { env, logger: pino({ level: 'silent' }) })
+  const url = tessera.url
+  return {
+    tessera, url, dataDir: dir,
+    send: (path, body, headers = {}) => fetch(url + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: basicAuth(WRITE_KEY), ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    }),
+    async admin<T>(path: string) {
+      const res = await fetch(url + path, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+      return { status: res.status, body: (await res.json()) as T }
+    },
+    async drain() {
+      if (!(await tessera.pipeline.drain(20_000))) throw new Error('pipeline did not catch up within 20 s')
+    },
+    async close() {
+      await tessera.close()
+      temp?.cleanup()
+    },
+  }
+}
