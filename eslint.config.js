@@ -3,7 +3,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'bench/results/', 'coverage/', 'test/fixtures/bin/'] },
+  { ignores: ['dist/', '.tmp/', 'node_modules/', 'data/', 'bench/results/', 'coverage/', 'test/fixtures/bin/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

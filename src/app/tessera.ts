@@ -11,7 +11,7 @@ import { systemClock, type Clock } from '../core/clock.js'
 import { compileIdentityRules } from '../identity/identity-rules.js'
 import { TOPICS, type EventLog } from '../log/event-log.js'
 import { MemoryEventLog } from '../log/memory/memory-event-log.js'
-import { startInProcessPipeline, startWorkerPipeline, type PipelineHandle } from '../pipeline/pipeline-host.js'
+import { startInProcessPipeline, startWorkerPipeline, type BatchReport, type PipelineHandle } from '../pipeline/pipeline-host.js'
 import type { ProfileReader } from '../profiles/profile-reader.js'
 import { buildApp } from '../server/app.js'
 import { createMetrics, type Metrics } from '../server/metrics.js'
@@ -81,7 +81,8 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     const state: StateBackend = openState(config, layout.state)
     await state.migrate()
     let pipeline: PipelineHandle
-    const onBatch = (r: { processed: number; duplicates: number; merges: number; ms: number }): void => {
+    const onBatch = (r: BatchReport): void => {
+      for (const [stage, n] of Object.entries(r.stageErrors)) metrics.stageErrors.inc({ stage }, n)
       metrics.pipelineEvents.inc({ outcome: 'processed' }, r.processed)
       if (r.duplicates > 0) metrics.pipelineEvents.inc({ outcome: 'duplicate' }, r.duplicates)
       if (r.merges > 0) metrics.profileMerges.inc(r.merges)

@@ -13,6 +13,7 @@ Commands:
                           bulk-import a CSV or JSONL file (CRM export) through the tracking API
   replay --from <offset|time|earliest>
                           rebuild all profile and identity state from the event log (Tessera must be stopped)
+  openapi [--out FILE]    print the OpenAPI document of the tracking and admin APIs
   version                 print the version
 
 Run \`tessera <command> --help\` for the options of a command.
@@ -31,6 +32,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./import.js')).runImport(rest)
       case 'replay':
         return await (await import('./replay.js')).runReplay(rest)
+      case 'openapi':
+        return await (await import('./openapi.js')).runOpenApi(rest)
       case 'version':
       case '--version':
         console.log(packageVersion())

@@ -8,7 +8,7 @@ import type { EventLog, TopicPartitionOffset } from '../log/event-log.js'
 import { TOPICS } from '../log/event-log.js'
 import type { StateBackend } from '../storage/state-backend.js'
 import { buildPipeline } from './build-pipeline.js'
-import type { PipelineLogger, PipelineStats } from './pipeline-runner.js'
+import type { BatchInfo, PipelineLogger, PipelineStats } from './pipeline-runner.js'
 
 export interface PipelineStatus extends PipelineStats {
   /** Records appended to events.raw and not yet committed by the pipeline, per partition. */
@@ -18,13 +18,7 @@ export interface PipelineStatus extends PipelineStats {
   readonly lastError?: string
 }
 
-export interface BatchReport {
-  readonly records: number
-  readonly processed: number
-  readonly duplicates: number
-  readonly merges: number
-  readonly ms: number
-}
+export type BatchReport = BatchInfo
 
 export interface PipelineHandle {
   status(): PipelineStatus

@@ -27,6 +27,16 @@ export interface PipelineStats {
   stageErrors: Partial<Record<StageName, number>>
 }
 
+export interface BatchInfo {
+  readonly records: number
+  readonly processed: number
+  readonly duplicates: number
+  readonly merges: number
+  readonly ms: number
+  /** Errors caught in `attempt` stages during this batch, by stage. */
+  readonly stageErrors: Partial<Record<StageName, number>>
+}
+
 export interface PipelineLogger {
   info(obj: object, msg: string): void
   warn(obj: object, msg: string): void
@@ -44,7 +54,7 @@ export interface PipelineRunnerOptions {
   readonly dedupeWindowMs: number
   readonly logger: PipelineLogger
   /** Called after each committed batch (metrics, tests). */
-  readonly onBatch?: (info: { records: number; processed: number; duplicates: number; merges: number; ms: number }) => void
+  readonly onBatch?: (info: BatchInfo) => void
 }
 
 export class PipelineRunner {
@@ -143,7 +153,9 @@ export class PipelineRunner {
     this.stats.duplicates += counts.duplicates ?? 0
     this.stats.merges += counts.merges ?? 0
     this.stats.lastBatchMs = ms
-    this.#options.onBatch?.({ records: batch.records.length, processed, duplicates: counts.duplicates ?? 0, merges: counts.merges ?? 0, ms })
+    const stageErrors: Partial<Record<StageName, number>> = {}
+    for (const [k, v] of Object.entries(counts)) if (k.startsWith('stageError:')) stageErrors[k.slice(11) as StageName] = v
+    this.#options.onBatch?.({ records: batch.records.length, processed, duplicates: counts.duplicates ?? 0, merges: counts.merges ?? 0, ms, stageErrors })
     await this.#maybePurge()
   }
 
@@ -161,6 +173,7 @@ export class PipelineRunner {
           } catch (error) {
             if (isInfrastructureError(error)) throw error
             this.stats.stageErrors[stage.name] = (this.stats.stageErrors[stage.name] ?? 0) + 1
+            ctx.counts[`stageError:${stage.name}`] = (ctx.counts[`stageError:${stage.name}`] ?? 0) + 1
             this.#options.logger.warn({ stage: stage.name, err: describe(error) }, 'stage failed; batch continues without it')
           }
         }

@@ -24,6 +24,8 @@ export interface WorkItem {
   profileId?: string
   /** Profiles merged into `profileId` by this event. */
   merged?: readonly string[]
+  /** The resolved event serialised once by update-profiles, reused by publish. */
+  resolvedJson?: string
 }
 
 export interface BatchContext {

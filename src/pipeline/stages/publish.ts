@@ -13,7 +13,7 @@ export function createPublishStage(output: EventLog): Stage {
     policy: 'ensure',
     async run(batch: BatchContext): Promise<void> {
       const records = live(batch.items).map((item) => ({
-        key: item.profileId!, value: JSON.stringify(resolvedEvent(item)), timestamp: item.time,
+        key: item.profileId!, value: item.resolvedJson ?? JSON.stringify(resolvedEvent(item)), timestamp: item.time,
       }))
       if (records.length > 0) await output.append(TOPICS.resolved, records)
     },

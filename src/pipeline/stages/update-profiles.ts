@@ -43,9 +43,10 @@ export function createUpdateProfilesStage(options: UpdateProfilesOptions): Stage
         profile = applyEvent(profile, item.event, item.time, batch.now)
         working.set(id, profile)
         changed.add(id)
+        item.resolvedJson = JSON.stringify(resolvedEvent(item))
         timeline.push({
           profileId: id, messageId: item.event.messageId, sourceId: item.event.sourceId, type: item.event.type,
-          name: eventName(item.event), timestamp: item.time, payload: JSON.stringify(resolvedEvent(item)),
+          name: eventName(item.event), timestamp: item.time, payload: item.resolvedJson,
         })
       }
       // Merges first: an event of this batch may sit in a loser's timeline rows already stored.

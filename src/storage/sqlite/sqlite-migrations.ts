@@ -32,10 +32,12 @@ export const MIGRATIONS: readonly string[] = [
     event_counts TEXT NOT NULL, merged_into TEXT, updated_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   CREATE INDEX profiles_merged_into ON profiles(merged_into) WHERE merged_into IS NOT NULL;
+  -- A rowid table: its rows carry the whole event (~1 KB), too large for a WITHOUT ROWID b-tree.
   CREATE TABLE profile_events (
     profile_id TEXT NOT NULL, timestamp INTEGER NOT NULL, message_id TEXT NOT NULL, source_id TEXT NOT NULL,
-    type TEXT NOT NULL, name TEXT, payload TEXT NOT NULL, PRIMARY KEY (profile_id, timestamp, message_id, source_id)
-  ) WITHOUT ROWID;
+    type TEXT NOT NULL, name TEXT, payload TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX profile_events_timeline ON profile_events(profile_id, timestamp, message_id, source_id);
   CREATE TABLE dedupe_keys (key TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
   CREATE INDEX dedupe_keys_at ON dedupe_keys(at);
   CREATE TABLE sessions (key TEXT PRIMARY KEY, session_id TEXT NOT NULL, last_at INTEGER NOT NULL, started_at INTEGER NOT NULL) WITHOUT ROWID;

@@ -1,0 +1,117 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { defaultConfig } from '../config/config.js'
+import { MemoryEventLog } from '../log/memory/memory-event-log.js'
+import { TOPICS } from '../log/event-log.js'
+import { SqliteStateBackend } from '../storage/sqlite/sqlite-backend.js'
+import { rawEvent, tempDir } from '../../test/support/factories.js'
+import { buildStages } from './build-pipeline.js'
+import { PIPELINE_GROUP, PipelineRunner, type BatchInfo } from './pipeline-runner.js'
+import type { Stage } from './stage.js'
+
+const silent = { info: () => undefined, warn: () => undefined, error: () => undefined }
+
+describe('PipelineRunner', () => {
+  let input: MemoryEventLog
+  let output: MemoryEventLog
+  let state: SqliteStateBackend
+  let cleanup: () => void
+  const config = defaultConfig()
+
+  beforeEach(async () => {
+    const t = tempDir()
+    cleanup = t.cleanup
+    input = new MemoryEventLog()
+    output = new MemoryEventLog()
+    await input.ensureTopic(TOPICS.raw, 4)
+    await output.ensureTopic(TOPICS.resolved, 4)
+    await output.ensureTopic(TOPICS.deadLetter, 1)
+    state = new SqliteStateBackend({ path: join(t.dir, 'state.db'), sync: 'normal' })
+    await state.migrate()
+  })
+  afterEach(async () => {
+    await state.close()
+    cleanup()
+  })
+
+  async function runUntilDone(stages: Stage[], expected: number): Promise<BatchInfo[]> {
+    const reports: BatchInfo[] = []
+    const runner = new PipelineRunner({
+      input, state, deadLetter: output, stages, batchSize: 50, maxWaitMs: 5, dedupeWindowMs: 86_400_000, logger: silent,
+      onBatch: (r) => reports.push(r),
+    })
+    runner.start()
+    const deadline = Date.now() + 10_000
+    while (reports.reduce((n, r) => n + r.records, 0) < expected) {
+      if (Date.now() > deadline) throw new Error('runner did not finish')
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    await runner.stop()
+    return reports
+  }
+
+  async function profileOf(userId: string) {
+    const reader = state.reader()
+    const id = await reader.profileIdByIdentifier('user_id', userId)
+    const profile = id ? await reader.profile(id) : null
+    await reader.close()
+    return profile
+  }
+
+  it('processes every event once and stores its offsets with the state', async () => {
+    const events = Array.from({ length: 120 }, (_, i) => rawEvent('track', { userId: `u${i % 3}`, event: 'e' }))
+    await input.append(TOPICS.raw, events.map((e) => ({ key: e.userId!, value: JSON.stringify(e) })))
+    await runUntilDone(buildStages(config, output), 120)
+    expect((await profileOf('u0'))?.eventCount).toBe(40)
+    const offsets = await state.transaction((tx) => tx.offsets.load(PIPELINE_GROUP, TOPICS.raw))
+    const ends = await input.endOffsets(TOPICS.raw)
+    expect(offsets.map((o) => o.offset).sort()).toEqual(ends.filter((e) => e.offset > 0).map((e) => e.offset).sort())
+    const resolved = (await Promise.all([0, 1, 2, 3].map((p) => output.read(TOPICS.resolved, p, 0, 1000)))).flat()
+    expect(resolved).toHaveLength(120)
+  })
+
+  it('does not double-count a batch delivered again (offsets lost, dedupe keys kept)', async () => {
+    const events = Array.from({ length: 30 }, () => rawEvent('track', { userId: 'again', event: 'e' }))
+    await input.append(TOPICS.raw, events.map((e) => ({ key: 'again', value: JSON.stringify(e) })))
+    await runUntilDone(buildStages(config, output), 30)
+    // Simulate redelivery: forget the stored offsets so the whole log is consumed again.
+    await state.transaction((tx) => tx.offsets.save(PIPELINE_GROUP, [0, 1, 2, 3].map((partition) => ({ topic: TOPICS.raw, partition, offset: 0 }))))
+    const again = await runUntilDone(buildStages(config, output), 30)
+    expect(again.reduce((n, r) => n + r.duplicates, 0)).toBe(30)
+    expect((await profileOf('again'))?.eventCount).toBe(30)
+  })
+
+  it('sends an event that is not JSON to the dead-letter topic and goes on', async () => {
+    const good = rawEvent('track', { userId: 'fine', event: 'e' })
+    await input.append(TOPICS.raw, [{ key: 'k', value: '{not json' }, { key: 'k', value: JSON.stringify(good) }])
+    await runUntilDone(buildStages(config, output), 2)
+    const dead = await output.read(TOPICS.deadLetter, 0, 0, 10)
+    expect(dead).toHaveLength(1)
+    expect(JSON.parse(dead[0]!.value)).toMatchObject({ value: '{not json', reason: expect.stringContaining('not JSON') })
+    expect((await profileOf('fine'))?.eventCount).toBe(1)
+  })
+
+  it('isolates an event that makes an ensure stage fail, dead-letters it, and keeps the rest of its batch', async () => {
+    const events = Array.from({ length: 10 }, (_, i) => rawEvent('track', { userId: 'iso', event: i === 4 ? 'poison' : 'ok' }))
+    await input.append(TOPICS.raw, events.map((e) => ({ key: 'iso', value: JSON.stringify(e) })))
+    const failing: Stage = {
+      name: 'publish', policy: 'ensure',
+      async run(batch) {
+        if (batch.items.some((i) => i.event.event === 'poison')) throw new TypeError('cannot handle this event')
+      },
+    }
+    await runUntilDone([...buildStages(config, output), failing], 10)
+    expect((await profileOf('iso'))?.eventCount).toBe(9)
+    const dead = await output.read(TOPICS.deadLetter, 0, 0, 10)
+    expect(dead.map((d) => JSON.parse(JSON.parse(d.value).value).event)).toEqual(['poison'])
+  })
+
+  it('lets events through when an attempt stage fails, and reports the error', async () => {
+    const broken: Stage = { name: 'enrich', policy: 'attempt', run: async () => { throw new Error('enricher down') } }
+    const stages = buildStages(config, output).map((s) => (s.name === 'enrich' ? broken : s))
+    await input.append(TOPICS.raw, [{ key: 'x', value: JSON.stringify(rawEvent('track', { userId: 'att', event: 'e' })) }])
+    const reports = await runUntilDone(stages, 1)
+    expect(reports.reduce((n, r) => n + (r.stageErrors.enrich ?? 0), 0)).toBe(1)
+    expect((await profileOf('att'))?.eventCount).toBe(1)
+  })
+})
