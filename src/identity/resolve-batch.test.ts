@@ -1,31 +1,18 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { DEFAULT_IDENTIFIER_TYPES } from '../config/identity-types.js'
-import { SqliteStateBackend } from '../storage/sqlite/sqlite-backend.js'
-import { rawEvent, tempDir } from '../../test/support/factories.js'
+import { rawEvent, useTempStateBackend } from '../../test/support/factories.js'
 import { compileIdentityRules } from './identity-rules.js'
 import { resolveBatch, type BatchResolution } from './resolve-batch.js'
 import type { RawEvent } from '../core/event.js'
-import { join } from 'node:path'
 
 const rules = compileIdentityRules(DEFAULT_IDENTIFIER_TYPES, 'US')
 
 describe('resolveBatch (deterministic identity graph on SQLite)', () => {
-  let backend: SqliteStateBackend
-  let cleanup: () => void
-  beforeEach(async () => {
-    const t = tempDir()
-    cleanup = t.cleanup
-    backend = new SqliteStateBackend({ path: join(t.dir, 'state.db'), sync: 'normal' })
-    await backend.migrate()
-  })
-  afterEach(async () => {
-    await backend.close()
-    cleanup()
-  })
+  const temp = useTempStateBackend()
 
   /** Resolves and applies a batch, recording created-at for new profiles as the pipeline does. */
   async function run(events: RawEvent[]): Promise<BatchResolution> {
-    return backend.transaction(async (tx) => {
+    return temp.backend().transaction(async (tx) => {
       const result = await resolveBatch(events, rules, tx.identity, async (ids) => new Map([...(await tx.profiles.get(ids))].map(([id, p]) => [id, p.createdAt])))
       await tx.identity.apply(result.changes)
       const created = result.resolutions.filter((r) => r.created).map((r, i) => ({
@@ -60,7 +47,7 @@ describe('resolveBatch (deterministic identity graph on SQLite)', () => {
     expect(second.resolutions[1]!.profileId).toBe(laptop) // the older profile wins
     expect(second.resolutions[1]!.merged).toEqual([phone])
     expect(second.changes.merges).toHaveLength(1)
-    const owners = await backend.transaction((tx) => tx.identity.lookup(['anonymous_id:phone', 'user_id:u1', 'anonymous_id:laptop']))
+    const owners = await temp.backend().transaction((tx) => tx.identity.lookup(['anonymous_id:phone', 'user_id:u1', 'anonymous_id:laptop']))
     expect(new Set(owners.values())).toEqual(new Set([laptop]))
   })
 
@@ -68,7 +55,7 @@ describe('resolveBatch (deterministic identity graph on SQLite)', () => {
     await run([rawEvent('identify', { anonymousId: 'family-pc', userId: 'alice' })])
     const r = await run([rawEvent('identify', { anonymousId: 'family-pc', userId: 'bob' })])
     const bob = r.resolutions[0]!
-    const owners = await backend.transaction((tx) => tx.identity.lookup(['user_id:alice', 'user_id:bob', 'anonymous_id:family-pc']))
+    const owners = await temp.backend().transaction((tx) => tx.identity.lookup(['user_id:alice', 'user_id:bob', 'anonymous_id:family-pc']))
     expect(owners.get('user_id:bob')).toBe(bob.profileId)
     expect(owners.get('user_id:alice')).not.toBe(bob.profileId)
     expect(owners.get('anonymous_id:family-pc')).toBe(owners.get('user_id:alice'))
@@ -127,7 +114,7 @@ describe('resolveBatch (deterministic identity graph on SQLite)', () => {
       rawEvent('identify', { anonymousId: 'c1', context: { externalIds: [{ id: 'CRM-9', type: 'crm_id', collection: 'users', encoding: 'none' }] } }),
       rawEvent('identify', { anonymousId: 'c2', traits: { crm_id: 'CRM-9' } }),
     ]
-    const r = await backend.transaction(async (tx) => resolveBatch(events, custom, tx.identity, async () => new Map()))
+    const r = await temp.backend().transaction(async (tx) => resolveBatch(events, custom, tx.identity, async () => new Map()))
     expect(r.resolutions[0]!.profileId).toBe(r.resolutions[1]!.profileId)
   })
 })

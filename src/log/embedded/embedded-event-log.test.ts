@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { TesseraError } from '../../core/errors.js'
 import { runEventLogContract } from '../event-log.contract.js'
 import type { AppendRecord, EventLog, TopicPartitionOffset } from '../event-log.js'
-import { type EmbeddedEventLog, type EmbeddedEventLogOptions, openEmbeddedEventLog } from './embedded-event-log.js'
+import { openEmbeddedEventLog } from './embedded-event-log.js'
+import { useTempLogs } from './temp-logs.fixture.js'
 
 runEventLogContract('embedded', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-log-'))
@@ -48,25 +49,8 @@ function expectDense(positions: readonly TopicPartitionOffset[], from: ReadonlyM
 }
 
 describe('EmbeddedEventLog', () => {
-  let dir: string
-  let path: string
-  const opened: EmbeddedEventLog[] = []
-
-  async function open(options: Partial<EmbeddedEventLogOptions> = {}): Promise<EmbeddedEventLog> {
-    const log = await openEmbeddedEventLog({ path, sync: 'full', maxPendingBytes: 1024 * 1024, ...options })
-    opened.push(log)
-    return log
-  }
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'tessera-log-'))
-    path = join(dir, 'log.db')
-  })
-
-  afterEach(async () => {
-    await Promise.all(opened.splice(0).map((log) => log.close()))
-    rmSync(dir, { recursive: true, force: true })
-  })
+  const logs = useTempLogs({ sync: 'full', maxPendingBytes: 1024 * 1024 })
+  const open = logs.open
 
   it('keeps records, topics, committed offsets and the time index across close and reopen', async () => {
     const first = await open()
@@ -144,7 +128,7 @@ describe('EmbeddedEventLog', () => {
   })
 
   it('rejects every call of a group with TESSERA_BACKPRESSURE when the disk is full, leaving no partial write or gap', async () => {
-    const db = new Database(path)
+    const db = new Database(logs.path())
     const log = await open({ database: db })
     await log.ensureTopic('t', 2)
     await log.append('t', [{ key: 'k', value: 'before' }])
@@ -170,7 +154,7 @@ describe('EmbeddedEventLog', () => {
   it('rejects with TESSERA_BACKPRESSURE when another connection holds the write lock beyond the busy timeout', async () => {
     const log = await open({ busyTimeoutMs: 20 })
     await log.ensureTopic('t', 1)
-    const other = new Database(path)
+    const other = new Database(logs.path())
     try {
       other.exec('BEGIN IMMEDIATE')
       const error = await rejection(log.append('t', [{ key: 'k', value: 'v' }]))
@@ -226,7 +210,7 @@ describe('EmbeddedEventLog', () => {
   })
 
   it('refuses a file written by a newer schema version', async () => {
-    const db = new Database(path)
+    const db = new Database(logs.path())
     db.pragma('user_version = 99')
     db.close()
     expect((await rejection(open())).code).toBe('TESSERA_CONFIG')

@@ -1,12 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { TesseraError } from '../../core/errors.js'
 import type { LogRecord } from '../event-log.js'
 import type { ConsumerWorkerData, ConsumerWorkerMessage } from './consumer-worker.fixture.js'
-import { type EmbeddedEventLog, type EmbeddedEventLogOptions, openEmbeddedEventLog } from './embedded-event-log.js'
+import { useTempLogs } from './temp-logs.fixture.js'
 
 /** Far longer than any wait below: a consumer with this poll interval is only on time if something wakes it. */
 const NEVER_POLL_MS = 120_000
@@ -24,25 +21,8 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 100))
 
 describe('EmbeddedEventLog readers', () => {
-  let dir: string
-  let path: string
-  const opened: EmbeddedEventLog[] = []
-
-  async function open(options: Partial<EmbeddedEventLogOptions> = {}): Promise<EmbeddedEventLog> {
-    const log = await openEmbeddedEventLog({ path, sync: 'normal', maxPendingBytes: 1024 * 1024, ...options })
-    opened.push(log)
-    return log
-  }
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'tessera-log-'))
-    path = join(dir, 'log.db')
-  })
-
-  afterEach(async () => {
-    await Promise.all(opened.splice(0).map((log) => log.close()))
-    rmSync(dir, { recursive: true, force: true })
-  })
+  const logs = useTempLogs({ sync: 'normal', maxPendingBytes: 1024 * 1024 })
+  const open = logs.open
 
   it('a reader refuses appends but reads, consumes and commits what the appender writes', async () => {
     const appender = await open()
@@ -91,7 +71,7 @@ describe('EmbeddedEventLog readers', () => {
   it('wakes a consumer in a worker thread through the BroadcastChannel, and the worker exits after close', async () => {
     const appender = await open({ sync: 'full' })
     await appender.ensureTopic('t', 3)
-    const data: ConsumerWorkerData = { path, topic: 't', group: 'pipeline', maxWaitMs: NEVER_POLL_MS }
+    const data: ConsumerWorkerData = { path: logs.path(), topic: 't', group: 'pipeline', maxWaitMs: NEVER_POLL_MS }
     // The worker runs TypeScript sources, so it registers tsx first. (`execArgv: ['--import', 'tsx']` does not
     // apply loader hooks to a worker's entry module on Node 20, hence the small bootstrap.)
     const bootstrap = `const { workerData } = require('node:worker_threads')

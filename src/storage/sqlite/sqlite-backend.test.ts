@@ -1,8 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { join } from 'node:path'
-import { tempDir } from '../../../test/support/factories.js'
+import { describe, expect, it } from 'vitest'
+import { useTempStateBackend } from '../../../test/support/factories.js'
 import type { ProfileRecord, TimelineEvent } from '../../profiles/profile-store.js'
-import { SqliteStateBackend } from './sqlite-backend.js'
 
 function profile(id: string, patch: Partial<ProfileRecord> = {}): ProfileRecord {
   return {
@@ -20,37 +18,25 @@ function timeline(profileId: string, n: number, at = 1000): TimelineEvent[] {
 }
 
 describe('SqliteStateBackend', () => {
-  let backend: SqliteStateBackend
-  let cleanup: () => void
-  beforeEach(async () => {
-    const t = tempDir()
-    cleanup = t.cleanup
-    backend = new SqliteStateBackend({ path: join(t.dir, 'state.db'), sync: 'normal' })
-    await backend.migrate()
-    await backend.migrate() // idempotent
-  })
-  afterEach(async () => {
-    await backend.close()
-    cleanup()
-  })
+  const temp = useTempStateBackend()
 
   it('rolls back everything a failed transaction wrote', async () => {
-    await expect(backend.transaction(async (tx) => {
+    await expect(temp.backend().transaction(async (tx) => {
       await tx.profiles.put([profile('p1')])
       await tx.offsets.save('g', [{ topic: 't', partition: 0, offset: 5 }])
       throw new Error('boom')
     })).rejects.toThrow('boom')
-    const [profiles, offsets] = await backend.transaction(async (tx) => [await tx.profiles.get(['p1']), await tx.offsets.load('g', 't')] as const)
+    const [profiles, offsets] = await temp.backend().transaction(async (tx) => [await tx.profiles.get(['p1']), await tx.offsets.load('g', 't')] as const)
     expect(profiles.size).toBe(0)
     expect(offsets).toEqual([])
   })
 
   it('pages a timeline newest first without losing events that share a timestamp', async () => {
-    await backend.transaction(async (tx) => {
+    await temp.backend().transaction(async (tx) => {
       await tx.profiles.put([profile('p1')])
       await tx.profiles.appendEvents(timeline('p1', 25))
     })
-    const reader = backend.reader()
+    const reader = temp.backend().reader()
     const seen: string[] = []
     let after: { timestamp: number; messageId: string } | undefined
     for (;;) {
@@ -66,25 +52,25 @@ describe('SqliteStateBackend', () => {
   })
 
   it('keeps only the newest events when trimming a timeline', async () => {
-    await backend.transaction(async (tx) => {
+    await temp.backend().transaction(async (tx) => {
       await tx.profiles.appendEvents(timeline('p1', 10))
       await tx.profiles.appendEvents(timeline('p2', 3))
       await tx.profiles.trimEvents(['p1', 'p2'], 4)
     })
-    const reader = backend.reader()
+    const reader = temp.backend().reader()
     expect((await reader.events('p1', { limit: 100 })).events.map((e) => e.messageId)).toEqual(['m009', 'm008', 'm007', 'm006'])
     expect((await reader.events('p2', { limit: 100 })).events).toHaveLength(3)
     await reader.close()
   })
 
   it('moves a merged profile’s timeline and flattens merge chains', async () => {
-    await backend.transaction(async (tx) => {
+    await temp.backend().transaction(async (tx) => {
       await tx.profiles.put([profile('a'), profile('b', { mergedInto: 'c' }), profile('c')])
       await tx.profiles.appendEvents(timeline('c', 2))
       await tx.profiles.moveEvents([{ from: 'c', to: 'a' }])
       await tx.profiles.put([profile('c', { mergedInto: 'a' })])
     })
-    const reader = backend.reader()
+    const reader = temp.backend().reader()
     expect(await reader.canonicalId('b')).toBe('a')
     expect((await reader.profile('b'))?.mergedInto).toBe('a')
     expect((await reader.events('a', { limit: 10 })).events).toHaveLength(2)
@@ -93,7 +79,7 @@ describe('SqliteStateBackend', () => {
   })
 
   it('answers edges, merges and rejections of a profile', async () => {
-    await backend.transaction(async (tx) => {
+    await temp.backend().transaction(async (tx) => {
       await tx.identity.apply({
         nodes: [
           { key: 'user_id:u', type: 'user_id', value: 'u', profileId: 'p', firstSeen: 1 },
@@ -106,7 +92,7 @@ describe('SqliteStateBackend', () => {
       })
       expect(await tx.identity.existingEdges(['anonymous_id:a|user_id:u', 'x|y'])).toEqual(new Set(['anonymous_id:a|user_id:u']))
     })
-    const reader = backend.reader()
+    const reader = temp.backend().reader()
     expect(await reader.edges('p')).toEqual([expect.objectContaining({ from: 'user_id:u', to: 'anonymous_id:a', rule: 'identify' })])
     expect(await reader.merges('p')).toEqual([expect.objectContaining({ loser: 'q' })])
     expect(await reader.merges('q')).toHaveLength(1)
@@ -116,15 +102,15 @@ describe('SqliteStateBackend', () => {
   })
 
   it('forgets dedupe keys older than the window, and reset clears all derived state', async () => {
-    await backend.transaction(async (tx) => {
+    await temp.backend().transaction(async (tx) => {
       await tx.dedupe.remember(['old'], 100)
       await tx.dedupe.remember(['new'], 10_000)
       expect(await tx.dedupe.purge(5_000)).toBe(1)
       expect(await tx.dedupe.seen(['old', 'new'])).toEqual(new Set(['new']))
       await tx.profiles.put([profile('p')])
     })
-    await backend.reset()
-    const reader = backend.reader()
+    await temp.backend().reset()
+    const reader = temp.backend().reader()
     expect(await reader.stats()).toEqual({ profiles: 0, identifiers: 0, events: 0, merges: 0 })
     await reader.close()
   })
