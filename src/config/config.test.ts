@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest'
+import { statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { tempDir } from '../../test/support/factories.js'
+import { loadConfig } from './config.js'
+import { effectiveAuth, ensureCredentials } from './credentials.js'
+
+describe('loadConfig', () => {
+  it('starts from defaults', () => {
+    const c = loadConfig({ env: {}, file: undefined })
+    expect(c).toMatchObject({ port: 3000, dataDir: './data', log: { kind: 'embedded', sync: 'full' } })
+    expect(c.identity.types.map((t) => t.name)).toEqual(['user_id', 'email', 'phone', 'device_id', 'anonymous_id'])
+  })
+
+  it('applies the file, then the environment, then overrides', () => {
+    const { dir, cleanup } = tempDir()
+    const file = join(dir, 'tessera.config.json')
+    writeFileSync(file, JSON.stringify({ port: 4000, dataDir: '/from/file', pipeline: { batchSize: 10 } }))
+    const c = loadConfig({ file, env: { TESSERA_PORT: '5000', TESSERA_LOG_SYNC: 'normal' }, overrides: { dataDir: '/from/flag' } })
+    expect(c.port).toBe(5000)
+    expect(c.dataDir).toBe('/from/flag')
+    expect(c.log.sync).toBe('normal')
+    expect(c.pipeline.batchSize).toBe(10)
+    expect(c.pipeline.maxWaitMs).toBe(50) // untouched defaults survive a partial section
+    cleanup()
+  })
+
+  it('names the bad key and how to fix it', () => {
+    expect(() => loadConfig({ env: { TESSERA_PORT: 'eighty' } })).toThrow(/TESSERA_PORT="eighty" is not an integer/)
+    expect(() => loadConfig({ env: {}, overrides: { pipeline: { dedupeWindowHours: 1 } } })).toThrow(/pipeline.dedupeWindowHours: must be at least 24/)
+    expect(() => loadConfig({ env: {}, overrides: { log: { kind: 'kafka' as never } } })).toThrow(/log.kind: must be one of embedded, memory/)
+    expect(() => loadConfig({
+      env: {},
+      overrides: { identity: { types: [{ name: 'x', priority: 1, limit: 1, unique: true, normalize: 'trim', blocked: [], blockedPatterns: ['(['], paths: [] }] } },
+    })).toThrow(/identity.types\[0\].blockedPatterns: "\(\[" is not a valid regular expression/)
+    const { dir, cleanup } = tempDir()
+    const file = join(dir, 'bad.json')
+    writeFileSync(file, '{ "port": ')
+    expect(() => loadConfig({ file, env: {} })).toThrow(/is not valid JSON/)
+    expect(() => loadConfig({ file: join(dir, 'missing.json'), env: {} })).toThrow(/does not exist/)
+    cleanup()
+  })
+})
+
+describe('credentials', () => {
+  it('generates keys once, privately, and reuses them', () => {
+    const { dir, cleanup } = tempDir()
+    const first = ensureCredentials(dir)
+    expect(first.created).toBe(true)
+    expect(statSync(join(dir, 'credentials.json')).mode & 0o777).toBe(0o600)
+    const second = ensureCredentials(dir)
+    expect(second.created).toBe(false)
+    expect(second.stored).toEqual(first.stored)
+    expect(Object.keys(first.stored.writeKeys)).toEqual(['default', 'web', 'mobile', 'crm', 'iot'])
+    cleanup()
+  })
+
+  it('lets TESSERA_WRITE_KEY and TESSERA_ADMIN_TOKEN win, and keeps configured sources', () => {
+    const stored = { writeKeys: { default: 'stored-default-key', web: 'stored-web-key' }, adminToken: 'stored-admin-token-123' }
+    const auth = effectiveAuth(
+      { sources: [{ id: 'web', name: 'Web', writeKeys: ['configured-web-key'] }], adminTokens: [] },
+      stored,
+      { TESSERA_WRITE_KEY: 'env-default-key', TESSERA_ADMIN_TOKEN: 'env-admin-token-1234567' },
+    )
+    expect(auth.sources.find((s) => s.id === 'default')?.writeKeys).toEqual(['env-default-key'])
+    expect(auth.sources.find((s) => s.id === 'web')?.writeKeys).toEqual(['configured-web-key'])
+    expect(auth.adminTokens).toEqual([{ name: 'env', token: 'env-admin-token-1234567' }])
+    expect(() => effectiveAuth({ sources: [], adminTokens: [] }, null, { TESSERA_ADMIN_TOKEN: 'short' })).toThrow(/at least 16/)
+  })
+})
