@@ -78,8 +78,13 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     closers.push(() => log.close())
     await log.ensureTopic(TOPICS.raw, config.log.partitions)
 
-    const state: StateBackend = openState(config, layout.state)
-    await state.migrate()
+    const state: StateBackend = await openState(config, layout.state)
+    try {
+      await state.migrate()
+    } catch (error) {
+      await state.close()
+      throw error
+    }
     let pipeline: PipelineHandle
     const onBatch = (r: BatchReport): void => {
       for (const [stage, n] of Object.entries(r.stageErrors)) metrics.stageErrors.inc({ stage }, n)
@@ -104,7 +109,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     }
     closers.push(() => pipeline.stop())
 
-    const reader: ProfileReader = openReader(config, layout.state)
+    const reader: ProfileReader = await openReader(config, layout.state)
     closers.push(() => reader.close())
     const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion)
     const app = await buildApp({

@@ -57,7 +57,7 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr)
   const input = await openLog(config, { path: layout.rawLog, readOnly: true })
   const output = await openLog(config, { path: layout.outputLog })
-  const state = openState(config, layout.state)
+  const state = await openState(config, layout.state)
   try {
     await state.migrate()
     const partitions = await input.partitions(TOPICS.raw)

@@ -40,6 +40,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file: join(dir, 'missing.json'), env: {} })).toThrow(/does not exist/)
     cleanup()
   })
+
+  it('selects the PostgreSQL store from the environment and requires a valid URL', () => {
+    const c = loadConfig({ env: { TESSERA_STORE: 'postgres', TESSERA_DATABASE_URL: 'postgres://tessera@db:5432/cdp' }, file: undefined })
+    expect(c.store).toEqual({ kind: 'postgres', url: 'postgres://tessera@db:5432/cdp', schema: 'tessera', poolSize: 10 })
+    expect(() => loadConfig({ env: { TESSERA_STORE: 'postgres' }, file: undefined })).toThrow(/store.url: must be a postgres:\/\//)
+    expect(() => loadConfig({ env: { TESSERA_STORE: 'postgres', TESSERA_DATABASE_URL: 'mysql://x/y' }, file: undefined })).toThrow(/store.url/)
+    expect(() => loadConfig({ env: {}, file: undefined, overrides: { store: { schema: 'Bad-Name' } } })).toThrow(/store.schema/)
+    expect(() => loadConfig({ env: {}, file: undefined, overrides: { store: { poolSize: 0 } } })).toThrow(/store.poolSize/)
+    expect(loadConfig({ env: { TESSERA_STORE: 'sqlite' }, file: undefined }).store.kind).toBe('sqlite')
+  })
 })
 
 describe('credentials', () => {

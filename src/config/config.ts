@@ -21,7 +21,7 @@ export interface AdminTokenConfig {
 
 export const LOG_KINDS = ['embedded', 'memory'] as const
 export type LogKind = (typeof LOG_KINDS)[number]
-export const STORE_KINDS = ['sqlite'] as const
+export const STORE_KINDS = ['sqlite', 'postgres'] as const
 export type StoreKind = (typeof STORE_KINDS)[number]
 export const SYNC_MODES = ['full', 'normal'] as const
 export type SyncMode = (typeof SYNC_MODES)[number]
@@ -42,7 +42,15 @@ export interface TesseraConfig {
     /** Bytes waiting for a group commit beyond which ingest answers 429. */
     readonly maxPendingBytes: number
   }
-  readonly store: { readonly kind: StoreKind }
+  readonly store: {
+    readonly kind: StoreKind
+    /** PostgreSQL connection URL (`postgres://user:password@host:5432/db`); required when kind is `postgres`. */
+    readonly url?: string
+    /** PostgreSQL schema of Tessera's tables (created on start). */
+    readonly schema: string
+    /** Connections of each PostgreSQL pool (pipeline; the admin API's reader uses up to 4 more). */
+    readonly poolSize: number
+  }
   readonly ingest: {
     /** Segment: 32 KB per event. */
     readonly maxEventBytes: number
@@ -83,7 +91,7 @@ export function defaultConfig(): TesseraConfig {
     sources: [],
     adminTokens: [],
     log: { kind: 'embedded', partitions: 4, sync: 'full', maxPendingBytes: 64 * 1024 * 1024 },
-    store: { kind: 'sqlite' },
+    store: { kind: 'sqlite', schema: 'tessera', poolSize: 10 },
     ingest: { maxEventBytes: 32 * 1024, maxBatchBytes: 500 * 1024, corsOrigins: ['*'] },
     pipeline: {
       batchSize: 2000, maxWaitMs: 50, dedupeWindowHours: 7 * 24, sessionTimeoutMinutes: 30,
@@ -135,7 +143,10 @@ function envOverrides(env: Env): Record<string, unknown> {
   if (env.TESSERA_LOG !== undefined) log.kind = env.TESSERA_LOG
   if (env.TESSERA_LOG_SYNC !== undefined) log.sync = env.TESSERA_LOG_SYNC
   if (Object.keys(log).length > 0) out.log = log
-  if (env.TESSERA_STORE !== undefined) out.store = { kind: env.TESSERA_STORE }
+  const store: Record<string, unknown> = {}
+  if (env.TESSERA_STORE !== undefined) store.kind = env.TESSERA_STORE
+  if (env.TESSERA_DATABASE_URL !== undefined) store.url = env.TESSERA_DATABASE_URL
+  if (Object.keys(store).length > 0) out.store = store
   if (env.TESSERA_PIPELINE_WORKER !== undefined) out.pipeline = { worker: env.TESSERA_PIPELINE_WORKER !== '0' && env.TESSERA_PIPELINE_WORKER !== 'false' }
   return out
 }
@@ -155,6 +166,12 @@ function deepMerge(base: unknown, patch: unknown): unknown {
   const out: Record<string, unknown> = { ...base }
   for (const [k, v] of Object.entries(patch)) out[k] = deepMerge(base[k], v)
   return out
+}
+
+function isPostgresUrl(text: string): boolean {
+  if (!URL.canParse(text)) return false
+  const url = new URL(text)
+  return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname.length > 0
 }
 
 /** Checks every field and names the first bad one with how to fix it. */
@@ -186,6 +203,13 @@ export function validateConfig(value: unknown): TesseraConfig {
   need((SYNC_MODES as readonly string[]).includes(c.log.sync), 'log.sync', `must be one of ${SYNC_MODES.join(', ')}`)
   need(isInt(c.log.maxPendingBytes, 1024), 'log.maxPendingBytes', 'must be an integer >= 1024')
   need((STORE_KINDS as readonly string[]).includes(c.store?.kind), 'store.kind', `must be one of ${STORE_KINDS.join(', ')}`)
+  if (c.store.kind === 'postgres') {
+    need(typeof c.store.url === 'string' && isPostgresUrl(c.store.url), 'store.url',
+      'must be a postgres://user:password@host:5432/database URL when store.kind is postgres (or set TESSERA_DATABASE_URL)')
+  }
+  need(typeof c.store.schema === 'string' && /^[a-z_][a-z0-9_]{0,62}$/.test(c.store.schema), 'store.schema',
+    'must be a lower-case PostgreSQL identifier (letters, digits, _; at most 63)')
+  need(isInt(c.store.poolSize, 1) && c.store.poolSize <= 1000, 'store.poolSize', 'must be an integer from 1 to 1000')
   need(isInt(c.ingest?.maxEventBytes, 1024), 'ingest.maxEventBytes', 'must be an integer >= 1024')
   need(isInt(c.ingest.maxBatchBytes, c.ingest.maxEventBytes), 'ingest.maxBatchBytes', 'must be an integer >= ingest.maxEventBytes')
   need(Array.isArray(c.ingest.corsOrigins), 'ingest.corsOrigins', 'must be an array of origins or ["*"]')

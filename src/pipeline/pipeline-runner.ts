@@ -133,8 +133,7 @@ export class PipelineRunner {
         this.#options.logger.warn({ err: describe(error), records: items.length }, 'batch failed; isolating the failing event')
         counts = {}
         for (const item of items) {
-          // Fresh work item: the failed attempt mutated the old one inside a transaction that rolled back.
-          const single: WorkItem[] = [{ record: item.record, event: item.event, time: item.time, enrichment: {} }]
+          const single: WorkItem[] = [item]
           try {
             const c = await this.#commit(single, nextOffsets([item.record]))
             for (const [k, v] of Object.entries(c)) counts[k] = (counts[k] ?? 0) + v
@@ -161,7 +160,10 @@ export class PipelineRunner {
 
   async #commit(items: readonly WorkItem[], offsets: readonly TopicPartitionOffset[]): Promise<Record<string, number>> {
     return this.#options.state.transaction(async (tx) => {
-      const ctx: BatchContext = { items, tx, now: Date.now(), counts: {} }
+      // Fresh work items per attempt: a backend may run this function again after a deadlock (PostgreSQL),
+      // and stages mark items (duplicate, profile) inside a transaction that was rolled back.
+      const fresh: WorkItem[] = items.map((i) => ({ record: i.record, event: i.event, time: i.time, enrichment: {} }))
+      const ctx: BatchContext = { items: fresh, tx, now: Date.now(), counts: {} }
       if (items.length > 0) {
         for (const stage of this.#options.stages) {
           if (stage.policy === 'ensure') {

@@ -30,7 +30,7 @@ const input = await openLog(config, { path: paths.rawLog, readOnly: true })
 const output = await openLog(config, { path: paths.outputLog })
 await output.ensureTopic(TOPICS.resolved, config.log.partitions)
 await output.ensureTopic(TOPICS.deadLetter, 1)
-const state = openState(config, paths.state)
+const state = await openState(config, paths.state)
 await state.migrate()
 const runner = buildPipeline(config, {
   input, output, state, logger,

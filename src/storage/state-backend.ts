@@ -22,7 +22,10 @@ export interface StateBackend {
   /** Creates or upgrades the schema (versioned, forward only). Called once before first use. */
   migrate(): Promise<void>
   /**
-   * Runs `work` in one transaction. If it throws, nothing it wrote is kept. Callers must not run two
+   * Runs `work` in one transaction. If it throws, nothing it wrote is kept. A backend may run `work` again
+   * after a transient conflict (PostgreSQL deadlock or serialization failure), so `work` must start from its
+   * inputs each time and keep no effects outside the transaction other than idempotent ones (the publish
+   * stage's appends are at-least-once and deduplicated by messageId downstream). Callers must not run two
    * transactions at once on one backend instance.
    */
   transaction<T>(work: (tx: StateTransaction) => Promise<T>): Promise<T>

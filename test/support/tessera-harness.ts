@@ -3,6 +3,7 @@ import { pino } from 'pino'
 import { loadConfig, type DeepPartial, type TesseraConfig } from '../../src/config/config.js'
 import { startTessera, type RunningTessera } from '../../src/app/tessera.js'
 import { tempDir } from './factories.js'
+import { dropSchema, freshSchemaName } from './services.js'
 
 export const WRITE_KEY = 'wk_test_default_0123456789'
 export const ADMIN_TOKEN = 'tsa_test_admin_token_0123456789'
@@ -48,6 +49,27 @@ export async function startHarness(overrides: DeepPartial<TesseraConfig> = {}, d
     async close() {
       await tessera.close()
       temp?.cleanup()
+    },
+  }
+}
+
+/**
+ * A harness on the PostgreSQL state store, in a fresh schema that `close()` drops. `applicationName` goes into
+ * the connection URL, so a test can find (and terminate) exactly this Tessera's connections.
+ */
+export async function startPostgresHarness(
+  url: string, options: { applicationName?: string; overrides?: DeepPartial<TesseraConfig> } = {},
+): Promise<Harness & { readonly schema: string }> {
+  const schema = freshSchemaName('e2e')
+  const withName = new URL(url)
+  withName.searchParams.set('application_name', options.applicationName ?? `tessera-test-${schema}`)
+  const h = await startHarness({ ...options.overrides, store: { kind: 'postgres', url: withName.toString(), schema } })
+  return {
+    ...h,
+    schema,
+    async close() {
+      await h.close()
+      await dropSchema(url, schema)
     },
   }
 }

@@ -1,0 +1,144 @@
+/**
+ * @module Versioned, forward-only schema migrations of the PostgreSQL state store, recorded in
+ * `<schema>.tessera_schema_migrations`. They run on start; a session-level `pg_advisory_lock` keyed by the
+ * schema name makes two processes that start at once (the API process and a pipeline worker, or two
+ * workers) take turns, so the second one finds the schema already at the current version.
+ */
+import { TesseraError } from '../../core/errors.js'
+import type { PostgresClient, PostgresPool } from './postgres-pool.js'
+import { rollbackAfter, run, toStoreError } from './postgres-query.js'
+
+/** The advisory-lock namespace of Tessera's identity locks (`'tess'` as an int4); see postgres-identity-store.ts. */
+export const PROFILE_LOCK_NAMESPACE = 0x74657373
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: identity graph, profiles, timeline, pipeline state (mirrors sqlite-migrations.ts, version 1)
+  `
+  CREATE TABLE identifiers (
+    key text COLLATE "C" PRIMARY KEY, type text NOT NULL, value text NOT NULL, profile_id text COLLATE "C" NOT NULL,
+    first_seen bigint NOT NULL
+  );
+  CREATE INDEX identifiers_profile ON identifiers (profile_id);
+  CREATE TABLE identity_edges (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, pair text COLLATE "C" NOT NULL UNIQUE,
+    from_key text COLLATE "C" NOT NULL, to_key text COLLATE "C" NOT NULL, rule text NOT NULL, message_id text NOT NULL,
+    source_id text NOT NULL, event_time bigint NOT NULL, confidence double precision NOT NULL, recorded_at bigint NOT NULL
+  );
+  CREATE INDEX identity_edges_from ON identity_edges (from_key);
+  CREATE INDEX identity_edges_to ON identity_edges (to_key);
+  CREATE TABLE profile_merges (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, winner text COLLATE "C" NOT NULL, loser text COLLATE "C" NOT NULL,
+    message_id text NOT NULL, rule text NOT NULL, event_time bigint NOT NULL, recorded_at bigint NOT NULL
+  );
+  CREATE INDEX profile_merges_winner ON profile_merges (winner);
+  CREATE INDEX profile_merges_loser ON profile_merges (loser);
+  CREATE TABLE identity_rejections (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, key text NOT NULL, message_id text NOT NULL, reason text NOT NULL,
+    profile_id text COLLATE "C" NOT NULL, event_time bigint NOT NULL, recorded_at bigint NOT NULL
+  );
+  CREATE INDEX identity_rejections_profile ON identity_rejections (profile_id);
+  CREATE TABLE profiles (
+    id text COLLATE "C" PRIMARY KEY, created_at bigint NOT NULL, first_seen bigint NOT NULL, last_seen bigint NOT NULL,
+    traits jsonb NOT NULL, trait_times jsonb NOT NULL, event_count bigint NOT NULL, source_counts jsonb NOT NULL,
+    event_counts jsonb NOT NULL, merged_into text COLLATE "C", updated_at bigint NOT NULL
+  );
+  CREATE INDEX profiles_merged_into ON profiles (merged_into) WHERE merged_into IS NOT NULL;
+  CREATE TABLE profile_events (
+    profile_id text COLLATE "C" NOT NULL, timestamp bigint NOT NULL, message_id text COLLATE "C" NOT NULL,
+    source_id text COLLATE "C" NOT NULL, type text NOT NULL, name text, payload text NOT NULL
+  );
+  CREATE UNIQUE INDEX profile_events_timeline ON profile_events (profile_id, timestamp, message_id, source_id);
+  CREATE TABLE dedupe_keys (key text COLLATE "C" PRIMARY KEY, at bigint NOT NULL);
+  CREATE INDEX dedupe_keys_at ON dedupe_keys (at);
+  CREATE TABLE sessions (
+    key text COLLATE "C" PRIMARY KEY, session_id text NOT NULL, last_at bigint NOT NULL, started_at bigint NOT NULL
+  );
+  CREATE TABLE consumer_offsets (
+    group_id text NOT NULL, topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL,
+    PRIMARY KEY (group_id, topic, partition)
+  );
+  -- The identity lookup of a pipeline batch, with its locks (see postgres-identity-store.ts): advisory locks
+  -- on the identifier keys in hash order, then on the owning profiles in hash order, re-reading the owners
+  -- until no concurrent merge moved them. One round trip; the locks are held until the transaction ends.
+  CREATE FUNCTION tessera_lookup_identifiers(p_keys text[]) RETURNS TABLE (out_key text, out_profile text)
+  LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+  DECLARE
+    key_lock bigint;
+    profile_lock integer;
+    pending text[];
+    locked text[] := ARRAY[]::text[];
+  BEGIN
+    FOR key_lock IN SELECT DISTINCT hashtextextended(k, 0) FROM unnest(p_keys) AS k ORDER BY 1 LOOP
+      PERFORM pg_advisory_xact_lock(key_lock);
+    END LOOP;
+    LOOP
+      SELECT coalesce(array_agg(DISTINCT i.profile_id), ARRAY[]::text[]) INTO pending
+        FROM identifiers AS i WHERE i.key = ANY (p_keys) AND NOT (i.profile_id = ANY (locked));
+      EXIT WHEN cardinality(pending) = 0;
+      FOR profile_lock IN SELECT DISTINCT hashtext(p) FROM unnest(pending) AS p ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(${PROFILE_LOCK_NAMESPACE}, profile_lock);
+      END LOOP;
+      locked := locked || pending;
+    END LOOP;
+    RETURN QUERY SELECT i.key::text, i.profile_id::text FROM identifiers AS i WHERE i.key = ANY (p_keys);
+  END
+  $fn$;
+  `,
+]
+
+/** Tables holding state derived from the log (all of them: a replay rebuilds everything). */
+export const DERIVED_TABLES = [
+  'identifiers', 'identity_edges', 'profile_merges', 'identity_rejections', 'profiles', 'profile_events',
+  'dedupe_keys', 'sessions', 'consumer_offsets',
+] as const
+
+/** Creates the schema if needed and applies the missing migrations, one transaction each. */
+export async function migrate(pool: PostgresPool, schema: string): Promise<void> {
+  let client: PostgresClient
+  try {
+    client = await pool.connect()
+  } catch (error) {
+    throw toStoreError(error, 'connect to run the migrations')
+  }
+  let broken = false
+  const onError = (): void => {
+    broken = true
+  }
+  client.on('error', onError)
+  const lockId = `tessera-migrations:${schema}`
+  try {
+    await run(client, 'lock the migrations', 'SELECT pg_advisory_lock(hashtextextended($1, 0))', [lockId])
+    try {
+      await run(client, 'create the schema', `CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema}`)
+      await run(client, 'create the migrations table',
+        'CREATE TABLE IF NOT EXISTS tessera_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
+      const { rows } = await run<{ v: number | null }>(client, 'read the schema version', 'SELECT max(version) AS v FROM tessera_schema_migrations')
+      const current = rows[0]?.v ?? 0
+      if (current > MIGRATIONS.length) {
+        throw new TesseraError('TESSERA_STORE',
+          `state schema ${schema} is at version ${current}, newer than this Tessera (${MIGRATIONS.length}); upgrade Tessera`)
+      }
+      for (let v = current; v < MIGRATIONS.length; v++) await applyOne(client, v + 1, MIGRATIONS[v]!)
+    } finally {
+      if (!broken) await run(client, 'unlock the migrations', 'SELECT pg_advisory_unlock(hashtextextended($1, 0))', [lockId])
+    }
+  } catch (error) {
+    broken = true
+    throw error
+  } finally {
+    client.off('error', onError)
+    // A session-level advisory lock dies with its connection: discard the client if anything went wrong.
+    client.release(broken)
+  }
+}
+
+async function applyOne(client: PostgresClient, version: number, sql: string): Promise<void> {
+  await run(client, 'begin a migration', 'BEGIN')
+  try {
+    await run(client, `apply migration ${version}`, sql)
+    await run(client, 'record a migration', 'INSERT INTO tessera_schema_migrations (version) VALUES ($1)', [version])
+    await run(client, 'commit a migration', 'COMMIT')
+  } catch (cause) {
+    throw await rollbackAfter(client, new TesseraError('TESSERA_STORE', `state schema migration ${version} failed`, { cause }))
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * @module The StateBackend contract suite: the behaviour every state adapter (SQLite, PostgreSQL) must show,
+ * store by store and through identity resolution. Call {@link runStateBackendContract} from the adapter's
+ * test file; adapter-only behaviour (files, connections, concurrency between processes) stays there.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { rawEvent } from '../../test/support/factories.js'
+import { DEFAULT_IDENTIFIER_TYPES } from '../config/identity-types.js'
+import type { RawEvent } from '../core/event.js'
+import { compileIdentityRules } from '../identity/identity-rules.js'
+import { resolveBatch, type BatchResolution } from '../identity/resolve-batch.js'
+import type { ProfileRecord, TimelineEvent } from '../profiles/profile-store.js'
+import type { StateBackend } from './state-backend.js'
+
+/** A fresh, empty backend under test and how to dispose of it (close it, delete its files or schema). */
+export interface StateBackendFixture {
+  readonly backend: StateBackend
+  readonly cleanup: () => Promise<void>
+}
+
+const rules = compileIdentityRules(DEFAULT_IDENTIFIER_TYPES, 'US')
+
+export function profile(id: string, patch: Partial<ProfileRecord> = {}): ProfileRecord {
+  return {
+    id, createdAt: 1, firstSeen: 1, lastSeen: 1, traits: {}, traitTimes: {}, eventCount: 0, sourceCounts: {},
+    eventCounts: {}, mergedInto: null, updatedAt: 1, ...patch,
+  }
+}
+
+function timeline(profileId: string, n: number, at = 1000): TimelineEvent[] {
+  return Array.from({ length: n }, (_, i) => ({
+    profileId, messageId: `m${String(i).padStart(3, '0')}`, sourceId: 'web', type: 'track', name: 'x',
+    timestamp: at + Math.floor(i / 2), // pairs share a timestamp: pagination must not lose ties
+    payload: JSON.stringify({ i }),
+  }))
+}
+
+/**
+ * Resolves and applies a batch as the pipeline does: new profiles are stored with their created-at, and
+ * merged losers point to their winner.
+ */
+export async function resolveAndApply(backend: StateBackend, events: readonly RawEvent[]): Promise<BatchResolution> {
+  return backend.transaction(async (tx) => {
+    const result = await resolveBatch([...events], rules, tx.identity,
+      async (ids) => new Map([...(await tx.profiles.get(ids))].map(([id, p]) => [id, p.createdAt])))
+    await tx.identity.apply(result.changes)
+    const created = result.resolutions.filter((r) => r.created).map((r, i) => profile(r.profileId, { createdAt: i, firstSeen: 0, lastSeen: 0, updatedAt: 0 }))
+    await tx.profiles.put(created)
+    const losers = result.resolutions.flatMap((r) => r.merged.map((loser) => ({ loser, winner: r.profileId })))
+    const stored = await tx.profiles.get(losers.map((l) => l.loser))
+    await tx.profiles.put(losers.map(({ loser, winner }) => ({ ...(stored.get(loser) ?? profile(loser)), mergedInto: winner })))
+    return result
+  })
+}
+
+export function runStateBackendContract(name: string, create: () => Promise<StateBackendFixture>): void {
+  describe(`StateBackend contract: ${name}`, () => {
+    let fixture: StateBackendFixture | undefined
+    const backend = (): StateBackend => fixture!.backend
+    const run = (events: RawEvent[]): Promise<BatchResolution> => resolveAndApply(backend(), events)
+    beforeEach(async () => {
+      fixture = await create()
+      await fixture.backend.migrate()
+    })
+    afterEach(async () => {
+      await fixture?.cleanup()
+      fixture = undefined
+    })
+
+    describe('stores', () => {
+      it('migrates idempotently', async () => {
+        await backend().migrate()
+        await backend().transaction((tx) => tx.profiles.put([profile('p1')]))
+        await backend().migrate()
+        expect((await backend().transaction((tx) => tx.profiles.get(['p1']))).size).toBe(1)
+      })
+
+      it('rolls back everything a failed transaction wrote', async () => {
+        await expect(backend().transaction(async (tx) => {
+          await tx.profiles.put([profile('p1')])
+          await tx.offsets.save('g', [{ topic: 't', partition: 0, offset: 5 }])
+          throw new Error('boom')
+        })).rejects.toThrow('boom')
+        const [profiles, offsets] = await backend().transaction(async (tx) => [await tx.profiles.get(['p1']), await tx.offsets.load('g', 't')] as const)
+        expect(profiles.size).toBe(0)
+        expect(offsets).toEqual([])
+      })
+
+      it('round-trips profiles, sessions and offsets, replacing on write', async () => {
+        const p = profile('p1', {
+          createdAt: 1_780_000_000_123, traits: { name: 'Kim', nested: { a: [1, 'x', null] } }, traitTimes: { name: 5 },
+          eventCount: 3, sourceCounts: { web: 3 }, eventCounts: { 'Order Completed': 2, page: 1 }, mergedInto: null,
+        })
+        await backend().transaction(async (tx) => {
+          await tx.profiles.put([profile('p1'), p])
+          await tx.sessions.put(new Map([['anon:a', { sessionId: 's1', lastAt: 10, startedAt: 5 }]]))
+          await tx.sessions.put(new Map([['anon:a', { sessionId: 's2', lastAt: 20, startedAt: 15 }]]))
+          await tx.offsets.save('g', [{ topic: 't', partition: 0, offset: 5 }, { topic: 't', partition: 1, offset: 7 }])
+          await tx.offsets.save('g', [{ topic: 't', partition: 0, offset: 9 }])
+        })
+        const got = await backend().transaction(async (tx) => ({
+          profiles: await tx.profiles.get(['p1', 'nope']),
+          sessions: await tx.sessions.get(['anon:a', 'anon:b']),
+          offsets: await tx.offsets.load('g', 't'),
+        }))
+        expect(got.profiles.get('p1')).toEqual(p)
+        expect([...got.sessions]).toEqual([['anon:a', { sessionId: 's2', lastAt: 20, startedAt: 15 }]])
+        expect([...got.offsets].sort((a, b) => a.partition - b.partition)).toEqual([
+          { topic: 't', partition: 0, offset: 9 }, { topic: 't', partition: 1, offset: 7 },
+        ])
+      })
+
+      it('pages a timeline newest first without losing events that share a timestamp', async () => {
+        await backend().transaction(async (tx) => {
+          await tx.profiles.put([profile('p1')])
+          await tx.profiles.appendEvents(timeline('p1', 25))
+          await tx.profiles.appendEvents(timeline('p1', 2)) // a redelivered event is stored once
+        })
+        const reader = backend().reader()
+        const seen: string[] = []
+        let after: { timestamp: number; messageId: string } | undefined
+        for (;;) {
+          const page = await reader.events('p1', { limit: 4, ...(after ? { after } : {}) })
+          seen.push(...page.events.map((e) => e.messageId))
+          if (!page.next) break
+          after = page.next
+        }
+        expect(seen).toHaveLength(25)
+        expect(new Set(seen).size).toBe(25)
+        expect(seen[0]).toBe('m024')
+        await reader.close()
+      })
+
+      it('keeps only the newest events when trimming a timeline', async () => {
+        await backend().transaction(async (tx) => {
+          await tx.profiles.appendEvents(timeline('p1', 10))
+          await tx.profiles.appendEvents(timeline('p2', 3))
+          await tx.profiles.trimEvents(['p1', 'p2'], 4)
+        })
+        const reader = backend().reader()
+        expect((await reader.events('p1', { limit: 100 })).events.map((e) => e.messageId)).toEqual(['m009', 'm008', 'm007', 'm006'])
+        expect((await reader.events('p2', { limit: 100 })).events).toHaveLength(3)
+        await reader.close()
+      })
+
+      it('moves a merged profile’s timeline and flattens merge chains', async () => {
+        await backend().transaction(async (tx) => {
+          await tx.profiles.put([profile('a'), profile('b', { mergedInto: 'c' }), profile('c')])
+          await tx.profiles.appendEvents(timeline('c', 2))
+          await tx.profiles.moveEvents([{ from: 'c', to: 'a' }])
+          await tx.profiles.put([profile('c', { mergedInto: 'a' })])
+        })
+        const reader = backend().reader()
+        expect(await reader.canonicalId('b')).toBe('a')
+        expect((await reader.profile('b'))?.mergedInto).toBe('a')
+        expect((await reader.events('a', { limit: 10 })).events).toHaveLength(2)
+        expect(await reader.canonicalId('nope')).toBeNull()
+        await reader.close()
+      })
+
+      it('applies chained moves in order', async () => {
+        await backend().transaction(async (tx) => {
+          await tx.profiles.put([profile('x'), profile('y'), profile('z'), profile('w', { mergedInto: 'x' })])
+          await tx.profiles.appendEvents([...timeline('x', 2), ...timeline('y', 3, 5000)])
+          await tx.profiles.moveEvents([{ from: 'x', to: 'y' }, { from: 'y', to: 'z' }])
+        })
+        const reader = backend().reader()
+        expect((await reader.events('z', { limit: 10 })).events).toHaveLength(5)
+        expect((await reader.events('x', { limit: 10 })).events).toHaveLength(0)
+        expect((await reader.profile('w'))?.mergedInto).toBe('z')
+        await reader.close()
+      })
+
+      it('answers edges, merges and rejections of a profile', async () => {
+        await backend().transaction(async (tx) => {
+          await tx.identity.apply({
+            nodes: [
+              { key: 'user_id:u', type: 'user_id', value: 'u', profileId: 'p', firstSeen: 1 },
+              { key: 'anonymous_id:a', type: 'anonymous_id', value: 'a', profileId: 'p', firstSeen: 1 },
+            ],
+            repoints: [],
+            edges: [{ from: 'user_id:u', to: 'anonymous_id:a', rule: 'identify', messageId: 'm1', sourceId: 'web', eventTime: 1, confidence: 1 }],
+            merges: [{ winner: 'p', loser: 'q', messageId: 'm1', rule: 'identify', eventTime: 1 }],
+            rejections: [{ key: 'email:test@test.com', messageId: 'm1', reason: 'blocked_value', profileId: 'p', eventTime: 1 }],
+          })
+          expect(await tx.identity.existingEdges(['anonymous_id:a|user_id:u', 'x|y'])).toEqual(new Set(['anonymous_id:a|user_id:u']))
+        })
+        const reader = backend().reader()
+        expect(await reader.edges('p')).toEqual([expect.objectContaining({ from: 'user_id:u', to: 'anonymous_id:a', rule: 'identify', confidence: 1 })])
+        expect(await reader.merges('p')).toEqual([expect.objectContaining({ loser: 'q' })])
+        expect(await reader.merges('q')).toHaveLength(1)
+        expect(await reader.rejections('p')).toEqual([expect.objectContaining({ reason: 'blocked_value' })])
+        expect(await reader.profileIdByIdentifier('anonymous_id', 'a')).toBe('p')
+        expect(await reader.identities('p')).toEqual([
+          { key: 'anonymous_id:a', type: 'anonymous_id', value: 'a', profileId: 'p', firstSeen: 1 },
+          { key: 'user_id:u', type: 'user_id', value: 'u', profileId: 'p', firstSeen: 1 },
+        ])
+        await reader.close()
+      })
+
+      it('forgets dedupe keys older than the window, and reset clears all derived state', async () => {
+        await backend().transaction(async (tx) => {
+          await tx.dedupe.remember(['old'], 100)
+          await tx.dedupe.remember(['new'], 10_000)
+          expect(await tx.dedupe.purge(5_000)).toBe(1)
+          expect(await tx.dedupe.seen(['old', 'new'])).toEqual(new Set(['new']))
+          await tx.profiles.put([profile('p')])
+        })
+        await backend().reset()
+        const reader = backend().reader()
+        expect(await reader.stats()).toEqual({ profiles: 0, identifiers: 0, events: 0, merges: 0 })
+        await reader.close()
+      })
+    })
+
+    describe('identity resolution', () => {
+      it('merges anonymous browsing on two devices when both identify as the same user', async () => {
+        const first = await run([rawEvent('page', { anonymousId: 'laptop' }), rawEvent('screen', { anonymousId: 'phone' })])
+        const laptop = first.resolutions[0]!.profileId
+        const phone = first.resolutions[1]!.profileId
+        expect(laptop).not.toBe(phone)
+        const second = await run([
+          rawEvent('identify', { anonymousId: 'laptop', userId: 'u1' }),
+          rawEvent('identify', { anonymousId: 'phone', userId: 'u1' }),
+        ])
+        expect(second.resolutions[0]!.profileId).toBe(laptop)
+        expect(second.resolutions[1]!.profileId).toBe(laptop) // the older profile wins
+        expect(second.resolutions[1]!.merged).toEqual([phone])
+        expect(second.changes.merges).toHaveLength(1)
+        const owners = await backend().transaction((tx) => tx.identity.lookup(['anonymous_id:phone', 'user_id:u1', 'anonymous_id:laptop']))
+        expect(new Set(owners.values())).toEqual(new Set([laptop]))
+      })
+
+      it('never merges two profiles with different user_ids (merge protection) and drops the linking identifier', async () => {
+        await run([rawEvent('identify', { anonymousId: 'family-pc', userId: 'alice' })])
+        const r = await run([rawEvent('identify', { anonymousId: 'family-pc', userId: 'bob' })])
+        const bob = r.resolutions[0]!
+        const owners = await backend().transaction((tx) => tx.identity.lookup(['user_id:alice', 'user_id:bob', 'anonymous_id:family-pc']))
+        expect(owners.get('user_id:bob')).toBe(bob.profileId)
+        expect(owners.get('user_id:alice')).not.toBe(bob.profileId)
+        expect(owners.get('anonymous_id:family-pc')).toBe(owners.get('user_id:alice'))
+        expect(r.changes.rejections).toEqual([expect.objectContaining({ key: 'anonymous_id:family-pc', reason: 'merge_protection' })])
+        expect(r.changes.merges).toHaveLength(0)
+      })
+
+      it('refuses a merge through a shared e-mail when the two sides hold different user_ids', async () => {
+        await run([rawEvent('identify', { userId: 'alice', traits: { email: 'Shared@Example.org' } })])
+        const r = await run([rawEvent('identify', { userId: 'bob', traits: { email: 'shared@example.org' } })])
+        expect(r.changes.merges).toHaveLength(0)
+        expect(r.changes.rejections.map((x) => x.key)).toEqual(['email:shared@example.org'])
+      })
+
+      it('alias links previousId to userId and records the edge with its rule and event', async () => {
+        const a = await run([rawEvent('page', { anonymousId: 'anon-7' })])
+        const alias = rawEvent('alias', { userId: 'u7', previousId: 'anon-7' })
+        const r = await run([alias])
+        expect(r.resolutions[0]!.profileId).toBe(a.resolutions[0]!.profileId)
+        expect(r.changes.edges).toEqual([expect.objectContaining({ from: 'user_id:u7', to: 'anonymous_id:anon-7', rule: 'alias', messageId: alias.messageId })])
+      })
+
+      it('records each link once in the edge log', async () => {
+        const r1 = await run([rawEvent('identify', { anonymousId: 'z', userId: 'uz' })])
+        const r2 = await run([rawEvent('track', { anonymousId: 'z', userId: 'uz', event: 'x' })])
+        expect(r1.changes.edges).toHaveLength(1)
+        expect(r2.changes.edges).toHaveLength(0)
+      })
+
+      it('merges three profiles in one batch and repoints every identifier to the survivor', async () => {
+        const first = await run([
+          rawEvent('page', { anonymousId: 'm1' }), rawEvent('page', { anonymousId: 'm2' }), rawEvent('page', { anonymousId: 'm3' }),
+        ])
+        const [p1] = first.resolutions.map((r) => r.profileId)
+        await run([
+          rawEvent('identify', { anonymousId: 'm2', userId: 'mu' }),
+          rawEvent('identify', { anonymousId: 'm3', userId: 'mu' }),
+          rawEvent('identify', { anonymousId: 'm1', userId: 'mu' }),
+        ])
+        const owners = await backend().transaction((tx) => tx.identity.lookup(['anonymous_id:m1', 'anonymous_id:m2', 'anonymous_id:m3', 'user_id:mu']))
+        expect(new Set(owners.values())).toEqual(new Set([p1]))
+        const reader = backend().reader()
+        expect((await reader.identities(p1!)).map((n) => n.key).sort()).toEqual(['anonymous_id:m1', 'anonymous_id:m2', 'anonymous_id:m3', 'user_id:mu'])
+        expect((await reader.stats()).merges).toBe(2)
+        await reader.close()
+      })
+    })
+  })
+}
