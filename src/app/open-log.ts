@@ -6,9 +6,13 @@ import { TesseraError } from '../core/errors.js'
 import type { EventLog } from '../log/event-log.js'
 import { openEmbeddedEventLog } from '../log/embedded/embedded-event-log.js'
 import { MemoryEventLog } from '../log/memory/memory-event-log.js'
+import { openKafkaEventLog } from '../log/kafka/kafka-event-log.js'
 
 export interface OpenLogOptions {
+  /** File of the embedded log (ignored by Kafka, where every topic lives in the cluster). */
   readonly path: string
+  /** Names this client towards Kafka (`ingest`, `pipeline`). */
+  readonly role?: string
   /** Open for consuming only (another thread or process appends). */
   readonly readOnly?: boolean
 }
@@ -20,6 +24,11 @@ export async function openLog(config: TesseraConfig, options: OpenLogOptions): P
       return openEmbeddedEventLog({
         path: options.path, sync: config.log.sync, maxPendingBytes: config.log.maxPendingBytes,
         ...(options.readOnly ? { readOnly: true } : {}),
+      })
+    case 'kafka':
+      return openKafkaEventLog({
+        brokers: config.log.brokers, clientId: `${config.log.clientId}-${options.role ?? 'main'}`,
+        maxPendingBytes: config.log.maxPendingBytes,
       })
     case 'memory':
       if (options.readOnly) throw new TesseraError('TESSERA_CONFIG', 'the memory log cannot be shared with another thread; set pipeline.worker to false')

@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import type { TesseraConfig } from '../config/config.js'
 import { effectiveAuth, ensureCredentials, readCredentials, type EffectiveAuth } from '../config/credentials.js'
 import { systemClock, type Clock } from '../core/clock.js'
+import { ConfigError } from '../core/errors.js'
 import { compileIdentityRules } from '../identity/identity-rules.js'
 import { TOPICS, type EventLog } from '../log/event-log.js'
 import { MemoryEventLog } from '../log/memory/memory-event-log.js'
@@ -22,7 +23,13 @@ import { openLog } from './open-log.js'
 import { openReader, openState } from './open-state.js'
 import { acquireProcessLock, type ProcessLock } from './process-lock.js'
 
+/** What this process runs: everything (default), only the HTTP ingest + admin API, or only the pipeline. */
+export const ROLES = ['all', 'ingest', 'pipeline'] as const
+export type Role = (typeof ROLES)[number]
+
 export interface StartOptions {
+  /** Default `all`. `ingest` and `pipeline` need the scale-out adapters (Kafka log, PostgreSQL store). */
+  readonly role?: Role
   readonly env?: Readonly<Record<string, string | undefined>>
   readonly logger?: Logger
   readonly clock?: Clock
@@ -36,7 +43,8 @@ export interface RunningTessera {
   readonly auth: EffectiveAuth
   readonly credentialsCreated: boolean
   readonly layout: DataLayout
-  readonly pipeline: PipelineHandle
+  /** Null in the `ingest` role. */
+  readonly pipeline: PipelineHandle | null
   readonly metrics: Metrics
   close(): Promise<void>
 }
@@ -53,10 +61,19 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
   const env = options.env ?? process.env
   const logger = options.logger ?? createLogger(config.logLevel)
   const clock = options.clock ?? systemClock
+  const role: Role = options.role ?? 'all'
+  const embedded = config.log.kind === 'embedded' || config.store.kind === 'sqlite'
+  if (role !== 'all' && (embedded || config.log.kind === 'memory')) {
+    throw new ConfigError(`--role ${role} splits Tessera across processes, which needs the scale-out mode: set log.kind=kafka (TESSERA_LOG=kafka) and store.kind=postgres (TESSERA_STORE=postgres)`)
+  }
   const layout = dataLayout(config.dataDir)
   mkdirSync(layout.dataDir, { recursive: true })
-  const lock: ProcessLock = acquireProcessLock(layout.lock, 'tessera up')
-  const closers: (() => Promise<void> | void)[] = [() => lock.release()]
+  const closers: (() => Promise<void> | void)[] = []
+  // Embedded files have one writer; in the scale-out mode any number of processes share the servers.
+  if (embedded) {
+    const lock: ProcessLock = acquireProcessLock(layout.lock, 'tessera up')
+    closers.push(() => lock.release())
+  }
   const close = async (): Promise<void> => {
     for (const c of closers.reverse()) {
       try {
@@ -74,7 +91,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
 
     const metrics = createMetrics()
     const inWorker = config.pipeline.worker && config.log.kind !== 'memory'
-    const log: EventLog = await openLog(config, { path: layout.rawLog })
+    const log: EventLog = await openLog(config, { path: layout.rawLog, role })
     closers.push(() => log.close())
     await log.ensureTopic(TOPICS.raw, config.log.partitions)
 
@@ -85,7 +102,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       await state.close()
       throw error
     }
-    let pipeline: PipelineHandle
+    let pipeline: PipelineHandle | null = null
     const onBatch = (r: BatchReport): void => {
       for (const [stage, n] of Object.entries(r.stageErrors)) metrics.stageErrors.inc({ stage }, n)
       metrics.pipelineEvents.inc({ outcome: 'processed' }, r.processed)
@@ -94,7 +111,9 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       metrics.pipelineBatchSeconds.observe(r.ms / 1000)
     }
     const pipelineLogger = logger.child({ component: 'pipeline' })
-    if (inWorker) {
+    if (role === 'ingest') {
+      await state.close()
+    } else if (inWorker) {
       await state.close() // the worker opens its own connection
       pipeline = startWorkerPipeline({
         config, paths: { rawLog: layout.rawLog, outputLog: layout.outputLog, state: layout.state },
@@ -107,13 +126,15 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       closers.push(() => output.close(), () => state.close())
       pipeline = startInProcessPipeline({ config, input: log, output, state, logger: pipelineLogger, onBatch })
     }
-    closers.push(() => pipeline.stop())
+    const running = pipeline
+    if (running) closers.push(() => running.stop())
 
     const reader: ProfileReader = await openReader(config, layout.state)
     closers.push(() => reader.close())
     const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion)
     const app = await buildApp({
       config, sources: auth.sources, adminTokens: auth.adminTokens, log, reader, pipeline, metrics, clock, logger,
+      ingest: role !== 'pipeline',
       normalizeIdentifier: (type, value) => rules.byName(type)?.normalize(value) ?? value,
       version: packageVersion(),
     })

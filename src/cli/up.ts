@@ -2,18 +2,26 @@
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../config/config.js'
 import { credentialsPath } from '../config/credentials.js'
-import { startTessera } from '../app/tessera.js'
+import { ROLES, startTessera, type Role } from '../app/tessera.js'
 
-const HELP = `Usage: tessera up [--port N] [--data-dir DIR] [--config FILE]
+const HELP = `Usage: tessera up [--port N] [--data-dir DIR] [--config FILE] [--role all|ingest|pipeline]
 
 Runs the tracking API, the admin API and the pipeline. Data goes to ./data unless configured.
 Without TESSERA_WRITE_KEY / TESSERA_ADMIN_TOKEN, credentials are generated on first start and kept in
-<data-dir>/credentials.json.`
+<data-dir>/credentials.json.
+
+--role ingest runs only the tracking and admin APIs, --role pipeline only the pipeline (with health,
+metrics and the admin API); any number of pipeline processes share the work through one Kafka consumer
+group. Roles need the scale-out mode: TESSERA_LOG=kafka TESSERA_KAFKA_BROKERS=host:port,...
+TESSERA_STORE=postgres TESSERA_DATABASE_URL=postgres://...`
 
 export async function runUp(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { port: { type: 'string' }, 'data-dir': { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      port: { type: 'string' }, 'data-dir': { type: 'string' }, config: { type: 'string' }, role: { type: 'string', default: 'all' },
+      help: { type: 'boolean' },
+    },
   })
   if (values.help) {
     console.log(HELP)
@@ -26,12 +34,17 @@ export async function runUp(argv: readonly string[]): Promise<number> {
       ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
     },
   })
-  const tessera = await startTessera(config)
+  const role = values.role as Role
+  if (!(ROLES as readonly string[]).includes(role)) {
+    console.error(`tessera up: --role must be one of ${ROLES.join(', ')}\n\n${HELP}`)
+    return 1
+  }
+  const tessera = await startTessera(config, { role })
   const stored = credentialsPath(tessera.layout.dataDir)
   const defaultSource = tessera.auth.sources.find((s) => s.id === 'default')
   const lines = [
     '',
-    `  Tessera is running at ${tessera.url}`,
+    `  Tessera is running at ${tessera.url}${role === 'all' ? '' : ` (role ${role})`}`,
     `  data dir        ${tessera.layout.dataDir}`,
     `  tracking API    POST ${tessera.url}/v1/batch (Segment HTTP API; write key as Basic username)`,
     `  admin API       GET  ${tessera.url}/v1/profiles?identifier=email:... (Bearer admin token)`,

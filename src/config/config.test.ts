@@ -28,7 +28,9 @@ describe('loadConfig', () => {
   it('names the bad key and how to fix it', () => {
     expect(() => loadConfig({ env: { TESSERA_PORT: 'eighty' } })).toThrow(/TESSERA_PORT="eighty" is not an integer/)
     expect(() => loadConfig({ env: {}, overrides: { pipeline: { dedupeWindowHours: 1 } } })).toThrow(/pipeline.dedupeWindowHours: must be at least 24/)
-    expect(() => loadConfig({ env: {}, overrides: { log: { kind: 'kafka' as never } } })).toThrow(/log.kind: must be one of embedded, memory/)
+    expect(() => loadConfig({ env: {}, overrides: { log: { kind: 'pulsar' as never } } })).toThrow(/log.kind: must be one of embedded, memory, kafka/)
+    expect(() => loadConfig({ env: { TESSERA_LOG: 'kafka' } })).toThrow(/log.brokers: is required when log.kind is kafka \(set TESSERA_KAFKA_BROKERS/)
+    expect(loadConfig({ env: { TESSERA_LOG: 'kafka', TESSERA_KAFKA_BROKERS: 'a:9092, b:9093' } }).log.brokers).toEqual(['a:9092', 'b:9093'])
     expect(() => loadConfig({
       env: {},
       overrides: { identity: { types: [{ name: 'x', priority: 1, limit: 1, unique: true, normalize: 'trim', blocked: [], blockedPatterns: ['(['], paths: [] }] } },

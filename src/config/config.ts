@@ -19,7 +19,7 @@ export interface AdminTokenConfig {
   readonly token: string
 }
 
-export const LOG_KINDS = ['embedded', 'memory'] as const
+export const LOG_KINDS = ['embedded', 'memory', 'kafka'] as const
 export type LogKind = (typeof LOG_KINDS)[number]
 export const STORE_KINDS = ['sqlite', 'postgres'] as const
 export type StoreKind = (typeof STORE_KINDS)[number]
@@ -41,6 +41,10 @@ export interface TesseraConfig {
     readonly sync: SyncMode
     /** Bytes waiting for a group commit beyond which ingest answers 429. */
     readonly maxPendingBytes: number
+    /** Kafka bootstrap brokers (`host:port`), when kind is `kafka`. */
+    readonly brokers: readonly string[]
+    /** Kafka client id prefix (the role is appended). */
+    readonly clientId: string
   }
   readonly store: {
     readonly kind: StoreKind
@@ -90,7 +94,7 @@ export function defaultConfig(): TesseraConfig {
     logLevel: 'info',
     sources: [],
     adminTokens: [],
-    log: { kind: 'embedded', partitions: 4, sync: 'full', maxPendingBytes: 64 * 1024 * 1024 },
+    log: { kind: 'embedded', partitions: 4, sync: 'full', maxPendingBytes: 64 * 1024 * 1024, brokers: [], clientId: 'tessera' },
     store: { kind: 'sqlite', schema: 'tessera', poolSize: 10 },
     ingest: { maxEventBytes: 32 * 1024, maxBatchBytes: 500 * 1024, corsOrigins: ['*'] },
     pipeline: {
@@ -141,6 +145,7 @@ function envOverrides(env: Env): Record<string, unknown> {
   if (env.TESSERA_DATA_DIR !== undefined) out.dataDir = env.TESSERA_DATA_DIR
   if (env.TESSERA_LOG_LEVEL !== undefined) out.logLevel = env.TESSERA_LOG_LEVEL
   if (env.TESSERA_LOG !== undefined) log.kind = env.TESSERA_LOG
+  if (env.TESSERA_KAFKA_BROKERS !== undefined) log.brokers = env.TESSERA_KAFKA_BROKERS.split(',').map((b) => b.trim()).filter((b) => b !== '')
   if (env.TESSERA_LOG_SYNC !== undefined) log.sync = env.TESSERA_LOG_SYNC
   if (Object.keys(log).length > 0) out.log = log
   const store: Record<string, unknown> = {}
@@ -199,6 +204,9 @@ export function validateConfig(value: unknown): TesseraConfig {
     need(typeof t.token === 'string' && t.token.length >= 16, `adminTokens[${i}].token`, 'must be at least 16 characters')
   })
   need((LOG_KINDS as readonly string[]).includes(c.log?.kind), 'log.kind', `must be one of ${LOG_KINDS.join(', ')}`)
+  need(Array.isArray(c.log.brokers) && c.log.brokers.every((b) => typeof b === 'string' && /^[^\s:]+:\d+$/.test(b)), 'log.brokers', 'must be a list of host:port (TESSERA_KAFKA_BROKERS=host:port,host:port)')
+  need(c.log.kind !== 'kafka' || c.log.brokers.length > 0, 'log.brokers', 'is required when log.kind is kafka (set TESSERA_KAFKA_BROKERS=host:port,...)')
+  need(typeof c.log.clientId === 'string' && c.log.clientId.length > 0, 'log.clientId', 'must be a non-empty string')
   need(isInt(c.log.partitions, 1) && c.log.partitions <= 256, 'log.partitions', 'must be an integer from 1 to 256')
   need((SYNC_MODES as readonly string[]).includes(c.log.sync), 'log.sync', `must be one of ${SYNC_MODES.join(', ')}`)
   need(isInt(c.log.maxPendingBytes, 1024), 'log.maxPendingBytes', 'must be an integer >= 1024')

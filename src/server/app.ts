@@ -26,7 +26,10 @@ export interface AppPorts {
   readonly adminTokens: readonly AdminTokenConfig[]
   readonly log: EventLog
   readonly reader: ProfileReader
-  readonly pipeline: PipelineHandle
+  /** Null when this process does not run the pipeline (`--role ingest`). */
+  readonly pipeline: PipelineHandle | null
+  /** Serve the tracking API (false for `--role pipeline`). */
+  readonly ingest: boolean
   readonly metrics: Metrics
   readonly clock: Clock
   readonly logger: Logger
@@ -73,7 +76,7 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
-  await app.register(ingestPlugin, {
+  if (ports.ingest) await app.register(ingestPlugin, {
     log: ports.log,
     sources: createSourceRegistry(ports.sources),
     limits: { maxEventBytes: ports.config.ingest.maxEventBytes, maxBatchBytes: ports.config.ingest.maxBatchBytes },

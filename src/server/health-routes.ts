@@ -6,7 +6,7 @@ import type { Metrics } from './metrics.js'
 
 export interface HealthOptions {
   readonly log: EventLog
-  readonly pipeline: PipelineHandle
+  readonly pipeline: PipelineHandle | null
   readonly metrics: Metrics
   readonly rawTopic: string
 }
@@ -33,17 +33,17 @@ export function registerHealthRoutes(app: FastifyInstance, { log, pipeline, metr
       logOk = false
       app.log.warn({ err: { message: (error as Error).message } }, 'readiness: event log unavailable')
     }
-    const status = pipeline.status()
-    const lag = status.lag.reduce((a, b) => a + b, 0)
-    const ready = logOk && status.running
+    const status = pipeline?.status()
+    const lag = status ? status.lag.reduce((a, b) => a + b, 0) : 0
+    const ready = logOk && (status === undefined || status.running)
     return reply.status(ready ? 200 : 503).send({
-      status: ready ? 'ready' : 'not ready', log: logOk ? 'ok' : 'unavailable', pipeline: status.running ? 'running' : 'stopped', lag,
+      status: ready ? 'ready' : 'not ready', log: logOk ? 'ok' : 'unavailable',
+      pipeline: status === undefined ? 'not in this role' : status.running ? 'running' : 'stopped', lag,
     })
   })
 
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'], hide: false } }, async (_request, reply) => {
-    const s = pipeline.status()
-    s.lag.forEach((lag, partition) => metrics.pipelineLag.set({ partition: String(partition) }, lag))
+    pipeline?.status().lag.forEach((lag, partition) => metrics.pipelineLag.set({ partition: String(partition) }, lag))
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })
 }

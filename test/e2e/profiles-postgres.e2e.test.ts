@@ -41,7 +41,7 @@ if (url) runProfileScenarios('PostgreSQL store', () => startPostgresHarness(url)
       killing = false
       await killer
       expect(terminated).toBeGreaterThan(0)
-      if (!(await h.tessera.pipeline.drain(60_000))) throw new Error('pipeline did not recover within 60 s')
+      if (!(await h.tessera.pipeline?.drain(60_000))) throw new Error('pipeline did not recover within 60 s')
       for (const u of users) {
         const res = await h.admin<{ eventCount: number }>(`/v1/profiles?identifier=${encodeURIComponent(`anonymous_id:anon-${u}`)}`)
         expect(res.status, u).toBe(200)

@@ -44,6 +44,7 @@ export async function startHarness(overrides: DeepPartial<TesseraConfig> = {}, d
       return { status: res.status, body: (await res.json()) as T }
     },
     async drain() {
+      if (!tessera.pipeline) throw new Error('this harness runs no pipeline (role ingest)')
       if (!(await tessera.pipeline.drain(20_000))) throw new Error('pipeline did not catch up within 20 s')
     },
     async close() {
