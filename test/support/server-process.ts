@@ -21,9 +21,9 @@ export function assertBuilt(): void {
   }
 }
 
-export async function startServerProcess(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+export async function startServerProcess(dataDir: string, env: Record<string, string> = {}, args: readonly string[] = []): Promise<ServerProcess> {
   assertBuilt()
-  const child = spawn(process.execPath, [BIN, 'up'], {
+  const child = spawn(process.execPath, [BIN, 'up', ...args], {
     cwd: ROOT,
     env: {
       ...process.env, TESSERA_PORT: '0', TESSERA_HOST: '127.0.0.1', TESSERA_DATA_DIR: dataDir,
