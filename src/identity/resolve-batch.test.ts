@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_IDENTIFIER_TYPES } from '../config/identity-types.js'
-import { rawEvent, useTempStateBackend } from '../../test/support/factories.js'
+import { rawEvent } from '../../test/support/factories.js'
+import { useTempStateBackend } from '../../test/support/temp-state-backend.js'
 import { compileIdentityRules } from './identity-rules.js'
 import { resolveBatch, type BatchResolution } from './resolve-batch.js'
 import type { RawEvent } from '../core/event.js'

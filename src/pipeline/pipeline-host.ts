@@ -11,8 +11,11 @@ import { buildPipeline } from './build-pipeline.js'
 import type { BatchInfo, PipelineLogger, PipelineStats } from './pipeline-runner.js'
 
 export interface PipelineStatus extends PipelineStats {
-  /** Records appended to events.raw and not yet committed by the pipeline, per partition. */
-  readonly lag: readonly number[]
+  /**
+   * Records appended to events.raw and not yet committed by the pipeline, per partition; null while it is
+   * unknown (not measured yet, or the log did not answer the last time).
+   */
+  readonly lag: readonly number[] | null
   readonly running: boolean
   /** Set when the worker died; the host restarts it. */
   readonly lastError?: string
@@ -139,9 +142,12 @@ export function startInProcessPipeline(options: InProcessPipelineOptions): Pipel
       options.onBatch?.(report)
     },
   })
-  let lag: number[] = []
+  let lag: number[] | null = null
   const timer = setInterval(() => {
-    computeLag(options.input, runner.committedOffsets()).then((l) => { lag = l }, () => undefined)
+    computeLag(options.input, runner.committedOffsets()).then((l) => { lag = l }, (error: unknown) => {
+      lag = null
+      options.logger.warn({ err: { message: (error as Error).message } }, 'could not measure pipeline lag')
+    })
   }, 1000)
   timer.unref()
   runner.start()

@@ -21,8 +21,8 @@ export function registerHealthRoutes(app: FastifyInstance, { log, pipeline, metr
       summary: 'Readiness: the event log answers and the pipeline runs',
       tags: ['operations'],
       response: {
-        200: { type: 'object', properties: { status: { type: 'string' }, log: { type: 'string' }, pipeline: { type: 'string' }, lag: { type: 'integer' } } },
-        503: { type: 'object', properties: { status: { type: 'string' }, log: { type: 'string' }, pipeline: { type: 'string' }, lag: { type: 'integer' } } },
+        200: { type: 'object', properties: { status: { type: 'string' }, log: { type: 'string' }, pipeline: { type: 'string' }, lag: { type: ['integer', 'null'] } } },
+        503: { type: 'object', properties: { status: { type: 'string' }, log: { type: 'string' }, pipeline: { type: 'string' }, lag: { type: ['integer', 'null'] } } },
       },
     },
   }, async (_request, reply) => {
@@ -34,7 +34,8 @@ export function registerHealthRoutes(app: FastifyInstance, { log, pipeline, metr
       app.log.warn({ err: { message: (error as Error).message } }, 'readiness: event log unavailable')
     }
     const status = pipeline?.status()
-    const lag = status ? status.lag.reduce((a, b) => a + b, 0) : 0
+    // null = unknown: never report an unmeasured lag as zero.
+    const lag = status?.lag ? status.lag.reduce((a, b) => a + b, 0) : null
     const ready = logOk && (status === undefined || status.running)
     return reply.status(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'not ready', log: logOk ? 'ok' : 'unavailable',
@@ -43,7 +44,7 @@ export function registerHealthRoutes(app: FastifyInstance, { log, pipeline, metr
   })
 
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'], hide: false } }, async (_request, reply) => {
-    pipeline?.status().lag.forEach((lag, partition) => metrics.pipelineLag.set({ partition: String(partition) }, lag))
+    pipeline?.status().lag?.forEach((lag, partition) => metrics.pipelineLag.set({ partition: String(partition) }, lag))
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })
 }

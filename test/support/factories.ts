@@ -3,9 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
-import { afterEach, beforeEach } from 'vitest'
 import type { EventType, JsonObject, RawEvent } from '../../src/core/event.js'
-import { SqliteStateBackend } from '../../src/storage/sqlite/sqlite-backend.js'
 
 export function tempDir(prefix = 'tessera-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix))
@@ -20,19 +18,3 @@ export function rawEvent(type: EventType, fields: Partial<Omit<RawEvent, 'type'>
   return { messageId: randomUUID(), timestamp: ts, receivedAt: ts, sourceId: 'web', ...fields, type } as RawEvent
 }
 
-/** A migrated SQLite state backend in a temp folder, re-created for each test of the calling `describe`. */
-export function useTempStateBackend(): { backend: () => SqliteStateBackend } {
-  let backend: SqliteStateBackend | undefined
-  let cleanup: (() => void) | undefined
-  beforeEach(async () => {
-    const t = tempDir()
-    cleanup = t.cleanup
-    backend = new SqliteStateBackend({ path: join(t.dir, 'state.db'), sync: 'normal' })
-    await backend.migrate()
-  })
-  afterEach(async () => {
-    await backend?.close()
-    cleanup?.()
-  })
-  return { backend: () => backend! }
-}
