@@ -51,13 +51,46 @@ async function computeLag(input: EventLog, committed: readonly TopicPartitionOff
   return ends.map((e) => Math.max(0, e.offset - (done.get(e.partition) ?? 0)))
 }
 
+interface ProgressTracker {
+  /** Last measured lag per partition; null while unknown (not measured yet, or the log did not answer). */
+  lag(): number[] | null
+  drain(timeoutMs: number): Promise<boolean>
+  stop(): void
+}
+
+/**
+ * Measures the pipeline's lag every second and waits for it to catch up, from wherever its committed
+ * offsets come from (the worker's reports, or the in-process runner). Shared by both handles.
+ */
+function trackProgress(input: EventLog, committed: () => readonly TopicPartitionOffset[], logger: PipelineLogger): ProgressTracker {
+  let lag: number[] | null = null
+  const timer = setInterval(() => {
+    computeLag(input, committed()).then((l) => { lag = l }, (error: unknown) => {
+      lag = null // never report an unmeasured lag as zero
+      logger.warn({ err: { message: (error as Error).message } }, 'could not measure pipeline lag')
+    })
+  }, 1000)
+  timer.unref()
+  return {
+    lag: () => lag,
+    async drain(timeoutMs) {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        if ((await computeLag(input, committed())).every((l) => l === 0)) return true
+        if (Date.now() > deadline) return false
+        await new Promise((r) => setTimeout(r, 20))
+      }
+    },
+    stop: () => clearInterval(timer),
+  }
+}
+
 export function startWorkerPipeline(options: WorkerPipelineOptions): PipelineHandle {
   const here = new URL(import.meta.url)
   const isTs = here.pathname.endsWith('.ts')
   const entry = new URL(`./pipeline-worker.${isTs ? 'ts' : 'js'}`, here)
   let stats: PipelineStats = EMPTY_STATS
   let committed: TopicPartitionOffset[] = []
-  let lag: number[] = []
   let running = false
   let stopping = false
   let lastError: string | undefined
@@ -93,26 +126,14 @@ export function startWorkerPipeline(options: WorkerPipelineOptions): PipelineHan
     })
   }
   spawn()
-  const lagTimer = setInterval(() => {
-    computeLag(options.input, committed).then((l) => { lag = l }, () => undefined)
-  }, 1000)
-  lagTimer.unref()
+  const progress = trackProgress(options.input, () => committed, options.logger)
 
   return {
-    status: () => ({ ...stats, lag, running, ...(lastError ? { lastError } : {}) }),
-    async drain(timeoutMs) {
-      const deadline = Date.now() + timeoutMs
-      for (;;) {
-        const ends = await options.input.endOffsets(TOPICS.raw)
-        const done = new Map(committed.map((c) => [c.partition, c.offset]))
-        if (ends.every((e) => (done.get(e.partition) ?? 0) >= e.offset)) return true
-        if (Date.now() > deadline) return false
-        await new Promise((r) => setTimeout(r, 20))
-      }
-    },
+    status: () => ({ ...stats, lag: progress.lag(), running, ...(lastError ? { lastError } : {}) }),
+    drain: (timeoutMs) => progress.drain(timeoutMs),
     async stop() {
       stopping = true
-      clearInterval(lagTimer)
+      progress.stop()
       if (running) worker.postMessage({ type: 'stop' })
       const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000).unref())
       if ((await Promise.race([stopped.then(() => 'ok' as const), timeout])) === 'timeout') await worker.terminate()
@@ -142,29 +163,13 @@ export function startInProcessPipeline(options: InProcessPipelineOptions): Pipel
       options.onBatch?.(report)
     },
   })
-  let lag: number[] | null = null
-  const timer = setInterval(() => {
-    computeLag(options.input, runner.committedOffsets()).then((l) => { lag = l }, (error: unknown) => {
-      lag = null
-      options.logger.warn({ err: { message: (error as Error).message } }, 'could not measure pipeline lag')
-    })
-  }, 1000)
-  timer.unref()
+  const progress = trackProgress(options.input, () => runner.committedOffsets(), options.logger)
   runner.start()
   return {
-    status: () => ({ ...runner.stats, lag, running: true }),
-    async drain(timeoutMs) {
-      const deadline = Date.now() + timeoutMs
-      for (;;) {
-        const ends = await options.input.endOffsets(TOPICS.raw)
-        const done = new Map(runner.committedOffsets().map((c) => [c.partition, c.offset]))
-        if (ends.every((e) => (done.get(e.partition) ?? 0) >= e.offset)) return true
-        if (Date.now() > deadline) return false
-        await new Promise((r) => setTimeout(r, 20))
-      }
-    },
+    status: () => ({ ...runner.stats, lag: progress.lag(), running: true }),
+    drain: (timeoutMs) => progress.drain(timeoutMs),
     async stop() {
-      clearInterval(timer)
+      progress.stop()
       await runner.stop()
     },
   }
