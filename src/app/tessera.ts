@@ -135,7 +135,11 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     const app = await buildApp({
       config, sources: auth.sources, adminTokens: auth.adminTokens, log, reader, pipeline, metrics, clock, logger,
       ingest: role !== 'pipeline',
-      normalizeIdentifier: (type, value) => rules.byName(type)?.normalize(value) ?? value,
+      // As the pipeline: a value its type's normaliser rejects is never an identifier (null = not found).
+      normalizeIdentifier: (type, value) => {
+        const rule = rules.byName(type)
+        return rule ? rule.normalize(value) : value
+      },
       version: packageVersion(),
     })
     closers.push(() => app.close())
