@@ -11,6 +11,10 @@ Commands:
   demo                    send realistic multi-source customer journeys to a running Tessera, then show profiles
   import <file> --source <id>
                           bulk-import a CSV or JSONL file (CRM export) through the tracking API
+  match <records.csv> [--link <other.csv>] --config <match.json> --out <clusters.csv> [--pairs <pairs.csv>]
+                          find records of the same person (probabilistic matching), or link two files
+  match-eval <records.csv> --clusters <clusters.csv> --truth <column> --config <match.json> [--pairs <pairs.csv>]
+                          score a match run against ground truth (precision, recall, F1, blocking recall, B-cubed)
   replay --from <offset|time|earliest>
                           rebuild all profile and identity state from the event log (Tessera must be stopped)
   openapi [--out FILE]    print the OpenAPI document of the tracking and admin APIs
@@ -30,6 +34,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./demo.js')).runDemo(rest)
       case 'import':
         return await (await import('./import.js')).runImport(rest)
+      case 'match':
+        return await (await import('./match.js')).runMatch(rest)
+      case 'match-eval':
+        return await (await import('./match-eval.js')).runMatchEval(rest)
       case 'replay':
         return await (await import('./replay.js')).runReplay(rest)
       case 'openapi':

@@ -32,21 +32,23 @@ interface KindLevels {
 }
 
 function nameLevels(swap: number | null): KindLevels {
-  // Levels: exact, swapped with the other name column, JW ≥ 0.92, JW ≥ 0.88, same phonetic code, JW ≥ 0.7, else.
+  // Levels: exact, swapped with the other name column, crossed, JW ≥ 0.92, JW ≥ 0.88, same phonetic code, JW ≥ 0.7, else.
+  // A "crossed" name equals the other record's other name column (one of the two names entered in the wrong field).
   return {
-    labels: ['exact', 'swapped', 'jaro-winkler >= 0.92', 'jaro-winkler >= 0.88', 'double metaphone', 'jaro-winkler >= 0.7', 'else'],
+    labels: ['exact', 'swapped', 'crossed', 'jaro-winkler >= 0.92', 'jaro-winkler >= 0.88', 'double metaphone', 'jaro-winkler >= 0.7', 'else'],
     level(x, y, a, b) {
       if (x.s === y.s) return 0
       if (swap !== null) {
         const xo = a.fields[swap]
         const yo = b.fields[swap]
         if (xo && yo && x.s === yo.s && y.s === xo.s) return 1
+        if ((yo && x.s === yo.s) || (xo && y.s === xo.s)) return 2
       }
       const jw = jaroWinkler(x.s, y.s)
-      if (jw >= 0.92) return 2
-      if (jw >= 0.88) return 3
-      if (x.codes && y.codes && codesIntersect(x.codes, y.codes)) return 4
-      return jw >= 0.7 ? 5 : 6
+      if (jw >= 0.92) return 3
+      if (jw >= 0.88) return 4
+      if (x.codes && y.codes && codesIntersect(x.codes, y.codes)) return 5
+      return jw >= 0.7 ? 6 : 7
     },
   }
 }
