@@ -84,12 +84,12 @@ function plans(quick: boolean, work: string): Plan[] {
     },
     {
       name: 'ingest-http', timeoutMs: 3 * min,
-      run: () => runIngestHttp({ seconds: quick ? 5 : 20, connections: 32, persons: PERSONS, dir: dir('ingest'), seed: SEED }),
+      run: () => runIngestHttp({ seconds: quick ? 4 : 20, connections: 32, persons: PERSONS, dir: dir('ingest'), seed: SEED }),
     },
     {
       name: 'e2e-embedded', timeoutMs: 8 * min,
       run: () => runE2eEmbedded({
-        seconds: quick ? 8 : 60, latencySeconds: quick ? 4 : 20, connections: 16, persons: PERSONS, maxBacklog: 20_000,
+        seconds: quick ? 5 : 60, latencySeconds: quick ? 3 : 20, connections: 16, persons: PERSONS, maxBacklog: 20_000,
         dir: dir('e2e'), seed: SEED, quick,
       }),
     },
@@ -121,7 +121,7 @@ function plans(quick: boolean, work: string): Plan[] {
     out.push({
       name: `e2e-scaleout-${workers}w`, timeoutMs: 5 * min,
       run: () => runE2eScaleout({
-        workers, seconds: quick ? 4 : 30, connections: 16, persons: PERSONS, maxBacklog: 20_000, stallMs: quick ? 20_000 : 60_000,
+        workers, seconds: quick ? 3 : 30, connections: 16, persons: PERSONS, maxBacklog: quick ? 3_000 : 20_000, stallMs: quick ? 20_000 : 60_000,
         dir: dir(`scaleout-${workers}w`), seed: SEED, quick,
       }),
     })

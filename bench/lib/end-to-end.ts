@@ -5,7 +5,7 @@
  * keeps a benchmark from passing by skipping work.
  */
 import type { Pool } from 'undici'
-import { runLoad, type LoadResult } from './http-load.js'
+import { runLoad, send, type LoadResult } from './http-load.js'
 import type { TesseraCluster } from './tessera-cluster.js'
 import { round } from './stats.js'
 import type { Workload } from './workload.js'
@@ -93,6 +93,20 @@ export async function sustainedRun(
     load, eventsPerS: round((to.n - from.n) / windowSeconds, 0), windowSeconds: round(windowSeconds, 1), warmupSeconds: round(warmupSeconds, 1),
     sliceRates, backlogAtEnd: workload.accepted - to.n,
   }
+}
+
+/**
+ * Sends one small batch and waits until the pipeline has processed it, so that the measured run starts with the
+ * pipeline running (a Kafka consumer group takes seconds to get its partitions assigned).
+ */
+export async function prime(cluster: TesseraCluster, pool: Pool, workload: Workload, stallMs: number): Promise<number> {
+  const started = performance.now()
+  const request = workload.batch(Array.from({ length: 50 }, () => workload.next()))
+  const { status, error } = await send(pool, cluster, request)
+  if (status !== 200) throw new Error(`the priming batch was not accepted: ${error ?? `HTTP ${status}`}`)
+  workload.accept(request)
+  await waitForDrain(cluster, workload.accepted, stallMs)
+  return (performance.now() - started) / 1000
 }
 
 /** Waits until the pipeline has processed `accepted` events; throws a stall message after `timeoutMs` without progress. */

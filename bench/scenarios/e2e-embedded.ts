@@ -11,7 +11,7 @@
  * profiles exact (identifiers and counts), each probe profile counts exactly one event.
  */
 import type { Pool } from 'undici'
-import { checkCounts, ProgressPoller, sustainedRun, waitForDrain } from '../lib/end-to-end.js'
+import { checkCounts, prime, ProgressPoller, sustainedRun, waitForDrain } from '../lib/end-to-end.js'
 import { runLoad, send, trackingPool } from '../lib/http-load.js'
 import { RssSampler } from '../lib/machine.js'
 import type { ScenarioResult } from '../lib/result.js'
@@ -81,6 +81,7 @@ export async function runE2eEmbedded(options: E2eEmbeddedOptions): Promise<Scena
   const poller = new ProgressPoller(() => cluster.processed())
   const workload = new Workload({ seed: options.seed, persons: options.persons, tag: 'e2e' })
   try {
+    await prime(cluster, pool, workload, 30_000)
     const started = performance.now()
     const max = await sustainedRun(cluster, pool, workload, poller, {
       seconds: options.seconds, connections: options.connections, maxBacklog: options.maxBacklog, slices: options.quick ? 2 : 6,

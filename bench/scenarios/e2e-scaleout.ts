@@ -5,7 +5,7 @@
  * pipeline's committed offsets in PostgreSQL), then drained and count-checked. A pipeline that stops making
  * progress fails the scenario with a stall message instead of hanging.
  */
-import { checkCounts, ProgressPoller, sustainedRun, waitForDrain } from '../lib/end-to-end.js'
+import { checkCounts, prime, ProgressPoller, sustainedRun, waitForDrain } from '../lib/end-to-end.js'
 import { trackingPool } from '../lib/http-load.js'
 import { RssSampler } from '../lib/machine.js'
 import type { ScenarioResult } from '../lib/result.js'
@@ -33,6 +33,7 @@ export async function runE2eScaleout(options: E2eScaleoutOptions): Promise<Scena
   const poller = new ProgressPoller(() => cluster.processed(), 250)
   const workload = new Workload({ seed: options.seed, persons: options.persons, tag: `so${options.workers}` })
   try {
+    const primeSeconds = await prime(cluster, pool, workload, options.stallMs)
     const run = await sustainedRun(cluster, pool, workload, poller, {
       seconds: options.seconds, connections: options.connections, maxBacklog: options.maxBacklog, slices: options.quick ? 2 : 4,
     })
@@ -50,6 +51,7 @@ export async function runE2eScaleout(options: E2eScaleoutOptions): Promise<Scena
       rss_mb: round([...sampler.peak.values()].reduce((a, b) => a + b, 0), 0),
       measures: `events/s from HTTP accept to profile updated (offsets committed in PostgreSQL), ${options.workers} pipeline process(es), sustained ${run.windowSeconds} s; p50/p99 = ingest request latency; RSS = all Tessera processes`,
       workers: options.workers,
+      first_batch_processed_after_s: round(primeSeconds, 1),
       sustained_seconds: run.windowSeconds,
       slice_events_per_s: run.sliceRates,
       accepted_per_s: round(run.load.acceptedEvents / run.load.seconds, 0),
