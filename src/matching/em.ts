@@ -14,12 +14,13 @@ export interface ComparisonPatterns {
   readonly size: number
 }
 
-/** Groups the comparison vectors of `count` pairs (concatenated in `vectors`) into distinct patterns. */
-export function countPatterns(vectors: Int8Array, width: number, count: number): ComparisonPatterns {
+/** Groups the comparison vectors of `count` pairs (concatenated in `vectors`), or of those `include` keeps, into distinct patterns. */
+export function countPatterns(vectors: Int8Array, width: number, count: number, include?: (pair: number) => boolean): ComparisonPatterns {
   const index = new Map<string, number>()
   const distinct: number[] = []
   const counts: number[] = []
   for (let p = 0; p < count; p++) {
+    if (include && !include(p)) continue
     const offset = p * width
     let key = ''
     for (let c = 0; c < width; c++) key += String.fromCharCode(vectors[offset + c]! + 66)
@@ -44,6 +45,8 @@ export interface EmOptions {
   readonly maxIterations?: number
   readonly tolerance?: number
   readonly fixU?: boolean
+  /** Keep m as given and estimate only the share of matches. */
+  readonly fixM?: boolean
   /** Comparisons left out of this run (those the training pairs were selected on). */
   readonly inactive?: ReadonlySet<number>
   /** Smallest probability a level may get, so that no weight becomes infinite. */
@@ -101,7 +104,7 @@ export function expectationMaximisation(patterns: ComparisonPatterns, start: EmP
       const again = scaled.reduce((s, x) => s + x, 0)
       return scaled.map((x) => x / again)
     }
-    const nextM = mCount.map((row, c) => (inactive.has(c) ? [...m[c]!] : normalise(row, m[c]!)))
+    const nextM = options.fixM === true ? m : mCount.map((row, c) => (inactive.has(c) ? [...m[c]!] : normalise(row, m[c]!)))
     const nextU = options.fixU === false ? uCount.map((row, c) => (inactive.has(c) ? [...u[c]!] : normalise(row, u[c]!))) : u
     const nextLambda = Math.min(1 - 1e-9, Math.max(1e-9, total > 0 ? matchMass / total : lambda))
     let delta = Math.abs(nextLambda - lambda)
