@@ -15,6 +15,7 @@ import { MemoryEventLog } from '../log/memory/memory-event-log.js'
 import { startInProcessPipeline, startWorkerPipeline, type BatchReport, type PipelineHandle } from '../pipeline/pipeline-host.js'
 import type { ProfileReader } from '../profiles/profile-reader.js'
 import { buildApp } from '../server/app.js'
+import { openGovernance } from '../governance/open-governance.js'
 import { createMetrics, type Metrics } from '../server/metrics.js'
 import type { StateBackend } from '../storage/state-backend.js'
 import { dataLayout, type DataLayout } from './data-layout.js'
@@ -131,6 +132,18 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
 
     const reader: ProfileReader = await openReader(config, layout.state)
     closers.push(() => reader.close())
+    const governance = await openGovernance(config, layout.dataDir, clock, (e) => logger.error({ err: { message: e.message } }, 'audit log write failed'))
+    closers.push(() => governance.close())
+    if (!governance.engine.status.ok) logger.error({ errors: governance.engine.status.errors }, 'access policies failed to load: every admin read is denied until they are fixed and reloaded')
+    // SIGHUP reloads the access policies (as does POST /v1/admin/policies/reload).
+    const onHangup = (): void => {
+      governance.reloadPolicies({ type: 'system', id: 'SIGHUP' }, 'SIGHUP').then((s) => {
+        if (s.ok) logger.info({ version: s.version, hash: s.hash }, 'access policies reloaded')
+        else logger.error({ errors: s.errors }, 'access policies failed to reload: every admin read is denied until they are fixed')
+      }, (e: unknown) => logger.error({ err: { message: (e as Error).message } }, 'policy reload failed'))
+    }
+    process.on('SIGHUP', onHangup)
+    closers.push(() => void process.off('SIGHUP', onHangup))
     const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion)
     const app = await buildApp({
       config, sources: auth.sources, adminTokens: auth.adminTokens, log, reader, pipeline, metrics, clock, logger,
@@ -141,6 +154,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
         return rule ? rule.normalize(value) : value
       },
       version: packageVersion(),
+      governance,
     })
     closers.push(() => app.close())
     let url = ''

@@ -6,6 +6,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { ConfigError } from '../core/errors.js'
 import { DEFAULT_IDENTIFIER_TYPES, NORMALIZERS, type IdentifierTypeConfig } from './identity-types.js'
+import { SAFE_DEFAULT, validateClassification, type Classification } from '../governance/classification.js'
+import { DEFAULT_RESIDENCY, type ResidencyConfig } from '../governance/residency.js'
 
 export interface SourceConfig {
   /** Stable id recorded on every event (`web`, `ios`, `crm`). */
@@ -17,6 +19,54 @@ export interface SourceConfig {
 export interface AdminTokenConfig {
   readonly name: string
   readonly token: string
+  /**
+   * Roles for the access policies (admin, analyst, marketer, support, privacy_officer, or your own). A token
+   * without `roles` is an admin token bound to the purpose `administration` (how tokens worked before roles).
+   */
+  readonly roles?: readonly string[]
+  /** Attributes the policies can test, e.g. `{ "region": "EU", "team": "growth" }`. */
+  readonly attributes?: { readonly region?: string; readonly team?: string }
+  /** Binds the token to one purpose: X-Tessera-Purpose may then be left out, and may not differ. */
+  readonly purpose?: string
+}
+
+export interface GovernanceConfig {
+  readonly policies: {
+    /** Load the policies shipped in Tessera's `policies/` folder (default true). */
+    readonly includeDefaults: boolean
+    /** A directory of your own `*.cedar` policies, loaded after the shipped ones (TESSERA_POLICY_DIR). */
+    readonly dir?: string
+  }
+  /** The purposes an admin read may state, each with the legal basis recorded in the audit log. */
+  readonly purposes: Readonly<Record<string, { readonly legalBasis: string; readonly description?: string }>>
+  readonly classification: {
+    /** Extra or overriding rules: rooted dotted path (`traits.diagnosis`, `properties.cart.*`) → category and sensitivity. */
+    readonly fields: Readonly<Record<string, Classification>>
+    /** What a field no rule matches is (never public). */
+    readonly default: Classification
+  }
+  /** Where a profile's residency region comes from (for row-level rules). */
+  readonly residency: ResidencyConfig
+  readonly audit: {
+    /** Sign a checkpoint once this many entries are not covered by one... */
+    readonly checkpointEvery: number
+    /** ... or this many seconds after the first uncovered entry. */
+    readonly checkpointIntervalSeconds: number
+    /** The log's name in its checkpoints (no spaces). */
+    readonly origin: string
+    /** The Ed25519 signing key (PEM); default `<dataDir>/audit-signing-key.pem`, created on first start. */
+    readonly signingKeyFile?: string
+  }
+}
+
+export const DEFAULT_PURPOSES: GovernanceConfig['purposes'] = {
+  administration: { legalBasis: 'legitimate_interest', description: 'operating and troubleshooting Tessera' },
+  analytics: { legalBasis: 'legitimate_interest', description: 'product and marketing analytics' },
+  marketing: { legalBasis: 'consent', description: 'campaigns and personalisation' },
+  support: { legalBasis: 'contract', description: 'helping a customer who contacted us' },
+  privacy_request: { legalBasis: 'legal_obligation', description: 'answering a data-subject request (GDPR Art. 15-22, CCPA)' },
+  audit: { legalBasis: 'legal_obligation', description: 'reviewing who accessed personal data' },
+  security: { legalBasis: 'legitimate_interest', description: 'investigating abuse and incidents' },
 }
 
 export const LOG_KINDS = ['embedded', 'memory', 'kafka'] as const
@@ -82,6 +132,7 @@ export interface TesseraConfig {
     /** Region used to read phone numbers without a country code (ISO 3166 alpha-2). */
     readonly defaultPhoneRegion: string
   }
+  readonly governance: GovernanceConfig
 }
 
 export const CONFIG_FILE = 'tessera.config.json'
@@ -102,6 +153,13 @@ export function defaultConfig(): TesseraConfig {
       timelineLimit: 1000, publishResolved: true, worker: true,
     },
     identity: { types: DEFAULT_IDENTIFIER_TYPES, defaultPhoneRegion: 'US' },
+    governance: {
+      policies: { includeDefaults: true },
+      purposes: DEFAULT_PURPOSES,
+      classification: { fields: {}, default: SAFE_DEFAULT },
+      residency: DEFAULT_RESIDENCY,
+      audit: { checkpointEvery: 1000, checkpointIntervalSeconds: 10, origin: 'tessera/audit' },
+    },
   }
 }
 
@@ -152,6 +210,7 @@ function envOverrides(env: Env): Record<string, unknown> {
   if (env.TESSERA_STORE !== undefined) store.kind = env.TESSERA_STORE
   if (env.TESSERA_DATABASE_URL !== undefined) store.url = env.TESSERA_DATABASE_URL
   if (Object.keys(store).length > 0) out.store = store
+  if (env.TESSERA_POLICY_DIR !== undefined) out.governance = { policies: { dir: env.TESSERA_POLICY_DIR } }
   if (env.TESSERA_PIPELINE_WORKER !== undefined) out.pipeline = { worker: env.TESSERA_PIPELINE_WORKER !== '0' && env.TESSERA_PIPELINE_WORKER !== 'false' }
   return out
 }
@@ -202,7 +261,16 @@ export function validateConfig(value: unknown): TesseraConfig {
   need(Array.isArray(c.adminTokens), 'adminTokens', 'must be an array of {name, token}')
   c.adminTokens.forEach((t, i) => {
     need(typeof t.token === 'string' && t.token.length >= 16, `adminTokens[${i}].token`, 'must be at least 16 characters')
+    need(typeof t.name === 'string' && t.name.length > 0 && t.name.length <= 100, `adminTokens[${i}].name`, 'must be a name of 1 to 100 characters (it identifies the token in policies and the audit log)')
+    need(t.roles === undefined || (Array.isArray(t.roles) && t.roles.every((r) => typeof r === 'string' && /^[a-z][a-z0-9_]*$/.test(r))),
+      `adminTokens[${i}].roles`, 'must be a list of role names (lower case, e.g. ["analyst"])')
+    need(t.attributes === undefined || (isPlainObject(t.attributes) && Object.entries(t.attributes).every(([k, v]) => (k === 'region' || k === 'team') && typeof v === 'string')),
+      `adminTokens[${i}].attributes`, 'may hold only "region" and "team", as strings')
+    need(t.purpose === undefined || (typeof t.purpose === 'string' && Object.hasOwn(c.governance?.purposes ?? {}, t.purpose)),
+      `adminTokens[${i}].purpose`, `must be one of the configured purposes (${Object.keys(c.governance?.purposes ?? {}).join(', ')})`)
   })
+  const tokenNames = c.adminTokens.map((t) => t.name)
+  need(new Set(tokenNames).size === tokenNames.length, 'adminTokens', 'two tokens have the same name (names identify tokens in policies and the audit log)')
   need((LOG_KINDS as readonly string[]).includes(c.log?.kind), 'log.kind', `must be one of ${LOG_KINDS.join(', ')}`)
   need(Array.isArray(c.log.brokers) && c.log.brokers.every((b) => typeof b === 'string' && /^[^\s:]+:\d+$/.test(b)), 'log.brokers', 'must be a list of host:port (TESSERA_KAFKA_BROKERS=host:port,host:port)')
   need(c.log.kind !== 'kafka' || c.log.brokers.length > 0, 'log.brokers', 'is required when log.kind is kafka (set TESSERA_KAFKA_BROKERS=host:port,...)')
@@ -249,5 +317,35 @@ export function validateConfig(value: unknown): TesseraConfig {
     need(Array.isArray(t.paths), `${f}.paths`, 'must be an array of dotted paths')
   })
   need(typeof c.identity.defaultPhoneRegion === 'string' && /^[A-Z]{2}$/.test(c.identity.defaultPhoneRegion), 'identity.defaultPhoneRegion', 'must be an ISO 3166 alpha-2 code such as US')
+  validateGovernance(c.governance, need)
   return c
+}
+
+function validateGovernance(g: GovernanceConfig, need: (ok: boolean, field: string, message: string) => void): void {
+  need(isPlainObject(g), 'governance', 'must be an object')
+  need(isPlainObject(g.policies) && typeof g.policies.includeDefaults === 'boolean', 'governance.policies.includeDefaults', 'must be true or false')
+  need(g.policies.dir === undefined || (typeof g.policies.dir === 'string' && g.policies.dir.length > 0), 'governance.policies.dir', 'must be a directory path')
+  need(g.policies.includeDefaults || g.policies.dir !== undefined, 'governance.policies', 'with includeDefaults false, set dir to your own policies (otherwise every read is denied)')
+  need(isPlainObject(g.purposes) && Object.keys(g.purposes).length > 0, 'governance.purposes', 'must map purpose names to { "legalBasis": ... }')
+  for (const [name, p] of Object.entries(g.purposes)) {
+    need(/^[a-z][a-z0-9_]*$/.test(name), `governance.purposes.${name}`, 'purpose names are lower case letters, digits and _')
+    need(isPlainObject(p) && typeof p.legalBasis === 'string' && p.legalBasis.length > 0, `governance.purposes.${name}.legalBasis`, 'must name the legal basis, e.g. consent, contract, legitimate_interest, legal_obligation')
+  }
+  need(isPlainObject(g.classification) && isPlainObject(g.classification.fields), 'governance.classification.fields', 'must map field paths to { "category", "sensitivity" }')
+  for (const [path, cls] of Object.entries(g.classification.fields)) {
+    need(/^(traits|properties|context|event|identities|profile)(\.[^.\s]+)+$/.test(path), `governance.classification.fields.${path}`,
+      'must be a dotted path under traits, properties, context, event, identities or profile (optionally ending in .*)')
+    validateClassification(cls, `governance.classification.fields.${path}`)
+  }
+  validateClassification(g.classification.default, 'governance.classification.default')
+  need(g.classification.default.sensitivity !== 'public', 'governance.classification.default.sensitivity', 'an unknown field must not be public (use internal or higher)')
+  need(isPlainObject(g.residency) && Array.isArray(g.residency.paths) && g.residency.paths.every((p) => typeof p === 'string' && p.startsWith('traits.')),
+    'governance.residency.paths', 'must be a list of trait paths such as traits.address.country')
+  need(isPlainObject(g.residency.regions) && Object.values(g.residency.regions).every((l) => Array.isArray(l) && l.every((x) => typeof x === 'string' && /^[A-Za-z]{2}$/.test(x))),
+    'governance.residency.regions', 'must map region names to lists of ISO 3166 alpha-2 country codes')
+  const a = g.audit
+  need(isPlainObject(a) && Number.isInteger(a.checkpointEvery) && a.checkpointEvery >= 1, 'governance.audit.checkpointEvery', 'must be an integer >= 1')
+  need(typeof a.checkpointIntervalSeconds === 'number' && a.checkpointIntervalSeconds > 0, 'governance.audit.checkpointIntervalSeconds', 'must be a positive number of seconds')
+  need(typeof a.origin === 'string' && /^[^\s]{1,200}$/.test(a.origin), 'governance.audit.origin', 'must be a name without spaces, e.g. tessera/audit')
+  need(a.signingKeyFile === undefined || (typeof a.signingKeyFile === 'string' && a.signingKeyFile.length > 0), 'governance.audit.signingKeyFile', 'must be a file path')
 }

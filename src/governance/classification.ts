@@ -129,6 +129,14 @@ export const DEFAULT_CLASSIFICATION: Readonly<Record<string, Classification>> = 
   'event.anonymousid': c('identifier', 'internal'),
   'event.previousid': c('identifier', 'confidential'),
   'event.groupid': c('identifier', 'internal'),
+  'event.profileid': c('technical', 'internal'),
+  'event.enrichment.useragent.*': c('device', 'internal'),
+  'event.enrichment.campaign.*': c('behavioral', 'internal'),
+  'event.enrichment.sessionid': c('behavioral', 'internal'),
+  'event.enrichment.sessionstart': c('behavioral', 'internal'),
+  // Profile metadata (counts and times)
+  'profile.*': c('behavioral', 'internal'),
+  'profile.id': c('technical', 'internal'),
   // Identifiers of the identity graph, by type
   'identities.email': c('contact', 'confidential'),
   'identities.phone': c('contact', 'confidential'),

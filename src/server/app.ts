@@ -14,6 +14,8 @@ import type { ProfileReader } from '../profiles/profile-reader.js'
 import { createSourceRegistry } from '../ingest/source-registry.js'
 import { createAdminAuthenticator } from './admin-auth.js'
 import { adminPlugin } from './admin-plugin.js'
+import { auditPlugin } from './audit-plugin.js'
+import type { Governance } from '../governance/open-governance.js'
 import { errorHandler } from './error-handler.js'
 import { ingestPlugin } from './ingest-plugin.js'
 import type { Metrics } from './metrics.js'
@@ -35,6 +37,8 @@ export interface AppPorts {
   readonly logger: Logger
   readonly normalizeIdentifier: (type: string, value: string) => string | null
   readonly version: string
+  /** Access policies and the audit log of every admin read. */
+  readonly governance: Governance
 }
 
 export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
@@ -69,7 +73,8 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
       },
       tags: [
         { name: 'tracking', description: 'Segment HTTP Tracking API' },
-        { name: 'profiles', description: 'Unified profiles (admin)' },
+        { name: 'profiles', description: 'Unified profiles (admin); every read states a purpose and is filtered by the access policies' },
+        { name: 'audit', description: 'Tamper-evident audit log (signed checkpoints, RFC 6962 proofs) and policy reload' },
         { name: 'operations', description: 'Health and metrics' },
       ],
     },
@@ -84,11 +89,15 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
     metrics: ports.metrics,
     clock: ports.clock,
   })
+  const authenticate = createAdminAuthenticator(ports.adminTokens)
   await app.register(adminPlugin, {
     reader: ports.reader,
-    authenticate: createAdminAuthenticator(ports.adminTokens),
+    authenticate,
     normalize: ports.normalizeIdentifier,
+    access: ports.governance.access,
+    audit: ports.governance.audit,
   })
+  await app.register(auditPlugin, { authenticate, governance: ports.governance })
   registerHealthRoutes(app, { log: ports.log, pipeline: ports.pipeline, metrics: ports.metrics, rawTopic: TOPICS.raw })
   return app
 }
