@@ -4,7 +4,6 @@ import { evaluate } from './evaluate.js'
 import { Matcher } from './matcher.js'
 import { decide } from './score.js'
 import { trainModel } from './train.js'
-import { parseMatchConfig } from './match-config.js'
 import { makeRecord, PERSON_CONFIG as BASE, population } from './testing/synthetic.js'
 
 // Fewer random pairs for u than the default keeps the test fast; 50,000 is plenty for 5 comparisons.
