@@ -100,7 +100,7 @@ async function readColumns(file: string, columns: readonly string[]): Promise<st
     for await (const row of readRows(file, {
       format: 'csv',
       onHeader: (header) => {
-        const missing = columns.filter((c) => !header.includes(c))
+        const missing = [...new Set(columns.filter((c) => !header.includes(c)))]
         if (missing.length > 0) throw new ConfigError(`${file} has no column ${missing.map((m) => JSON.stringify(m)).join(', ')}; its columns are ${header.join(', ')}`)
       },
     })) {
