@@ -18,6 +18,7 @@ Commands:
   replay --from <offset|time|earliest>
                           rebuild all profile and identity state from the event log (Tessera must be stopped)
   openapi [--out FILE]    print the OpenAPI document of the tracking and admin APIs
+  audit verify            check that the audit log was not edited, removed, reordered or truncated
   version                 print the version
 
 Run \`tessera <command> --help\` for the options of a command.
@@ -42,6 +43,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./replay.js')).runReplay(rest)
       case 'openapi':
         return await (await import('./openapi.js')).runOpenApi(rest)
+      case 'audit':
+        return await (await import('./audit.js')).runAudit(rest)
       case 'version':
       case '--version':
         console.log(packageVersion())
