@@ -125,12 +125,15 @@ async function writeLines(path: string, header: readonly string[], rows: Iterabl
   await Promise.race([once(out, 'finish'), failed])
 }
 
-/** The cluster id of each record: the id of the first record (in file order) of its cluster. */
-function clusterIds(result: BatchResult, all: readonly MatchRecord[]): string[] {
+/**
+ * The cluster id of each record: the id of the first record (in file order) of its cluster; in a link, prefixed
+ * with that record's file (`left:`/`right:`), since the two files may use the same ids.
+ */
+function clusterIds(result: BatchResult, all: readonly MatchRecord[], linked: boolean): string[] {
   const first = new Map<number, string>()
   all.forEach((record, i) => {
     const c = result.clusterOf[i]!
-    if (!first.has(c)) first.set(c, record.id)
+    if (!first.has(c)) first.set(c, linked ? `${record.source === 0 ? 'left' : 'right'}:${record.id}` : record.id)
   })
   return all.map((_, i) => first.get(result.clusterOf[i]!)!)
 }
@@ -181,7 +184,7 @@ export async function runMatch(argv: readonly string[], io: MatchIo = { stdout: 
     ;(display as ProgressDisplay | null)?.stop()
 
     const all = right === null ? left.records : [...left.records, ...right.records]
-    const ids = clusterIds(result, all)
+    const ids = clusterIds(result, all, right !== null)
     await writeLines(
       args.out,
       right === null ? ['record_id', 'cluster_id'] : ['record_id', 'cluster_id', 'source'],

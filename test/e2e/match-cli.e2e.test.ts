@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { runMatch } from '../../src/cli/match.js'
 import { runMatchEval } from '../../src/cli/match-eval.js'
 import { tempDir } from '../support/factories.js'
+import { population } from '../../src/matching/testing/synthetic.js'
 
 const DATA = process.env.TESSERA_IDENTITY_DATA ?? join(import.meta.dirname, '../../../shared/data/identity')
 const temp = tempDir('tessera-match-e2e-')
@@ -65,6 +66,32 @@ describe('tessera match on the dev benchmarks', () => {
   it('fake_1000: F1 >= 0.90 at the default threshold', async () => {
     const m = await matchAndEvaluate('fake', join(DATA, 'splink_datasets/fake_1000.csv'), 'examples/match/fake_1000.json', ['--truth', 'cluster'])
     expect(m.clusters.f1).toBeGreaterThanOrEqual(0.9)
+  })
+})
+
+describe('tessera match --link', () => {
+  it('links two files whose ids overlap, one-to-one, and scores the cross-file pairs', async () => {
+    const { records, raw, entity } = population(300, 150, 9)
+    // Both files number their records from 0, and id n is a different person in each (b's ids are shifted).
+    const header = 'id,given,surname,dob,city,email,person'
+    const rows = (dup: boolean, idOf: (person: number) => number): string =>
+      [header, ...records.flatMap((r, i) => (r.id.endsWith('-dup') === dup ? [[String(idOf(Number(entity[i]))), ...['given', 'surname', 'dob', 'city', 'email'].map((c) => raw[i]![c] ?? ''), entity[i]].join(',')] : []))].join('\n') + '\n'
+    const a = join(temp.dir, 'a.csv')
+    const b = join(temp.dir, 'b.csv')
+    writeFileSync(a, rows(false, (p) => p))
+    writeFileSync(b, rows(true, (p) => (p + 7) % 150))
+    const config = join(temp.dir, 'person.json')
+    writeFileSync(config, JSON.stringify({ id: 'id', columns: { given: 'given_name', surname: 'surname', dob: 'dob', city: 'city', email: 'email' }, uSamplePairs: 50000 }))
+    const out = join(temp.dir, 'link.csv')
+    expect(await runMatch([a, '--link', b, '--config', config, '--out', out, '--quiet'], { stdout: sink(), stderr: sink() })).toBe(0)
+    const lines = readFileSync(out, 'utf8').trim().split(/\r?\n/)
+    expect(lines[0]).toBe('record_id,cluster_id,source')
+    expect(lines.some((l) => l.endsWith(',right'))).toBe(true)
+    const stdout = sink()
+    expect(await runMatchEval([a, '--link', b, '--id', 'id', '--clusters', out, '--truth', 'person', '--json'], { stdout, stderr: sink() })).toBe(0)
+    const m = JSON.parse(stdout.text) as Metrics & { truePairs: number }
+    expect(m.truePairs).toBe(150)
+    expect(m.clusters.f1).toBeGreaterThan(0.9)
   })
 })
 
