@@ -51,7 +51,7 @@ export function withRatios(scenarios: readonly ScenarioResult[]): ScenarioResult
     if (s.error !== undefined || typeof s.events_per_s !== 'number' || s.name.startsWith('baseline-')) return s
     const out: Record<string, unknown> = { ...s }
     if (raw !== undefined) out.ratio_to_raw_limit = Math.round((s.events_per_s / raw) * 1000) / 1000
-    if (sql !== undefined && s.name.startsWith('resolve-')) out.ratio_to_sql_stitching = Math.round((s.events_per_s / sql) * 10) / 10
+    if (sql !== undefined && s.name.startsWith('resolve-')) out.ratio_to_sql_stitching = Math.round((s.events_per_s / sql) * 1000) / 1000
     return out as ScenarioResult
   })
 }

@@ -18,6 +18,12 @@ function ratio(value: unknown): string {
   return typeof value === 'number' && Number.isFinite(value) ? `${(value * 100).toFixed(1)}%` : '-'
 }
 
+/** An error as one short line for a table cell (the full text stays in the JSON). */
+export function oneLine(text: string, max = 120): string {
+  const flat = text.replace(/\s+/g, ' ').trim()
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`
+}
+
 function rows(scenarios: readonly ScenarioResult[]): string[][] {
   return scenarios.map((s) => [
     s.name,
@@ -26,7 +32,7 @@ function rows(scenarios: readonly ScenarioResult[]): string[][] {
     formatNumber(s.p99_ms),
     formatNumber(s.rss_mb),
     ratio(s.ratio_to_raw_limit),
-    s.error !== undefined ? `ERROR: ${s.error}` : typeof s.note === 'string' ? s.note : '',
+    s.error !== undefined ? `ERROR: ${oneLine(s.error)}` : typeof s.note === 'string' ? s.note : '',
   ])
 }
 

@@ -40,6 +40,13 @@ describe('result table', () => {
     expect(e2e.slice(0, end).endsWith('528')).toBe(true)
   })
 
+  it('keeps a multi-line error on one short line', () => {
+    const lines = formatMarkdownTable([{ name: 'x', error: `tessera up exited with 1:\n${'at frame\n'.repeat(40)}` }]).split('\n')
+    expect(lines).toHaveLength(3)
+    expect(lines[2]!.length).toBeLessThan(160)
+    expect(lines[2]).toMatch(/ERROR: tessera up exited with 1: at frame/)
+  })
+
   it('prints a Markdown table', () => {
     const md = formatMarkdownTable(withRatios(scenarios)).split('\n')
     expect(md[0]).toBe('| scenario | events/s | p50 ms | p99 ms | RSS MB | vs raw limit | note |')
