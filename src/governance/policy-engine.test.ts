@@ -133,6 +133,14 @@ describe('PolicyEngine loading', () => {
     expect(mask.status.errors.map(formatLoadError).join()).toMatch(/c\.cedar:1:1: @mask\("blur"\) must be one of/)
   })
 
+  it('decides per profile id when a policy names a profile (no decision reuse across ids then)', () => {
+    const { engine } = customEngine({ 'vip.cedar': '@id("vip")\nforbid (principal, action, resource == Tessera::Profile::"vip");\n' })
+    const ctx = { purpose: 'administration', legalBasis: 'x' }
+    expect(engine.authorize(token(['admin']), 'viewProfile', { type: 'Profile', id: 'someone', region: 'EU' }, ctx).allow).toBe(true)
+    expect(engine.authorize(token(['admin']), 'viewProfile', { type: 'Profile', id: 'vip', region: 'EU' }, ctx)).toMatchObject({ allow: false, policyIds: ['vip'] })
+    expect(engine.authorize(token(['admin']), 'viewProfile', { type: 'Profile', id: 'someone', region: 'EU' }, ctx).allow).toBe(true)
+  })
+
   it('ships one policy file per default role, plus the guardrails', () => {
     expect(readdirSync(SHIPPED_POLICY_DIR).sort()).toEqual(['00-guardrails.cedar', 'admin.cedar', 'analyst.cedar', 'marketer.cedar', 'privacy-officer.cedar', 'support.cedar', 'tessera.cedarschema'])
   })

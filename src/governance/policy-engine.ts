@@ -60,6 +60,8 @@ export interface PolicyEngineOptions {
   readonly dirs: readonly string[]
   readonly schemaFile: string
   readonly clock: Clock
+  /** Reuse decisions across requests when that cannot change them (default true; false to measure Cedar itself). */
+  readonly decisionCache?: boolean
 }
 
 /** The shipped policies and schema (the `policies/` folder of the Tessera package). */
@@ -84,6 +86,8 @@ interface LoadedPolicy {
   /** Offset of the policy's text in its file. */
   readonly offset: number
   readonly mask: MaskMode | null
+  /** Names a particular profile, so decisions depend on the resource id, not only on its attributes. */
+  readonly namesEntities: boolean
 }
 
 type LoadResult = { ok: true; policies: LoadedPolicy[]; schema: string; hash: string; files: string[] } | { ok: false; errors: PolicyLoadError[]; hash: string; files: string[] }
@@ -162,7 +166,7 @@ function loadPolicies(options: PolicyEngineOptions): LoadResult {
         errors.push({ file: file.path, ...at, message: `policy id ${JSON.stringify(id)} is already used in ${previous.file}:${lineAndColumn(readFileSync(previous.file, 'utf8'), previous.offset).line}` })
         return
       }
-      const policy = { id, text, file: file.path, offset, mask }
+      const policy = { id, text, file: file.path, offset, mask, namesEntities: json.type !== 'success' || /"type":"Tessera::Profile","id":/.test(JSON.stringify(json.json)) }
       ids.set(id, policy)
       policies.push(policy)
     })
@@ -199,6 +203,8 @@ export class PolicyEngine {
   #masks = new Map<string, MaskMode | null>()
   #setId = ''
   #schemaId = ''
+  /** Decisions by request, when no policy names a particular profile (then a profile id cannot change a decision). */
+  #cache: Map<string, AccessDecision> | null = null
 
   constructor(options: PolicyEngineOptions) {
     this.#options = options
@@ -233,6 +239,7 @@ export class PolicyEngine {
     this.#setId = setId
     this.#schemaId = schemaId
     this.#masks = new Map(loaded.policies.map((p) => [p.id, p.mask]))
+    this.#cache = this.#options.decisionCache === false || loaded.policies.some((p) => p.namesEntities) ? null : new Map()
     this.#status = { ...base, ok: true, policyIds: loaded.policies.map((p) => p.id), errors: [] }
     return this.#status
   }
@@ -241,6 +248,22 @@ export class PolicyEngine {
     if (!this.#status.ok) {
       return { allow: false, mask: null, policyIds: [], errors: [`the policy set failed to load: ${this.#status.errors.map(formatLoadError).join('; ')}`] }
     }
+    const cache = this.#cache
+    if (cache === null) return this.#decide(principal, action, resource, context)
+    // Everything a decision can depend on when no policy names a profile: the principal, its roles and attributes,
+    // the action, the resource's type and attributes (a System's id is its identity), and the context.
+    const key = JSON.stringify([principal.name, [...principal.roles].sort(), principal.attributes.region ?? null, principal.attributes.team ?? null,
+      action, resource.type, resource.type === 'Profile' ? resource.region : resource.id, Object.entries(context).sort(([a], [b]) => (a < b ? -1 : 1))])
+    let decision = cache.get(key)
+    if (decision === undefined) {
+      decision = this.#decide(principal, action, resource, context)
+      if (cache.size >= 50_000) cache.clear()
+      cache.set(key, decision)
+    }
+    return decision
+  }
+
+  #decide(principal: Principal, action: PolicyAction, resource: PolicyResource, context: Readonly<Record<string, string>>): AccessDecision {
     const resourceUid = { type: `${NAMESPACE}::${resource.type}`, id: resource.id }
     const resourceEntity: EntityJson = resource.type === 'Profile'
       ? { uid: resourceUid, attrs: { region: resource.region }, parents: [] }
