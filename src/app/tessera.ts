@@ -92,7 +92,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
 
     const metrics = createMetrics()
     const inWorker = config.pipeline.worker && config.log.kind !== 'memory'
-    const log: EventLog = await openLog(config, { path: layout.rawLog, role })
+    const log: EventLog = await openLog(config, { path: layout.rawLog, role, logger })
     closers.push(() => log.close())
     await log.ensureTopic(TOPICS.raw, config.log.partitions)
 
@@ -108,6 +108,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       for (const [stage, n] of Object.entries(r.stageErrors)) metrics.stageErrors.inc({ stage }, n)
       metrics.pipelineEvents.inc({ outcome: 'processed' }, r.processed)
       if (r.duplicates > 0) metrics.pipelineEvents.inc({ outcome: 'duplicate' }, r.duplicates)
+      if (r.lost > 0) metrics.pipelineEvents.inc({ outcome: 'lost' }, r.lost)
       if (r.merges > 0) metrics.profileMerges.inc(r.merges)
       metrics.pipelineBatchSeconds.observe(r.ms / 1000)
     }
@@ -121,7 +122,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
         input: log, logger: pipelineLogger, onBatch,
       })
     } else {
-      const output: EventLog = config.log.kind === 'memory' ? new MemoryEventLog() : await openLog(config, { path: layout.outputLog })
+      const output: EventLog = config.log.kind === 'memory' ? new MemoryEventLog() : await openLog(config, { path: layout.outputLog, role: 'pipeline-out', logger })
       await output.ensureTopic(TOPICS.resolved, config.log.partitions)
       await output.ensureTopic(TOPICS.deadLetter, 1)
       closers.push(() => output.close(), () => state.close())

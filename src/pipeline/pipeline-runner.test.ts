@@ -114,4 +114,34 @@ describe('PipelineRunner', () => {
     expect(reports.reduce((n, r) => n + (r.stageErrors.enrich ?? 0), 0)).toBe(1)
     expect((await profileOf('att'))?.eventCount).toBe(1)
   })
+
+  it('counts and reports the events a log dropped before the pipeline read them (retention), then goes on', async () => {
+    const events = Array.from({ length: 10 }, () => rawEvent('track', { userId: 'gap', event: 'e' }))
+    const { positions } = await input.append(TOPICS.raw, events.map((e) => ({ key: 'gap', value: JSON.stringify(e) })))
+    const partition = positions[0]!.partition
+    // The state says offsets 0-1 were processed; the log has since dropped 2-4, so it starts the consumer at 5,
+    // as Kafka does when the stored offset is older than its retention (auto.offset.reset=earliest).
+    await state.transaction((tx) => tx.offsets.save(PIPELINE_GROUP, [{ topic: TOPICS.raw, partition, offset: 2 }]))
+    const log = input
+    const retained = Object.create(log) as MemoryEventLog
+    retained.createConsumer = (options) => log.createConsumer({
+      ...options,
+      onAssign: async (partitions) => ((await options.onAssign?.(partitions)) ?? [])
+        .map((o) => (o.partition === partition ? { ...o, offset: 5 } : o)),
+    })
+    const errors: { obj: object; msg: string }[] = []
+    const reports: BatchInfo[] = []
+    const runner = new PipelineRunner({
+      input: retained, state, deadLetter: output, stages: buildStages(config, output), batchSize: 50, maxWaitMs: 5,
+      dedupeWindowMs: 86_400_000, logger: { ...silent, error: (obj, msg) => errors.push({ obj, msg }) }, onBatch: (r) => reports.push(r),
+    })
+    runner.start()
+    const deadline = Date.now() + 10_000
+    while (reports.reduce((n, r) => n + r.records, 0) < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+    await runner.stop()
+    expect(reports.reduce((n, r) => n + r.lost, 0)).toBe(3)
+    expect(runner.stats.lost).toBe(3)
+    expect(errors).toEqual([{ obj: expect.objectContaining({ partition, from: 2, to: 4, lost: 3 }), msg: expect.stringContaining('lost') }])
+    expect((await profileOf('gap'))?.eventCount).toBe(5)
+  })
 })

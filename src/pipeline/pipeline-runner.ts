@@ -23,6 +23,8 @@ export interface PipelineStats {
   duplicates: number
   merges: number
   deadLettered: number
+  /** Records removed from the input log (retention) before the pipeline read them: never processed. */
+  lost: number
   lastBatchMs: number
   stageErrors: Partial<Record<StageName, number>>
 }
@@ -32,6 +34,8 @@ export interface BatchInfo {
   readonly processed: number
   readonly duplicates: number
   readonly merges: number
+  /** Records skipped over because the log no longer had them (see {@link PipelineStats.lost}). */
+  readonly lost: number
   readonly ms: number
   /** Errors caught in `attempt` stages during this batch, by stage. */
   readonly stageErrors: Partial<Record<StageName, number>>
@@ -59,7 +63,7 @@ export interface PipelineRunnerOptions {
 
 export class PipelineRunner {
   readonly #options: PipelineRunnerOptions
-  readonly stats: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lastBatchMs: 0, stageErrors: {} }
+  readonly stats: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lost: 0, lastBatchMs: 0, stageErrors: {} }
   #consumer: LogConsumer | undefined
   #stopped = false
   #loop: Promise<void> | undefined
@@ -117,6 +121,7 @@ export class PipelineRunner {
 
   async #handle(batch: RecordBatch): Promise<void> {
     const started = performance.now()
+    const lost = this.#checkContinuity(batch.records)
     const { items, poison } = parseRecords(batch.records)
     if (poison.length > 0) await this.#deadLetter(poison.map((p) => ({ record: p.record, reason: p.reason })))
     const offsets = nextOffsets(batch.records)
@@ -154,8 +159,30 @@ export class PipelineRunner {
     this.stats.lastBatchMs = ms
     const stageErrors: Partial<Record<StageName, number>> = {}
     for (const [k, v] of Object.entries(counts)) if (k.startsWith('stageError:')) stageErrors[k.slice(11) as StageName] = v
-    this.#options.onBatch?.({ records: batch.records.length, processed, duplicates: counts.duplicates ?? 0, merges: counts.merges ?? 0, ms, stageErrors })
+    this.#options.onBatch?.({ records: batch.records.length, processed, duplicates: counts.duplicates ?? 0, merges: counts.merges ?? 0, lost, ms, stageErrors })
     await this.#maybePurge()
+  }
+
+  /**
+   * A batch that starts after the next offset stored with the state means the log dropped records before the
+   * pipeline read them: Kafka's retention (time or bytes) ran out while the pipeline lagged, and the consumer
+   * restarted at the earliest record still kept. They cannot be processed any more; say so loudly and count them
+   * (`lost` in the stats and the metrics) instead of skipping them silently. Returns how many were lost. (Tessera's
+   * producers are not transactional, so events.raw has no control records and its offsets have no other gaps.)
+   */
+  #checkContinuity(records: readonly LogRecord[]): number {
+    const first = new Map<number, number>()
+    for (const r of records) if ((first.get(r.partition) ?? Infinity) > r.offset) first.set(r.partition, r.offset)
+    let lost = 0
+    for (const [partition, offset] of first) {
+      const expected = this.#committed.get(partition)?.offset
+      if (expected === undefined || offset <= expected) continue
+      lost += offset - expected
+      this.#options.logger.error({ topic: TOPICS.raw, partition, from: expected, to: offset - 1, lost: offset - expected },
+        'events were removed from the log before the pipeline read them (log retention shorter than the pipeline lag); they are lost')
+    }
+    this.stats.lost += lost
+    return lost
   }
 
   async #commit(items: readonly WorkItem[], offsets: readonly TopicPartitionOffset[]): Promise<Record<string, number>> {

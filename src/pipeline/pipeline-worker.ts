@@ -26,8 +26,8 @@ const logger: PipelineLogger = {
   error: (obj, msg) => post({ type: 'log', level: 'error', obj, msg }),
 }
 
-const input = await openLog(config, { path: paths.rawLog, readOnly: true })
-const output = await openLog(config, { path: paths.outputLog })
+const input = await openLog(config, { path: paths.rawLog, readOnly: true, role: 'pipeline', logger })
+const output = await openLog(config, { path: paths.outputLog, role: 'pipeline-out', logger })
 await output.ensureTopic(TOPICS.resolved, config.log.partitions)
 await output.ensureTopic(TOPICS.deadLetter, 1)
 const state = await openState(config, paths.state)
