@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import type { TesseraConfig } from '../config/config.js'
+import { profileUpdatesMode, type TesseraConfig } from '../config/config.js'
 import { effectiveAuth, ensureCredentials, readCredentials, type EffectiveAuth } from '../config/credentials.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { ConfigError } from '../core/errors.js'
@@ -106,6 +106,12 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     let pipeline: PipelineHandle | null = null
     const onBatch = (r: BatchReport): void => {
       for (const [stage, n] of Object.entries(r.stageErrors)) metrics.stageErrors.inc({ stage }, n)
+      if (r.topic !== TOPICS.raw) {
+        // The profile owners (partitioned profile updates): records applied to profiles, and their own redeliveries.
+        metrics.pipelineEvents.inc({ outcome: 'applied_to_profile' }, r.processed)
+        if (r.lost > 0) metrics.pipelineEvents.inc({ outcome: 'lost' }, r.lost)
+        return
+      }
       metrics.pipelineEvents.inc({ outcome: 'processed' }, r.processed)
       if (r.duplicates > 0) metrics.pipelineEvents.inc({ outcome: 'duplicate' }, r.duplicates)
       if (r.lost > 0) metrics.pipelineEvents.inc({ outcome: 'lost' }, r.lost)
@@ -117,9 +123,21 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       await state.close()
     } else if (inWorker) {
       await state.close() // the worker opens its own connection
+      // With partitioned profile updates the host also watches events.resolved: in the same cluster on Kafka,
+      // in the output log file (read-only here, the worker appends) in the embedded mode.
+      let output: EventLog | undefined
+      if (profileUpdatesMode(config) === 'partitioned') {
+        if (config.log.kind === 'kafka') output = log
+        else {
+          const opened = await openLog(config, { path: layout.outputLog, readOnly: true })
+          await opened.ensureTopic(TOPICS.resolved, config.log.partitions)
+          closers.push(() => opened.close())
+          output = opened
+        }
+      }
       pipeline = startWorkerPipeline({
         config, paths: { rawLog: layout.rawLog, outputLog: layout.outputLog, state: layout.state },
-        input: log, logger: pipelineLogger, onBatch,
+        input: log, ...(output ? { output } : {}), logger: pipelineLogger, onBatch,
       })
     } else {
       const output: EventLog = config.log.kind === 'memory' ? new MemoryEventLog() : await openLog(config, { path: layout.outputLog, role: 'pipeline-out', logger })

@@ -6,7 +6,7 @@ import { TOPICS } from '../log/event-log.js'
 import { SqliteStateBackend } from '../storage/sqlite/sqlite-backend.js'
 import { rawEvent, tempDir } from '../../test/support/factories.js'
 import { buildStages } from './build-pipeline.js'
-import { PIPELINE_GROUP, PipelineRunner, type BatchInfo } from './pipeline-runner.js'
+import { PIPELINE_GROUP, PipelineRunner, RAW_INPUT, type BatchInfo } from './pipeline-runner.js'
 import type { Stage } from './stage.js'
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined }
@@ -37,7 +37,7 @@ describe('PipelineRunner', () => {
   async function runUntilDone(stages: Stage[], expected: number): Promise<BatchInfo[]> {
     const reports: BatchInfo[] = []
     const runner = new PipelineRunner({
-      input, state, deadLetter: output, stages, batchSize: 50, maxWaitMs: 5, dedupeWindowMs: 86_400_000, logger: silent,
+      ...RAW_INPUT, input, state, deadLetter: output, stages, batchSize: 50, maxWaitMs: 5, dedupeWindowMs: 86_400_000, logger: silent,
       onBatch: (r) => reports.push(r),
     })
     runner.start()
@@ -132,7 +132,7 @@ describe('PipelineRunner', () => {
     const errors: { obj: object; msg: string }[] = []
     const reports: BatchInfo[] = []
     const runner = new PipelineRunner({
-      input: retained, state, deadLetter: output, stages: buildStages(config, output), batchSize: 50, maxWaitMs: 5,
+      ...RAW_INPUT, input: retained, state, deadLetter: output, stages: buildStages(config, output), batchSize: 50, maxWaitMs: 5,
       dedupeWindowMs: 86_400_000, logger: { ...silent, error: (obj, msg) => errors.push({ obj, msg }) }, onBatch: (r) => reports.push(r),
     })
     runner.start()
