@@ -6,6 +6,7 @@ import { TesseraError } from '../core/errors.js'
 import type { EventLog } from '../log/event-log.js'
 import { openEmbeddedEventLog } from '../log/embedded/embedded-event-log.js'
 import { MemoryEventLog } from '../log/memory/memory-event-log.js'
+import type { KafkaClientLogEntry } from '../log/kafka/kafka-client.js'
 import { openKafkaEventLog } from '../log/kafka/kafka-event-log.js'
 
 export interface OpenLogOptions {
@@ -15,6 +16,13 @@ export interface OpenLogOptions {
   readonly role?: string
   /** Open for consuming only (another thread or process appends). */
   readonly readOnly?: boolean
+  /** Receives the Kafka client's own warnings and errors (connections, rebalances, crashes). */
+  readonly logger?: ClientLogger
+}
+
+export interface ClientLogger {
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
 }
 
 export async function openLog(config: TesseraConfig, options: OpenLogOptions): Promise<EventLog> {
@@ -29,9 +37,27 @@ export async function openLog(config: TesseraConfig, options: OpenLogOptions): P
       return openKafkaEventLog({
         brokers: config.log.brokers, clientId: `${config.log.clientId}-${options.role ?? 'main'}`,
         maxPendingBytes: config.log.maxPendingBytes,
+        ...(options.logger ? { onClientLog: forwardClientLog(options.logger) } : {}),
       })
     case 'memory':
       if (options.readOnly) throw new TesseraError('TESSERA_CONFIG', 'the memory log cannot be shared with another thread; set pipeline.worker to false')
       return new MemoryEventLog()
   }
+}
+
+/** Kafka client lines at warn and error go to Tessera's log (info is the client's chatter: joins, connects). */
+function forwardClientLog(logger: ClientLogger): (entry: KafkaClientLogEntry) => void {
+  return (entry) => {
+    if (entry.level !== 'warn' && entry.level !== 'error') return
+    logger[entry.level]({ kafka: entry.namespace, ...pickSafe(entry.extra) }, `kafka: ${entry.message}`)
+  }
+}
+
+/** Keeps the client's descriptive fields (group, member, broker, error text); drops payloads and anything else. */
+function pickSafe(extra: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const key of ['groupId', 'memberId', 'broker', 'topic', 'partition', 'error', 'retryCount', 'retryTime']) {
+    if (extra[key] !== undefined) out[key] = extra[key]
+  }
+  return out
 }

@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import type { TesseraConfig } from '../config/config.js'
+import { profileUpdatesMode, type TesseraConfig } from '../config/config.js'
 import { effectiveAuth, ensureCredentials, readCredentials, type EffectiveAuth } from '../config/credentials.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { ConfigError } from '../core/errors.js'
@@ -92,7 +92,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
 
     const metrics = createMetrics()
     const inWorker = config.pipeline.worker && config.log.kind !== 'memory'
-    const log: EventLog = await openLog(config, { path: layout.rawLog, role })
+    const log: EventLog = await openLog(config, { path: layout.rawLog, role, logger })
     closers.push(() => log.close())
     await log.ensureTopic(TOPICS.raw, config.log.partitions)
 
@@ -106,8 +106,15 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     let pipeline: PipelineHandle | null = null
     const onBatch = (r: BatchReport): void => {
       for (const [stage, n] of Object.entries(r.stageErrors)) metrics.stageErrors.inc({ stage }, n)
+      if (r.topic !== TOPICS.raw) {
+        // The profile owners (partitioned profile updates): records applied to profiles, and their own redeliveries.
+        metrics.pipelineEvents.inc({ outcome: 'applied_to_profile' }, r.processed)
+        if (r.lost > 0) metrics.pipelineEvents.inc({ outcome: 'lost' }, r.lost)
+        return
+      }
       metrics.pipelineEvents.inc({ outcome: 'processed' }, r.processed)
       if (r.duplicates > 0) metrics.pipelineEvents.inc({ outcome: 'duplicate' }, r.duplicates)
+      if (r.lost > 0) metrics.pipelineEvents.inc({ outcome: 'lost' }, r.lost)
       if (r.merges > 0) metrics.profileMerges.inc(r.merges)
       metrics.pipelineBatchSeconds.observe(r.ms / 1000)
     }
@@ -116,12 +123,24 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       await state.close()
     } else if (inWorker) {
       await state.close() // the worker opens its own connection
+      // With partitioned profile updates the host also watches events.resolved: in the same cluster on Kafka,
+      // in the output log file (read-only here, the worker appends) in the embedded mode.
+      let output: EventLog | undefined
+      if (profileUpdatesMode(config) === 'partitioned') {
+        if (config.log.kind === 'kafka') output = log
+        else {
+          const opened = await openLog(config, { path: layout.outputLog, readOnly: true })
+          await opened.ensureTopic(TOPICS.resolved, config.log.partitions)
+          closers.push(() => opened.close())
+          output = opened
+        }
+      }
       pipeline = startWorkerPipeline({
         config, paths: { rawLog: layout.rawLog, outputLog: layout.outputLog, state: layout.state },
-        input: log, logger: pipelineLogger, onBatch,
+        input: log, ...(output ? { output } : {}), logger: pipelineLogger, onBatch,
       })
     } else {
-      const output: EventLog = config.log.kind === 'memory' ? new MemoryEventLog() : await openLog(config, { path: layout.outputLog })
+      const output: EventLog = config.log.kind === 'memory' ? new MemoryEventLog() : await openLog(config, { path: layout.outputLog, role: 'pipeline-out', logger })
       await output.ensureTopic(TOPICS.resolved, config.log.partitions)
       await output.ensureTopic(TOPICS.deadLetter, 1)
       closers.push(() => output.close(), () => state.close())

@@ -4,7 +4,7 @@
  * consumes from the given position of every partition until it reaches the end of the log.
  */
 import { parseArgs } from 'node:util'
-import { loadConfig } from '../config/config.js'
+import { loadConfig, profileUpdatesMode } from '../config/config.js'
 import { TesseraError } from '../core/errors.js'
 import { dataLayout } from '../app/data-layout.js'
 import { openLog } from '../app/open-log.js'
@@ -14,6 +14,7 @@ import { createLogger } from '../app/logger.js'
 import { TOPICS, type TopicPartitionOffset } from '../log/event-log.js'
 import { startInProcessPipeline } from '../pipeline/pipeline-host.js'
 import { PIPELINE_GROUP } from '../pipeline/pipeline-runner.js'
+import { PROFILES_GROUP } from '../pipeline/build-pipeline.js'
 
 const HELP = `Usage: tessera replay --from <offset|time|earliest> [--data-dir DIR] [--config FILE]
 
@@ -70,10 +71,15 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
       }))
     }
     const total = (await input.endOffsets(TOPICS.raw)).reduce((n, e) => n + e.offset - (start[e.partition]?.offset ?? 0), 0)
-    await state.reset()
-    await state.transaction((tx) => tx.offsets.save(PIPELINE_GROUP, start))
     await output.ensureTopic(TOPICS.resolved, config.log.partitions)
     await output.ensureTopic(TOPICS.deadLetter, 1)
+    await state.reset()
+    await state.transaction((tx) => tx.offsets.save(PIPELINE_GROUP, start))
+    if (profileUpdatesMode(config) === 'partitioned') {
+      // The profile owners start after what events.resolved holds now: the replay publishes everything again.
+      const resolvedEnds = await output.endOffsets(TOPICS.resolved)
+      await state.transaction((tx) => tx.offsets.save(PROFILES_GROUP, resolvedEnds))
+    }
     process.stderr.write(`replaying ${total} events from ${values.from} into a cleared state...\n`)
     const started = performance.now()
     let done = 0

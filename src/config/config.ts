@@ -76,6 +76,16 @@ export type StoreKind = (typeof STORE_KINDS)[number]
 export const SYNC_MODES = ['full', 'normal'] as const
 export type SyncMode = (typeof SYNC_MODES)[number]
 
+export const PROFILE_UPDATES_MODES = ['auto', 'inline', 'partitioned'] as const
+export type ProfileUpdatesMode = (typeof PROFILE_UPDATES_MODES)[number]
+
+/** The profile-update mode in effect: `auto` resolved by the log kind. */
+export function profileUpdatesMode(config: TesseraConfig): 'inline' | 'partitioned' {
+  const mode = config.pipeline.profileUpdates
+  if (mode !== 'auto') return mode
+  return config.log.kind === 'kafka' ? 'partitioned' : 'inline'
+}
+
 export interface TesseraConfig {
   readonly host: string
   readonly port: number
@@ -126,6 +136,12 @@ export interface TesseraConfig {
     readonly publishResolved: boolean
     /** Run the pipeline in a worker thread (default) or on the main thread. */
     readonly worker: boolean
+    /**
+     * Where profiles are updated. `inline`: in the identity transaction (one stage; the embedded default).
+     * `partitioned`: by the owner of the profile's partition of `events.resolved`, a second consumer group, with
+     * merges sent as messages (the scale-out default). `auto` picks `partitioned` on Kafka, `inline` otherwise.
+     */
+    readonly profileUpdates: ProfileUpdatesMode
   }
   readonly identity: {
     readonly types: readonly IdentifierTypeConfig[]
@@ -150,7 +166,7 @@ export function defaultConfig(): TesseraConfig {
     ingest: { maxEventBytes: 32 * 1024, maxBatchBytes: 500 * 1024, corsOrigins: ['*'] },
     pipeline: {
       batchSize: 2000, maxWaitMs: 50, dedupeWindowHours: 7 * 24, sessionTimeoutMinutes: 30,
-      timelineLimit: 1000, publishResolved: true, worker: true,
+      timelineLimit: 1000, publishResolved: true, worker: true, profileUpdates: 'auto',
     },
     identity: { types: DEFAULT_IDENTIFIER_TYPES, defaultPhoneRegion: 'US' },
     governance: {
@@ -211,7 +227,10 @@ function envOverrides(env: Env): Record<string, unknown> {
   if (env.TESSERA_DATABASE_URL !== undefined) store.url = env.TESSERA_DATABASE_URL
   if (Object.keys(store).length > 0) out.store = store
   if (env.TESSERA_POLICY_DIR !== undefined) out.governance = { policies: { dir: env.TESSERA_POLICY_DIR } }
-  if (env.TESSERA_PIPELINE_WORKER !== undefined) out.pipeline = { worker: env.TESSERA_PIPELINE_WORKER !== '0' && env.TESSERA_PIPELINE_WORKER !== 'false' }
+  const pipeline: Record<string, unknown> = {}
+  if (env.TESSERA_PIPELINE_WORKER !== undefined) pipeline.worker = env.TESSERA_PIPELINE_WORKER !== '0' && env.TESSERA_PIPELINE_WORKER !== 'false'
+  if (env.TESSERA_PROFILE_UPDATES !== undefined) pipeline.profileUpdates = env.TESSERA_PROFILE_UPDATES
+  if (Object.keys(pipeline).length > 0) out.pipeline = pipeline
   return out
 }
 
@@ -294,6 +313,10 @@ export function validateConfig(value: unknown): TesseraConfig {
   need(typeof c.pipeline.dedupeWindowHours === 'number' && c.pipeline.dedupeWindowHours >= 24, 'pipeline.dedupeWindowHours', 'must be at least 24 (Segment semantics)')
   need(typeof c.pipeline.sessionTimeoutMinutes === 'number' && c.pipeline.sessionTimeoutMinutes > 0, 'pipeline.sessionTimeoutMinutes', 'must be positive')
   need(isInt(c.pipeline.timelineLimit, 0), 'pipeline.timelineLimit', 'must be an integer >= 0')
+  need((PROFILE_UPDATES_MODES as readonly unknown[]).includes(c.pipeline.profileUpdates), 'pipeline.profileUpdates',
+    `must be one of ${PROFILE_UPDATES_MODES.join(', ')} (TESSERA_PROFILE_UPDATES)`)
+  need(c.pipeline.publishResolved || profileUpdatesMode(c) === 'inline', 'pipeline.publishResolved',
+    'must be true when profiles are updated by partition (pipeline.profileUpdates partitioned, the default on Kafka): the profile owners read events.resolved')
   need(Array.isArray(c.identity?.types) && c.identity.types.length > 0, 'identity.types', 'must list at least one identifier type')
   const names = new Set<string>()
   c.identity.types.forEach((t, i) => {

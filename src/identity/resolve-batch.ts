@@ -50,11 +50,23 @@ export function eventTime(event: RawEvent): number {
   return Number.isNaN(t) ? Date.parse(event.receivedAt) : t
 }
 
+function earliestFirstSeen(nodesByProfile: ReadonlyMap<string, readonly IdentifierNode[]>): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const [id, nodes] of nodesByProfile) {
+    for (const node of nodes) out.set(id, Math.min(out.get(id) ?? Infinity, node.firstSeen))
+  }
+  return out
+}
+
 export async function resolveBatch(
   events: readonly RawEvent[],
   rules: IdentityRules,
   store: IdentityStore,
-  createdAtOf: CreatedAtLookup,
+  /**
+   * Creation times of existing profiles; null takes the earliest first-seen time of each profile's identifiers
+   * (for partitioned profile updates, where profile rows are written later by their owners).
+   */
+  createdAtOf: CreatedAtLookup | null,
 ): Promise<BatchResolution> {
   // 1. One lookup for every key the batch mentions (alias previousIds both as user_id and anonymous_id).
   const keys = new Set<IdentifierKey>()
@@ -68,10 +80,14 @@ export async function resolveBatch(
   })
   const owner = await store.lookup([...keys])
   const memberIds = [...new Set(owner.values())]
-  const [nodesByProfile, createdAt] = await Promise.all([store.identifiersOf(memberIds), createdAtOf(memberIds)])
+  const [nodesByProfile, createdAt] = await Promise.all([
+    store.identifiersOf(memberIds),
+    createdAtOf ? createdAtOf(memberIds) : Promise.resolve(null),
+  ])
+  const createdAtById = createdAt ?? earliestFirstSeen(nodesByProfile)
   const members = new Map<string, Member>()
   for (const id of memberIds) {
-    const m: Member = { createdAt: createdAt.get(id) ?? 0, values: new Map(), keys: new Set() }
+    const m: Member = { createdAt: createdAtById.get(id) ?? 0, values: new Map(), keys: new Set() }
     for (const node of nodesByProfile.get(id) ?? []) addToMember(m, node.type, node.value, node.key)
     for (const key of m.keys) owner.set(key, id)
     members.set(id, m)

@@ -1,15 +1,19 @@
-/** @module Assembles the stage list and the runner from config; used by the worker thread and the in-process mode. */
-import type { TesseraConfig } from '../config/config.js'
+/** @module Assembles the stage lists and runners from config; used by the worker thread and the in-process mode. */
+import { profileUpdatesMode, type TesseraConfig } from '../config/config.js'
 import { compileIdentityRules } from '../identity/identity-rules.js'
-import type { EventLog } from '../log/event-log.js'
+import { TOPICS, type EventLog, type TopicPartitionOffset } from '../log/event-log.js'
 import type { StateBackend } from '../storage/state-backend.js'
-import { PipelineRunner, type PipelineLogger, type PipelineRunnerOptions } from './pipeline-runner.js'
+import { PipelineRunner, RAW_INPUT, type PipelineLogger, type PipelineRunnerOptions, type PipelineStats } from './pipeline-runner.js'
 import type { Stage } from './stage.js'
+import { createApplyProfilesStage, profileMessageCodec } from './stages/apply-profiles.js'
 import { createDedupeStage } from './stages/dedupe.js'
 import { createEnrichStage } from './stages/enrich.js'
 import { createPublishStage } from './stages/publish.js'
 import { createResolveIdentityStage } from './stages/resolve-identity.js'
 import { createUpdateProfilesStage } from './stages/update-profiles.js'
+
+/** Consumer group of the profile owners (partitioned profile updates) on events.resolved. */
+export const PROFILES_GROUP = 'tessera-profiles'
 
 export interface PipelineParts {
   readonly input: EventLog
@@ -19,28 +23,55 @@ export interface PipelineParts {
   readonly onBatch?: PipelineRunnerOptions['onBatch']
 }
 
+/** The identity runner's stages: with inline profile updates they also update profiles. */
 export function buildStages(config: TesseraConfig, output: EventLog): Stage[] {
+  const partitioned = profileUpdatesMode(config) === 'partitioned'
   const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion)
   const stages: Stage[] = [
     createDedupeStage(),
     createEnrichStage({ sessionTimeoutMs: config.pipeline.sessionTimeoutMinutes * 60_000 }),
-    createResolveIdentityStage(rules),
-    createUpdateProfilesStage({ timelineLimit: config.pipeline.timelineLimit }),
+    createResolveIdentityStage(rules, { profileAges: partitioned ? 'identifiers' : 'profiles' }),
   ]
-  if (config.pipeline.publishResolved) stages.push(createPublishStage(output))
+  if (!partitioned) stages.push(createUpdateProfilesStage({ timelineLimit: config.pipeline.timelineLimit }))
+  if (config.pipeline.publishResolved) stages.push(createPublishStage(output, { notifyMerges: partitioned }))
   return stages
 }
 
-export function buildPipeline(config: TesseraConfig, parts: PipelineParts): PipelineRunner {
-  return new PipelineRunner({
+/** What the hosts need of a runner, whatever its items. */
+export interface RunnerHandle {
+  readonly topic: string
+  readonly stats: PipelineStats
+  start(): void
+  stop(): Promise<void>
+  committedOffsets(): TopicPartitionOffset[]
+}
+
+/**
+ * The runners of this process: identity resolution on events.raw, and with partitioned profile updates the profile
+ * owners on events.resolved (their own consumer group, so Kafka spreads both over the pipeline processes).
+ */
+export function buildPipeline(config: TesseraConfig, parts: PipelineParts): RunnerHandle[] {
+  const common = {
     input: parts.input,
     state: parts.state,
     deadLetter: parts.output,
-    stages: buildStages(config, parts.output),
     batchSize: config.pipeline.batchSize,
     maxWaitMs: config.pipeline.maxWaitMs,
     dedupeWindowMs: config.pipeline.dedupeWindowHours * 3_600_000,
     logger: parts.logger,
     ...(parts.onBatch ? { onBatch: parts.onBatch } : {}),
-  })
+  }
+  const runners: RunnerHandle[] = [new PipelineRunner({ ...RAW_INPUT, ...common, stages: buildStages(config, parts.output) })]
+  if (profileUpdatesMode(config) === 'partitioned') {
+    runners.push(new PipelineRunner({
+      ...common,
+      group: PROFILES_GROUP,
+      topic: TOPICS.resolved,
+      codec: profileMessageCodec,
+      // The profile owners read what the identity runner wrote: events.resolved lives in the output log.
+      input: parts.output,
+      stages: [createApplyProfilesStage({ output: parts.output, timelineLimit: config.pipeline.timelineLimit })],
+    }))
+  }
+  return runners
 }

@@ -3,11 +3,11 @@
  * the second core is used) or on the main thread (memory log, tests). Both expose the same handle.
  */
 import { Worker } from 'node:worker_threads'
-import type { TesseraConfig } from '../config/config.js'
+import { profileUpdatesMode, type TesseraConfig } from '../config/config.js'
 import type { EventLog, TopicPartitionOffset } from '../log/event-log.js'
 import { TOPICS } from '../log/event-log.js'
 import type { StateBackend } from '../storage/state-backend.js'
-import { buildPipeline } from './build-pipeline.js'
+import { buildPipeline, type RunnerHandle } from './build-pipeline.js'
 import type { BatchInfo, PipelineLogger, PipelineStats } from './pipeline-runner.js'
 
 export interface PipelineStatus extends PipelineStats {
@@ -16,6 +16,8 @@ export interface PipelineStatus extends PipelineStats {
    * unknown (not measured yet, or the log did not answer the last time).
    */
   readonly lag: readonly number[] | null
+  /** The same for the profile owners on events.resolved (partitioned profile updates only). */
+  readonly profileLag?: readonly number[] | null
   readonly running: boolean
   /** Set when the worker died; the host restarts it. */
   readonly lastError?: string
@@ -35,6 +37,8 @@ export interface WorkerPipelineOptions {
   readonly paths: { readonly rawLog: string; readonly outputLog: string; readonly state: string }
   /** The log that ingest appends to (to compute lag from the main thread). */
   readonly input: EventLog
+  /** The log holding events.resolved, for the profile owners' lag (partitioned profile updates only). */
+  readonly output?: EventLog
   readonly logger: PipelineLogger
   readonly onBatch?: (report: BatchReport) => void
 }
@@ -42,47 +46,81 @@ export interface WorkerPipelineOptions {
 const TS_BOOTSTRAP = `const { workerData } = require('node:worker_threads')
 import('tsx/esm/api').then((tsx) => { tsx.register(); return import(workerData.module) })`
 
-const EMPTY_STATS: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lastBatchMs: 0, stageErrors: {} }
+const EMPTY_STATS: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lost: 0, lastBatchMs: 0, stageErrors: {} }
 
-/** Lag = end offsets of events.raw minus the pipeline's committed offsets. */
-async function computeLag(input: EventLog, committed: readonly TopicPartitionOffset[]): Promise<number[]> {
-  const ends = await input.endOffsets(TOPICS.raw)
-  const done = new Map(committed.map((c) => [c.partition, c.offset]))
+/** A consumed topic whose lag the host watches: end offsets in `log` minus the committed offsets. */
+interface LagSource {
+  readonly log: EventLog
+  readonly topic: string
+}
+
+async function computeLag(source: LagSource, committed: readonly TopicPartitionOffset[]): Promise<number[]> {
+  const ends = await source.log.endOffsets(source.topic)
+  const done = new Map(committed.filter((c) => c.topic === source.topic).map((c) => [c.partition, c.offset]))
   return ends.map((e) => Math.max(0, e.offset - (done.get(e.partition) ?? 0)))
 }
 
 interface ProgressTracker {
-  /** Last measured lag per partition; null while unknown (not measured yet, or the log did not answer). */
-  lag(): number[] | null
+  /** Last measured lag per partition of each source; null while unknown (not measured yet, or the log did not answer). */
+  lag(index: number): number[] | null
   drain(timeoutMs: number): Promise<boolean>
   stop(): void
 }
 
 /**
- * Measures the pipeline's lag every second and waits for it to catch up, from wherever its committed
- * offsets come from (the worker's reports, or the in-process runner). Shared by both handles.
+ * Measures the pipeline's lag on each consumed topic every second and waits for all of them to catch up, from
+ * wherever the committed offsets come from (the worker's reports, or the in-process runners). Shared by both handles.
+ * Sources are drained in order: events.raw first, since its runner is what appends to events.resolved.
  */
-function trackProgress(input: EventLog, committed: () => readonly TopicPartitionOffset[], logger: PipelineLogger): ProgressTracker {
-  let lag: number[] | null = null
+function trackProgress(sources: readonly LagSource[], committed: () => readonly TopicPartitionOffset[], logger: PipelineLogger): ProgressTracker {
+  const lags: (number[] | null)[] = sources.map(() => null)
   const timer = setInterval(() => {
-    computeLag(input, committed()).then((l) => { lag = l }, (error: unknown) => {
-      lag = null // never report an unmeasured lag as zero
-      logger.warn({ err: { message: (error as Error).message } }, 'could not measure pipeline lag')
+    sources.forEach((source, i) => {
+      computeLag(source, committed()).then((l) => { lags[i] = l }, (error: unknown) => {
+        lags[i] = null // never report an unmeasured lag as zero
+        logger.warn({ err: { message: (error as Error).message }, topic: source.topic }, 'could not measure pipeline lag')
+      })
     })
   }, 1000)
   timer.unref()
   return {
-    lag: () => lag,
+    lag: (index) => lags[index] ?? null,
     async drain(timeoutMs) {
       const deadline = Date.now() + timeoutMs
       for (;;) {
-        if ((await computeLag(input, committed())).every((l) => l === 0)) return true
+        let caughtUp = true
+        for (const source of sources) {
+          if (!(await computeLag(source, committed())).every((l) => l === 0)) {
+            caughtUp = false
+            break
+          }
+        }
+        if (caughtUp) return true
         if (Date.now() > deadline) return false
         await new Promise((r) => setTimeout(r, 20))
       }
     },
     stop: () => clearInterval(timer),
   }
+}
+
+/** Lag sources of a pipeline: events.raw, plus events.resolved when profiles are updated by partition. */
+function lagSources(config: TesseraConfig, input: EventLog, output: EventLog | undefined): LagSource[] {
+  const sources: LagSource[] = [{ log: input, topic: TOPICS.raw }]
+  if (profileUpdatesMode(config) === 'partitioned') {
+    // On Kafka both topics are in one cluster; the embedded mode keeps events.resolved in its own file.
+    sources.push({ log: output ?? input, topic: TOPICS.resolved })
+  }
+  return sources
+}
+
+function statusOf(stats: PipelineStats, progress: ProgressTracker, sources: readonly LagSource[], running: boolean): PipelineStatus {
+  return { ...stats, lag: progress.lag(0), ...(sources.length > 1 ? { profileLag: progress.lag(1) } : {}), running }
+}
+
+/** The identity runner's stats stand for the pipeline (the profile owners' batches are reported through onBatch). */
+function combinedStats(runners: readonly RunnerHandle[]): PipelineStats {
+  return runners[0]!.stats
 }
 
 export function startWorkerPipeline(options: WorkerPipelineOptions): PipelineHandle {
@@ -126,10 +164,11 @@ export function startWorkerPipeline(options: WorkerPipelineOptions): PipelineHan
     })
   }
   spawn()
-  const progress = trackProgress(options.input, () => committed, options.logger)
+  const sources = lagSources(options.config, options.input, options.output)
+  const progress = trackProgress(sources, () => committed, options.logger)
 
   return {
-    status: () => ({ ...stats, lag: progress.lag(), running, ...(lastError ? { lastError } : {}) }),
+    status: () => ({ ...statusOf(stats, progress, sources, running), ...(lastError ? { lastError } : {}) }),
     drain: (timeoutMs) => progress.drain(timeoutMs),
     async stop() {
       stopping = true
@@ -157,20 +196,21 @@ export interface InProcessPipelineOptions {
 }
 
 export function startInProcessPipeline(options: InProcessPipelineOptions): PipelineHandle {
-  const runner = buildPipeline(options.config, {
+  const runners = buildPipeline(options.config, {
     input: options.input, output: options.output, state: options.state, logger: options.logger,
     onBatch: (report) => {
       options.onBatch?.(report)
     },
   })
-  const progress = trackProgress(options.input, () => runner.committedOffsets(), options.logger)
-  runner.start()
+  const sources = lagSources(options.config, options.input, options.output)
+  const progress = trackProgress(sources, () => runners.flatMap((r) => r.committedOffsets()), options.logger)
+  for (const runner of runners) runner.start()
   return {
-    status: () => ({ ...runner.stats, lag: progress.lag(), running: true }),
+    status: () => statusOf(combinedStats(runners), progress, sources, true),
     drain: (timeoutMs) => progress.drain(timeoutMs),
     async stop() {
       progress.stop()
-      await runner.stop()
+      for (const runner of runners) await runner.stop()
     },
   }
 }

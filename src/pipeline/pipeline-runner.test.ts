@@ -6,7 +6,7 @@ import { TOPICS } from '../log/event-log.js'
 import { SqliteStateBackend } from '../storage/sqlite/sqlite-backend.js'
 import { rawEvent, tempDir } from '../../test/support/factories.js'
 import { buildStages } from './build-pipeline.js'
-import { PIPELINE_GROUP, PipelineRunner, type BatchInfo } from './pipeline-runner.js'
+import { PIPELINE_GROUP, PipelineRunner, RAW_INPUT, type BatchInfo } from './pipeline-runner.js'
 import type { Stage } from './stage.js'
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined }
@@ -37,7 +37,7 @@ describe('PipelineRunner', () => {
   async function runUntilDone(stages: Stage[], expected: number): Promise<BatchInfo[]> {
     const reports: BatchInfo[] = []
     const runner = new PipelineRunner({
-      input, state, deadLetter: output, stages, batchSize: 50, maxWaitMs: 5, dedupeWindowMs: 86_400_000, logger: silent,
+      ...RAW_INPUT, input, state, deadLetter: output, stages, batchSize: 50, maxWaitMs: 5, dedupeWindowMs: 86_400_000, logger: silent,
       onBatch: (r) => reports.push(r),
     })
     runner.start()
@@ -113,5 +113,35 @@ describe('PipelineRunner', () => {
     const reports = await runUntilDone(stages, 1)
     expect(reports.reduce((n, r) => n + (r.stageErrors.enrich ?? 0), 0)).toBe(1)
     expect((await profileOf('att'))?.eventCount).toBe(1)
+  })
+
+  it('counts and reports the events a log dropped before the pipeline read them (retention), then goes on', async () => {
+    const events = Array.from({ length: 10 }, () => rawEvent('track', { userId: 'gap', event: 'e' }))
+    const { positions } = await input.append(TOPICS.raw, events.map((e) => ({ key: 'gap', value: JSON.stringify(e) })))
+    const partition = positions[0]!.partition
+    // The state says offsets 0-1 were processed; the log has since dropped 2-4, so it starts the consumer at 5,
+    // as Kafka does when the stored offset is older than its retention (auto.offset.reset=earliest).
+    await state.transaction((tx) => tx.offsets.save(PIPELINE_GROUP, [{ topic: TOPICS.raw, partition, offset: 2 }]))
+    const log = input
+    const retained = Object.create(log) as MemoryEventLog
+    retained.createConsumer = (options) => log.createConsumer({
+      ...options,
+      onAssign: async (partitions) => ((await options.onAssign?.(partitions)) ?? [])
+        .map((o) => (o.partition === partition ? { ...o, offset: 5 } : o)),
+    })
+    const errors: { obj: object; msg: string }[] = []
+    const reports: BatchInfo[] = []
+    const runner = new PipelineRunner({
+      ...RAW_INPUT, input: retained, state, deadLetter: output, stages: buildStages(config, output), batchSize: 50, maxWaitMs: 5,
+      dedupeWindowMs: 86_400_000, logger: { ...silent, error: (obj, msg) => errors.push({ obj, msg }) }, onBatch: (r) => reports.push(r),
+    })
+    runner.start()
+    const deadline = Date.now() + 10_000
+    while (reports.reduce((n, r) => n + r.records, 0) < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+    await runner.stop()
+    expect(reports.reduce((n, r) => n + r.lost, 0)).toBe(3)
+    expect(runner.stats.lost).toBe(3)
+    expect(errors).toEqual([{ obj: expect.objectContaining({ partition, from: 2, to: 4, lost: 3 }), msg: expect.stringContaining('lost') }])
+    expect((await profileOf('gap'))?.eventCount).toBe(5)
   })
 })

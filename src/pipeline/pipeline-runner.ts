@@ -17,21 +17,60 @@ import type { BatchContext, Stage, StageName, WorkItem } from './stage.js'
 
 export const PIPELINE_GROUP = 'tessera-pipeline'
 
+/** What the runner needs of an item: the record it came from (offsets, dead-lettering). */
+export interface RunnerItem {
+  readonly record: LogRecord
+}
+
+/** Turns records into the items a runner's stages work on. */
+export interface ItemCodec<T extends RunnerItem> {
+  /** The item, or why the record can never be processed (it goes to the dead-letter topic). */
+  parse(record: LogRecord): T | { readonly poison: string }
+  /** A copy without anything stages wrote, for a retried transaction. */
+  fresh(item: T): T
+}
+
+/** Items of `events.raw`: the events ingest accepted. */
+export const rawEventCodec: ItemCodec<WorkItem> = {
+  parse(record) {
+    let event: RawEvent
+    try {
+      event = JSON.parse(record.value) as RawEvent
+    } catch (error) {
+      return { poison: `not JSON: ${(error as Error).message}` }
+    }
+    if (typeof event !== 'object' || event === null || typeof event.messageId !== 'string' || typeof event.type !== 'string') {
+      return { poison: 'not a Tessera event (no messageId or type)' }
+    }
+    return { record, event, time: eventTime(event), enrichment: {} }
+  },
+  fresh: (i) => ({ record: i.record, event: i.event, time: i.time, enrichment: {} }),
+}
+
+/** The first runner's input: `events.raw` in the `tessera-pipeline` group. */
+export const RAW_INPUT = { group: PIPELINE_GROUP, topic: TOPICS.raw, codec: rawEventCodec } as const
+
 export interface PipelineStats {
   batches: number
   processed: number
   duplicates: number
   merges: number
   deadLettered: number
+  /** Records removed from the input log (retention) before the pipeline read them: never processed. */
+  lost: number
   lastBatchMs: number
   stageErrors: Partial<Record<StageName, number>>
 }
 
 export interface BatchInfo {
+  /** The topic the batch came from (events.raw, or events.resolved for the profile owners). */
+  readonly topic: string
   readonly records: number
   readonly processed: number
   readonly duplicates: number
   readonly merges: number
+  /** Records skipped over because the log no longer had them (see {@link PipelineStats.lost}). */
+  readonly lost: number
   readonly ms: number
   /** Errors caught in `attempt` stages during this batch, by stage. */
   readonly stageErrors: Partial<Record<StageName, number>>
@@ -43,12 +82,16 @@ export interface PipelineLogger {
   error(obj: object, msg: string): void
 }
 
-export interface PipelineRunnerOptions {
+export interface PipelineRunnerOptions<T extends RunnerItem = WorkItem> {
+  /** Consumer group; its offsets are stored with the state under this name. */
+  readonly group: string
+  readonly topic: string
+  readonly codec: ItemCodec<T>
   readonly input: EventLog
   readonly state: StateBackend
   /** Where poison events go (`events.dead-letter`); usually the same log as the resolved output. */
   readonly deadLetter: EventLog
-  readonly stages: readonly Stage[]
+  readonly stages: readonly Stage<T>[]
   readonly batchSize: number
   readonly maxWaitMs: number
   readonly dedupeWindowMs: number
@@ -57,17 +100,22 @@ export interface PipelineRunnerOptions {
   readonly onBatch?: (info: BatchInfo) => void
 }
 
-export class PipelineRunner {
-  readonly #options: PipelineRunnerOptions
-  readonly stats: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lastBatchMs: 0, stageErrors: {} }
+export class PipelineRunner<T extends RunnerItem = WorkItem> {
+  readonly #options: PipelineRunnerOptions<T>
+  readonly stats: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lost: 0, lastBatchMs: 0, stageErrors: {} }
   #consumer: LogConsumer | undefined
   #stopped = false
   #loop: Promise<void> | undefined
   #lastPurge = 0
   readonly #committed = new Map<number, TopicPartitionOffset>()
 
-  constructor(options: PipelineRunnerOptions) {
+  constructor(options: PipelineRunnerOptions<T>) {
     this.#options = options
+  }
+
+  /** The topic this runner consumes. */
+  get topic(): string {
+    return this.#options.topic
   }
 
   /** Starts consuming; resolves at once. Errors are logged and retried with backoff until `stop()`. */
@@ -75,7 +123,7 @@ export class PipelineRunner {
     this.#loop ??= this.#supervise()
   }
 
-  /** Offsets committed with the state so far (next offset to process, per partition of events.raw). */
+  /** Offsets committed with the state so far (next offset to process, per partition of the input topic). */
   committedOffsets(): TopicPartitionOffset[] {
     return [...this.#committed.values()]
   }
@@ -89,13 +137,14 @@ export class PipelineRunner {
   async #supervise(): Promise<void> {
     let backoff = 100
     while (!this.#stopped) {
+      const { group, topic } = this.#options
       const consumer = this.#options.input.createConsumer({
-        group: PIPELINE_GROUP,
-        topic: TOPICS.raw,
+        group,
+        topic,
         maxBatchRecords: this.#options.batchSize,
         maxWaitMs: this.#options.maxWaitMs,
         onAssign: async () => {
-          const stored = await this.#options.state.transaction((tx) => tx.offsets.load(PIPELINE_GROUP, TOPICS.raw))
+          const stored = await this.#options.state.transaction((tx) => tx.offsets.load(group, topic))
           for (const o of stored) this.#committed.set(o.partition, o)
           return stored
         },
@@ -117,7 +166,8 @@ export class PipelineRunner {
 
   async #handle(batch: RecordBatch): Promise<void> {
     const started = performance.now()
-    const { items, poison } = parseRecords(batch.records)
+    const lost = this.#checkContinuity(batch.records)
+    const { items, poison } = this.#parse(batch.records)
     if (poison.length > 0) await this.#deadLetter(poison.map((p) => ({ record: p.record, reason: p.reason })))
     const offsets = nextOffsets(batch.records)
     let counts: Record<string, number>
@@ -133,7 +183,7 @@ export class PipelineRunner {
         this.#options.logger.warn({ err: describe(error), records: items.length }, 'batch failed; isolating the failing event')
         counts = {}
         for (const item of items) {
-          const single: WorkItem[] = [item]
+          const single: T[] = [item]
           try {
             const c = await this.#commit(single, nextOffsets([item.record]))
             for (const [k, v] of Object.entries(c)) counts[k] = (counts[k] ?? 0) + v
@@ -154,16 +204,49 @@ export class PipelineRunner {
     this.stats.lastBatchMs = ms
     const stageErrors: Partial<Record<StageName, number>> = {}
     for (const [k, v] of Object.entries(counts)) if (k.startsWith('stageError:')) stageErrors[k.slice(11) as StageName] = v
-    this.#options.onBatch?.({ records: batch.records.length, processed, duplicates: counts.duplicates ?? 0, merges: counts.merges ?? 0, ms, stageErrors })
+    this.#options.onBatch?.({ topic: this.#options.topic, records: batch.records.length, processed, duplicates: counts.duplicates ?? 0, merges: counts.merges ?? 0, lost, ms, stageErrors })
     await this.#maybePurge()
   }
 
-  async #commit(items: readonly WorkItem[], offsets: readonly TopicPartitionOffset[]): Promise<Record<string, number>> {
+  /**
+   * A batch that starts after the next offset stored with the state means the log dropped records before the
+   * pipeline read them: Kafka's retention (time or bytes) ran out while the pipeline lagged, and the consumer
+   * restarted at the earliest record still kept. They cannot be processed any more; say so loudly and count them
+   * (`lost` in the stats and the metrics) instead of skipping them silently. Returns how many were lost. (Tessera's
+   * producers are not transactional, so events.raw has no control records and its offsets have no other gaps.)
+   */
+  #parse(records: readonly LogRecord[]): { items: T[]; poison: { record: LogRecord; reason: string }[] } {
+    const items: T[] = []
+    const poison: { record: LogRecord; reason: string }[] = []
+    for (const record of records) {
+      const parsed = this.#options.codec.parse(record)
+      if ('poison' in parsed) poison.push({ record, reason: parsed.poison })
+      else items.push(parsed)
+    }
+    return { items, poison }
+  }
+
+  #checkContinuity(records: readonly LogRecord[]): number {
+    const first = new Map<number, number>()
+    for (const r of records) if ((first.get(r.partition) ?? Infinity) > r.offset) first.set(r.partition, r.offset)
+    let lost = 0
+    for (const [partition, offset] of first) {
+      const expected = this.#committed.get(partition)?.offset
+      if (expected === undefined || offset <= expected) continue
+      lost += offset - expected
+      this.#options.logger.error({ topic: this.#options.topic, partition, from: expected, to: offset - 1, lost: offset - expected },
+        'events were removed from the log before the pipeline read them (log retention shorter than the pipeline lag); they are lost')
+    }
+    this.stats.lost += lost
+    return lost
+  }
+
+  async #commit(items: readonly T[], offsets: readonly TopicPartitionOffset[]): Promise<Record<string, number>> {
     return this.#options.state.transaction(async (tx) => {
       // Fresh work items per attempt: a backend may run this function again after a deadlock (PostgreSQL),
       // and stages mark items (duplicate, profile) inside a transaction that was rolled back.
-      const fresh: WorkItem[] = items.map((i) => ({ record: i.record, event: i.event, time: i.time, enrichment: {} }))
-      const ctx: BatchContext = { items: fresh, tx, now: Date.now(), counts: {} }
+      const fresh: T[] = items.map((i) => this.#options.codec.fresh(i))
+      const ctx: BatchContext<T> = { items: fresh, tx, now: Date.now(), counts: {} }
       if (items.length > 0) {
         for (const stage of this.#options.stages) {
           if (stage.policy === 'ensure') {
@@ -180,7 +263,7 @@ export class PipelineRunner {
           }
         }
       }
-      await tx.offsets.save(PIPELINE_GROUP, offsets)
+      await tx.offsets.save(this.#options.group, offsets)
       return ctx.counts
     }).then((counts) => {
       for (const o of offsets) this.#committed.set(o.partition, o)
@@ -205,26 +288,6 @@ export class PipelineRunner {
     const removed = await this.#options.state.transaction((tx) => tx.dedupe.purge(now - this.#options.dedupeWindowMs))
     if (removed > 0) this.#options.logger.info({ removed }, 'purged expired dedupe keys')
   }
-}
-
-function parseRecords(records: readonly LogRecord[]): { items: WorkItem[]; poison: { record: LogRecord; reason: string }[] } {
-  const items: WorkItem[] = []
-  const poison: { record: LogRecord; reason: string }[] = []
-  for (const record of records) {
-    let event: RawEvent
-    try {
-      event = JSON.parse(record.value) as RawEvent
-    } catch (error) {
-      poison.push({ record, reason: `not JSON: ${(error as Error).message}` })
-      continue
-    }
-    if (typeof event !== 'object' || event === null || typeof event.messageId !== 'string' || typeof event.type !== 'string') {
-      poison.push({ record, reason: 'not a Tessera event (no messageId or type)' })
-      continue
-    }
-    items.push({ record, event, time: eventTime(event), enrichment: {} })
-  }
-  return { items, poison }
 }
 
 function nextOffsets(records: readonly LogRecord[]): TopicPartitionOffset[] {

@@ -26,25 +26,25 @@ const logger: PipelineLogger = {
   error: (obj, msg) => post({ type: 'log', level: 'error', obj, msg }),
 }
 
-const input = await openLog(config, { path: paths.rawLog, readOnly: true })
-const output = await openLog(config, { path: paths.outputLog })
+const input = await openLog(config, { path: paths.rawLog, readOnly: true, role: 'pipeline', logger })
+const output = await openLog(config, { path: paths.outputLog, role: 'pipeline-out', logger })
 await output.ensureTopic(TOPICS.resolved, config.log.partitions)
 await output.ensureTopic(TOPICS.deadLetter, 1)
 const state = await openState(config, paths.state)
 await state.migrate()
-const runner = buildPipeline(config, {
+const runners = buildPipeline(config, {
   input, output, state, logger,
   onBatch: (report) => post({ type: 'batch', report }),
 })
-const report = (): void => post({ type: 'stats', stats: runner.stats, committed: runner.committedOffsets() })
+const report = (): void => post({ type: 'stats', stats: runners[0]!.stats, committed: runners.flatMap((r) => r.committedOffsets()) })
 const timer = setInterval(report, 100)
-runner.start()
+for (const runner of runners) runner.start()
 post({ type: 'ready' })
 
 port.on('message', (msg: { type: string }) => {
   if (msg.type !== 'stop') return
   void (async () => {
-    await runner.stop()
+    for (const runner of runners) await runner.stop()
     clearInterval(timer)
     report()
     await output.close()

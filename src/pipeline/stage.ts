@@ -7,7 +7,7 @@ import type { Enrichment, RawEvent } from '../core/event.js'
 import type { LogRecord } from '../log/event-log.js'
 import type { StateTransaction } from '../storage/state-backend.js'
 
-export const STAGE_NAMES = ['dedupe', 'enrich', 'resolve-identity', 'update-profiles', 'publish'] as const
+export const STAGE_NAMES = ['dedupe', 'enrich', 'resolve-identity', 'update-profiles', 'publish', 'apply-profiles'] as const
 export type StageName = (typeof STAGE_NAMES)[number]
 
 export const FAILURE_POLICIES = ['ensure', 'attempt'] as const
@@ -28,8 +28,8 @@ export interface WorkItem {
   resolvedJson?: string
 }
 
-export interface BatchContext {
-  readonly items: readonly WorkItem[]
+export interface BatchContext<T = WorkItem> {
+  readonly items: readonly T[]
   readonly tx: StateTransaction
   /** Wall-clock ms at batch start. */
   readonly now: number
@@ -37,10 +37,10 @@ export interface BatchContext {
   readonly counts: Record<string, number>
 }
 
-export interface Stage {
+export interface Stage<T = WorkItem> {
   readonly name: StageName
   readonly policy: FailurePolicy
-  run(batch: BatchContext): Promise<void>
+  run(batch: BatchContext<T>): Promise<void>
 }
 
 export function live(items: readonly WorkItem[]): WorkItem[] {

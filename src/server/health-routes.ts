@@ -11,6 +11,18 @@ export interface HealthOptions {
   readonly rawTopic: string
 }
 
+const READINESS = {
+  type: 'object',
+  properties: {
+    status: { type: 'string' },
+    log: { type: 'string' },
+    pipeline: { type: 'string' },
+    lag: { type: ['integer', 'null'], description: 'events.raw records not processed yet; null while unknown' },
+    profileLag: { type: ['integer', 'null'], description: 'events.resolved records the profile owners have not applied yet (partitioned profile updates)' },
+    lost: { type: 'integer', description: 'events removed from the log by retention before the pipeline read them, since start' },
+  },
+} as const
+
 export function registerHealthRoutes(app: FastifyInstance, { log, pipeline, metrics, rawTopic }: HealthOptions): void {
   app.get('/healthz', {
     schema: { summary: 'Liveness: the process answers', tags: ['operations'], response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } },
@@ -21,8 +33,8 @@ export function registerHealthRoutes(app: FastifyInstance, { log, pipeline, metr
       summary: 'Readiness: the event log answers and the pipeline runs',
       tags: ['operations'],
       response: {
-        200: { type: 'object', properties: { status: { type: 'string' }, log: { type: 'string' }, pipeline: { type: 'string' }, lag: { type: ['integer', 'null'] } } },
-        503: { type: 'object', properties: { status: { type: 'string' }, log: { type: 'string' }, pipeline: { type: 'string' }, lag: { type: ['integer', 'null'] } } },
+        200: READINESS,
+        503: READINESS,
       },
     },
   }, async (_request, reply) => {
@@ -35,11 +47,14 @@ export function registerHealthRoutes(app: FastifyInstance, { log, pipeline, metr
     }
     const status = pipeline?.status()
     // null = unknown: never report an unmeasured lag as zero.
-    const lag = status?.lag ? status.lag.reduce((a, b) => a + b, 0) : null
+    const sum = (lags: readonly number[] | null | undefined): number | null => (lags ? lags.reduce((a, b) => a + b, 0) : null)
+    const lag = sum(status?.lag)
     const ready = logOk && (status === undefined || status.running)
     return reply.status(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'not ready', log: logOk ? 'ok' : 'unavailable',
       pipeline: status === undefined ? 'not in this role' : status.running ? 'running' : 'stopped', lag,
+      ...(status?.profileLag !== undefined ? { profileLag: sum(status.profileLag) } : {}),
+      ...(status ? { lost: status.lost } : {}),
     })
   })
 

@@ -6,3 +6,6 @@ import { startHarness } from '../support/tessera-harness.js'
 import { runProfileScenarios } from './profile-scenarios.js'
 
 runProfileScenarios('embedded mode', () => startHarness())
+
+// The scale-out default (profiles owned by partitions of events.resolved, merges sent as messages), on the same log.
+runProfileScenarios('embedded mode, profiles updated by partition', () => startHarness({ pipeline: { profileUpdates: 'partitioned' } }))

@@ -2,7 +2,7 @@
  * @module The subset of kafkajs that the Kafka adapter calls, declared as Tessera interfaces so that no kafkajs type
  * reaches the rest of the code base. {@link openKafkaClient} is the only place that imports kafkajs.
  */
-import { Kafka, logLevel, type LogEntry } from 'kafkajs'
+import { Kafka, logLevel, Partitioners, type LogEntry } from 'kafkajs'
 
 export interface KafkaClientConfig {
   /** Bootstrap brokers, `host:port`. */
@@ -180,7 +180,10 @@ export function openKafkaClient(config: KafkaClientConfig): KafkaClient {
     },
   })
   return {
-    producer: () => kafka.producer({ allowAutoTopicCreation: false, idempotent: false, maxInFlightRequests: 5 }),
+    // Tessera picks every record's partition itself; naming a partitioner only silences kafkajs's v2 migration warning.
+    producer: () => kafka.producer({
+      allowAutoTopicCreation: false, idempotent: false, maxInFlightRequests: 5, createPartitioner: Partitioners.DefaultPartitioner,
+    }),
     admin: () => kafka.admin(),
     consumer(c) {
       const consumer = kafka.consumer({

@@ -3,7 +3,15 @@ import type { IdentityRules } from '../../identity/identity-rules.js'
 import { resolveBatch } from '../../identity/resolve-batch.js'
 import { live, type BatchContext, type Stage } from '../stage.js'
 
-export function createResolveIdentityStage(rules: IdentityRules): Stage {
+export interface ResolveIdentityOptions {
+  /**
+   * Where a merge finds the profiles' ages (the older one wins): their profile rows (inline profile updates), or
+   * their identifiers' first-seen times (partitioned updates, where rows are written later by their owners).
+   */
+  readonly profileAges: 'profiles' | 'identifiers'
+}
+
+export function createResolveIdentityStage(rules: IdentityRules, options: ResolveIdentityOptions = { profileAges: 'profiles' }): Stage {
   return {
     name: 'resolve-identity',
     policy: 'ensure',
@@ -13,7 +21,8 @@ export function createResolveIdentityStage(rules: IdentityRules): Stage {
         items.map((i) => i.event),
         rules,
         batch.tx.identity,
-        async (ids) => new Map([...(await batch.tx.profiles.get(ids))].map(([id, p]) => [id, p.createdAt])),
+        options.profileAges === 'identifiers' ? null
+          : async (ids) => new Map([...(await batch.tx.profiles.get(ids))].map(([id, p]) => [id, p.createdAt])),
       )
       items.forEach((item, n) => {
         const r = resolutions[n]!

@@ -82,8 +82,11 @@ export class PostgresProfileReader implements ProfileReader {
     const after = options.after ?? { timestamp: Number.MAX_SAFE_INTEGER, messageId: '' }
     const { rows } = await run<{ message_id: string; source_id: string; type: string; name: string | null; timestamp: string; payload: string }>(
       this.#pool, 'read a timeline',
-      `SELECT message_id, source_id, type, name, timestamp, payload FROM profile_events
-       WHERE profile_id = $1 AND (timestamp, message_id) < ($2::bigint, $3::text COLLATE "C")
+      // Includes the rows of profiles merged into this one, transitively (see the SQLite reader).
+      `WITH RECURSIVE members(id) AS (
+         SELECT $1::text COLLATE "C" UNION SELECT p.id FROM profiles p JOIN members m ON p.merged_into = m.id)
+       SELECT message_id, source_id, type, name, timestamp, payload FROM profile_events
+       WHERE profile_id IN (SELECT id FROM members) AND (timestamp, message_id) < ($2::bigint, $3::text COLLATE "C")
        ORDER BY timestamp DESC, message_id DESC LIMIT $4`, [profileId, after.timestamp, after.messageId, options.limit + 1])
     const page = rows.slice(0, options.limit)
     const last = page[page.length - 1]

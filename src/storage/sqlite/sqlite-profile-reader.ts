@@ -30,8 +30,12 @@ export class SqliteProfileReader implements ProfileReader {
     this.#merges = db.prepare('SELECT winner, loser, message_id, rule, event_time FROM profile_merges WHERE winner = @id OR loser = @id ORDER BY seq')
     this.#rejections = db.prepare('SELECT key, message_id, reason, profile_id, event_time FROM identity_rejections WHERE profile_id = ? ORDER BY seq DESC LIMIT 100')
     this.#events = db.prepare(
-      `SELECT message_id, source_id, type, name, timestamp, payload FROM profile_events
-       WHERE profile_id = ? AND (timestamp, message_id) < (?, ?) ORDER BY timestamp DESC, message_id DESC LIMIT ?`,
+      // A profile's timeline includes the rows of profiles merged into it (transitively): with partitioned profile
+      // updates each owner keeps its rows under its own profile (inline updates move them, so this finds none).
+      `WITH RECURSIVE members(id) AS (SELECT ? UNION SELECT p.id FROM profiles p JOIN members m ON p.merged_into = m.id)
+       SELECT message_id, source_id, type, name, timestamp, payload FROM profile_events
+       WHERE profile_id IN (SELECT id FROM members) AND (timestamp, message_id) < (?, ?)
+       ORDER BY timestamp DESC, message_id DESC LIMIT ?`,
     )
   }
 
