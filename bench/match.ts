@@ -17,7 +17,7 @@ import { tempDir } from '../test/support/factories.js'
 import { CsvParser } from '../src/cli/import/csv.js'
 import { runMatch } from '../src/cli/match.js'
 import { runMatchEval } from '../src/cli/match-eval.js'
-import { randomInt, seededRandom } from '../src/matching/seeded-random.js'
+import { randomInt, seededRandom } from '../src/core/seeded-random.js'
 
 const { values } = parseArgs({
   options: {

@@ -152,10 +152,9 @@ export async function startScaleout(dir: string, options: ScaleoutOptions): Prom
   const one = async (sql: string): Promise<number> => Number((await db.query<{ n: string | number }>(sql)).rows[0]!.n)
   return {
     url, authorization: basicAuth(WRITE_KEY), processes,
-    async processed() {
-      const rows = (await db.query<{ n: string | number }>(OFFSETS_SQL.replace('$group', '$1').replace('$topic', '$2'), [PIPELINE_GROUP, TOPICS.raw])).rows
-      return Number(rows[0]!.n)
-    },
+    // Profiles are updated by the owners of events.resolved here (a second consumer group), so an event counts as
+    // processed once it is in its profile's timeline, not when identity resolution committed it.
+    processed: () => one('SELECT count(*) AS n FROM profile_events'),
     async totals() {
       const rejections = (await db.query<{ reason: string; n: string }>('SELECT reason, count(*) AS n FROM identity_rejections GROUP BY reason')).rows
       return {

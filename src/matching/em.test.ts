@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { countPatterns, expectationMaximisation } from './em.js'
 import { buildComparisons } from './comparisons.js'
 import { estimateU } from './estimate-u.js'
-import { seededRandom } from './seeded-random.js'
+import { seededRandom } from '../core/seeded-random.js'
 import { countTermFrequencies } from './term-frequency.js'
 import { PERSON_CONFIG, population } from './testing/synthetic.js'
 

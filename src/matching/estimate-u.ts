@@ -6,7 +6,7 @@
  */
 import { NULL_LEVEL, type Comparison } from './comparisons.js'
 import type { MatchRecord } from './match-record.js'
-import { randomInt, seededRandom } from './seeded-random.js'
+import { randomInt, seededRandom } from '../core/seeded-random.js'
 import type { TermFrequencies } from './term-frequency.js'
 
 export interface EstimateUOptions {

@@ -19,6 +19,11 @@ export interface PipelineParts {
   readonly input: EventLog
   readonly output: EventLog
   readonly state: StateBackend
+  /**
+   * The profile owners' own backend (a second PostgreSQL pool, so both runners commit concurrently); without it
+   * they share `state`, whose transactions then run one after another (SQLite's single connection).
+   */
+  readonly profileState?: StateBackend
   readonly logger: PipelineLogger
   readonly onBatch?: PipelineRunnerOptions['onBatch']
 }
@@ -70,6 +75,7 @@ export function buildPipeline(config: TesseraConfig, parts: PipelineParts): Runn
       codec: profileMessageCodec,
       // The profile owners read what the identity runner wrote: events.resolved lives in the output log.
       input: parts.output,
+      state: parts.profileState ?? parts.state,
       stages: [createApplyProfilesStage({ output: parts.output, timelineLimit: config.pipeline.timelineLimit })],
     }))
   }

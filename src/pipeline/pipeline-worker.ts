@@ -3,7 +3,7 @@
  * database, the output log), runs the stage runner, and reports stats and batches to the host by message.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import type { TesseraConfig } from '../config/config.js'
+import { profileUpdatesMode, type TesseraConfig } from '../config/config.js'
 import { openLog } from '../app/open-log.js'
 import { openState } from '../app/open-state.js'
 import { TOPICS } from '../log/event-log.js'
@@ -32,8 +32,11 @@ await output.ensureTopic(TOPICS.resolved, config.log.partitions)
 await output.ensureTopic(TOPICS.deadLetter, 1)
 const state = await openState(config, paths.state)
 await state.migrate()
+// On PostgreSQL the profile owners get their own pool so both runners' transactions run at once.
+const profileState = profileUpdatesMode(config) === 'partitioned' && config.store.kind === 'postgres'
+  ? await openState(config, paths.state) : undefined
 const runners = buildPipeline(config, {
-  input, output, state, logger,
+  input, output, state, ...(profileState ? { profileState } : {}), logger,
   onBatch: (report) => post({ type: 'batch', report }),
 })
 const report = (): void => post({ type: 'stats', stats: runners[0]!.stats, committed: runners.flatMap((r) => r.committedOffsets()) })
@@ -50,6 +53,7 @@ port.on('message', (msg: { type: string }) => {
     await output.close()
     await input.close()
     await state.close()
+    await profileState?.close()
     port.close()
   })()
 })

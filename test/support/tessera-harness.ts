@@ -30,7 +30,7 @@ export async function startHarness(overrides: DeepPartial<TesseraConfig> = {}, d
   const dir = dataDir ?? temp!.dir
   const env = { TESSERA_WRITE_KEY: WRITE_KEY, TESSERA_ADMIN_TOKEN: ADMIN_TOKEN }
   const config = loadConfig({ env, file: undefined, overrides: { host: '127.0.0.1', port: 0, dataDir: dir, ...overrides } })
-  const tessera = await startTessera(config, { env, logger: pino({ level: 'silent' }) })
+  const tessera = await startTessera(config, { env, logger: pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' }) })
   const url = tessera.url
   return {
     tessera, url, dataDir: dir,

@@ -2,7 +2,7 @@
 import { parseMatchConfig, type MatchConfig } from '../match-config.js'
 import type { MatchRecord } from '../match-record.js'
 import { normaliseValue } from '../normalise.js'
-import { randomInt, seededRandom } from '../seeded-random.js'
+import { randomInt, seededRandom } from '../../core/seeded-random.js'
 
 export const PERSON_CONFIG: MatchConfig = parseMatchConfig({
   id: 'id',

@@ -4,22 +4,11 @@ import { MemoryEventLog } from '../../log/memory/memory-event-log.js'
 import { TOPICS, type AppendRecord } from '../../log/event-log.js'
 import type { MergeNotice } from '../../profiles/profile-messages.js'
 import { SqliteStateBackend } from '../../storage/sqlite/sqlite-backend.js'
+import { seededRandom } from '../../core/seeded-random.js'
 import { rawEvent, tempDir } from '../../../test/support/factories.js'
 import { createApplyProfilesStage, profileMessageCodec, type ProfileItem } from './apply-profiles.js'
 
 const PARTITIONS = 3
-
-/** A small seeded PRNG (mulberry32), so a failing interleaving can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /**
  * What identity resolution publishes for a random history: events keyed by the profile they resolved to at the
@@ -111,7 +100,7 @@ describe('apply-profiles (partitioned profile updates)', () => {
 
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     it(`converges to one profile per person with exact counts and timelines, whatever the interleaving (seed ${seed})`, async () => {
-      const random = prng(seed)
+      const random = seededRandom(seed)
       const { records, expected, root } = history(random, 120)
       // Several identity workers publish concurrently, so a profile's records may arrive out of causal order (an
       // event for a profile after the notice that merged it away); some were published twice (a batch redone

@@ -20,6 +20,7 @@ import type { ProfileRecord, TimelineEvent } from '../../profiles/profile-store.
 import { applyEvent, eventName, mergeProfiles, newProfile } from '../../profiles/profile-updates.js'
 import type { ItemCodec } from '../pipeline-runner.js'
 import type { BatchContext, Stage } from '../stage.js'
+import { trimTimelines } from './update-profiles.js'
 
 /** One record of events.resolved on its way through the profile owner. */
 export interface ProfileItem {
@@ -120,13 +121,7 @@ export function createApplyProfilesStage(options: ApplyProfilesOptions): Stage<P
       }
       await batch.tx.profiles.put([...changed].map((id) => working.get(id)!))
       await batch.tx.profiles.appendEvents(timeline)
-      if (options.timelineLimit > 0) {
-        const full = [...changed].filter((id) => {
-          const p = working.get(id)!
-          return p.mergedInto === null && p.eventCount > options.timelineLimit
-        })
-        await batch.tx.profiles.trimEvents(full, options.timelineLimit)
-      }
+      await trimTimelines(batch.tx.profiles, [...changed].map((id) => working.get(id)!), options.timelineLimit)
       if (out.length > 0) await options.output.append(TOPICS.resolved, out)
     },
   }

@@ -1,12 +1,19 @@
 /** @module Update-profiles stage: merges, traits, counters and the timeline, over a working set loaded once per batch. */
 import type { ResolvedEvent } from '../../core/event.js'
 import { applyEvent, eventName, mergeProfiles, newProfile } from '../../profiles/profile-updates.js'
-import type { ProfileRecord, TimelineEvent } from '../../profiles/profile-store.js'
+import type { ProfileRecord, ProfileStore, TimelineEvent } from '../../profiles/profile-store.js'
 import { live, type BatchContext, type Stage, type WorkItem } from '../stage.js'
 
 export interface UpdateProfilesOptions {
   /** Events kept per profile in the timeline; 0 keeps all. */
   readonly timelineLimit: number
+}
+
+/** Keeps the newest `limit` timeline events of the live profiles among `profiles` that have more (0 keeps all). */
+export async function trimTimelines(store: ProfileStore, profiles: readonly ProfileRecord[], limit: number): Promise<void> {
+  if (limit === 0) return
+  const full = profiles.filter((p) => p.mergedInto === null && p.eventCount > limit).map((p) => p.id)
+  if (full.length > 0) await store.trimEvents(full, limit)
 }
 
 export function resolvedEvent(item: WorkItem): ResolvedEvent {
@@ -53,13 +60,7 @@ export function createUpdateProfilesStage(options: UpdateProfilesOptions): Stage
       await batch.tx.profiles.put([...changed].map((id) => working.get(id)!))
       await batch.tx.profiles.appendEvents(timeline)
       await batch.tx.profiles.moveEvents(moves)
-      if (options.timelineLimit > 0) {
-        const full = [...changed].filter((id) => {
-          const p = working.get(id)!
-          return p.mergedInto === null && p.eventCount > options.timelineLimit
-        })
-        await batch.tx.profiles.trimEvents(full, options.timelineLimit)
-      }
+      await trimTimelines(batch.tx.profiles, [...changed].map((id) => working.get(id)!), options.timelineLimit)
     },
   }
 }

@@ -11,7 +11,7 @@
  * Any other failure is thrown: infrastructure errors as `TESSERA_STORE` (the runner retries the batch).
  */
 import type { ProfileReader } from '../../profiles/profile-reader.js'
-import { TesseraError } from '../../core/errors.js'
+import { TransactionGate } from '../transaction-gate.js'
 import type { StateBackend, StateTransaction } from '../state-backend.js'
 import { loadPostgresDriver, type PostgresClient, type PostgresPool, type PostgresPoolFactory, type PostgresPoolOptions } from './postgres-pool.js'
 import { DERIVED_TABLES, migrate } from './postgres-migrations.js'
@@ -55,7 +55,7 @@ export class PostgresStateBackend implements StateBackend {
   readonly #options: PostgresPoolOptions
   readonly #createPool: PostgresPoolFactory
   readonly #pool: PostgresPool
-  #busy = false
+  readonly #gate = new TransactionGate({ serial: false })
   #closed = false
 
   /** Prefer {@link openPostgresStateBackend}, which loads the driver. */
@@ -70,21 +70,19 @@ export class PostgresStateBackend implements StateBackend {
   }
 
   async transaction<T>(work: (tx: StateTransaction) => Promise<T>): Promise<T> {
-    if (this.#busy) throw new TesseraError('TESSERA_STORE', 'a state transaction is already running on this backend')
-    this.#busy = true
-    try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await this.#attempt(work)
-        } catch (error) {
-          const state = sqlState(error)
-          if (state === undefined || !RETRYABLE_STATES.has(state) || attempt >= MAX_ATTEMPTS) throw error
-          // Jitter so that the two transactions that collided do not collide again in lockstep.
-          await sleep(Math.random() * 20 * 2 ** attempt)
-        }
+    return this.#gate.run(() => this.#transact(work))
+  }
+
+  async #transact<T>(work: (tx: StateTransaction) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#attempt(work)
+      } catch (error) {
+        const state = sqlState(error)
+        if (state === undefined || !RETRYABLE_STATES.has(state) || attempt >= MAX_ATTEMPTS) throw error
+        // Jitter so that the two transactions that collided do not collide again in lockstep.
+        await sleep(Math.random() * 20 * 2 ** attempt)
       }
-    } finally {
-      this.#busy = false
     }
   }
 

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3'
 import type { StateBackend, StateTransaction } from '../state-backend.js'
 import type { ProfileReader } from '../../profiles/profile-reader.js'
 import { TesseraError } from '../../core/errors.js'
+import { TransactionGate } from '../transaction-gate.js'
 import type { SqliteDatabase } from './sqlite-database.js'
 import { DERIVED_TABLES, migrate } from './sqlite-migrations.js'
 import { SqliteIdentityStore } from './sqlite-identity-store.js'
@@ -33,7 +34,7 @@ export class SqliteStateBackend implements StateBackend {
   readonly #options: SqliteBackendOptions
   readonly #db: SqliteDatabase
   #tx: StateTransaction | undefined
-  #busy = false
+  readonly #gate = new TransactionGate({ serial: true })
 
   constructor(options: SqliteBackendOptions) {
     this.#options = Object.freeze({ ...options })
@@ -51,8 +52,10 @@ export class SqliteStateBackend implements StateBackend {
   }
 
   async transaction<T>(work: (tx: StateTransaction) => Promise<T>): Promise<T> {
-    if (this.#busy) throw new TesseraError('TESSERA_STORE', 'a state transaction is already running on this backend')
-    this.#busy = true
+    return this.#gate.run(() => this.#transact(work))
+  }
+
+  async #transact<T>(work: (tx: StateTransaction) => Promise<T>): Promise<T> {
     const tx = (this.#tx ??= {
       identity: new SqliteIdentityStore(this.#db),
       profiles: new SqliteProfileStore(this.#db),
@@ -68,8 +71,6 @@ export class SqliteStateBackend implements StateBackend {
     } catch (error) {
       if (this.#db.inTransaction) this.#db.exec('ROLLBACK')
       throw error
-    } finally {
-      this.#busy = false
     }
   }
 
