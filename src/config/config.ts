@@ -5,9 +5,10 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { ConfigError } from '../core/errors.js'
-import { DEFAULT_IDENTIFIER_TYPES, NORMALIZERS, type IdentifierTypeConfig } from './identity-types.js'
+import { DEFAULT_IDENTIFIER_TYPES, NORMALIZERS, parseWindow, type IdentifierTypeConfig } from './identity-types.js'
 import { SAFE_DEFAULT, validateClassification, type Classification } from '../governance/classification.js'
 import { DEFAULT_RESIDENCY, type ResidencyConfig } from '../governance/residency.js'
+import { DEFAULT_CONSENT, validateConsentConfig, type ConsentConfig } from '../governance/consent/consent-config.js'
 
 export interface SourceConfig {
   /** Stable id recorded on every event (`web`, `ios`, `crm`). */
@@ -57,6 +58,8 @@ export interface GovernanceConfig {
     /** The Ed25519 signing key (PEM); default `<dataDir>/audit-signing-key.pem`, created on first start. */
     readonly signingKeyFile?: string
   }
+  /** The consent ledger: purposes, enforcement at ingest, defaults per jurisdiction, TCF/CMP mappings (docs/privacy.md). */
+  readonly consent: ConsentConfig
 }
 
 export const DEFAULT_PURPOSES: GovernanceConfig['purposes'] = {
@@ -175,6 +178,7 @@ export function defaultConfig(): TesseraConfig {
       classification: { fields: {}, default: SAFE_DEFAULT },
       residency: DEFAULT_RESIDENCY,
       audit: { checkpointEvery: 1000, checkpointIntervalSeconds: 10, origin: 'tessera/audit' },
+      consent: DEFAULT_CONSENT,
     },
   }
 }
@@ -338,6 +342,13 @@ export function validateConfig(value: unknown): TesseraConfig {
       }
     }
     need(Array.isArray(t.paths), `${f}.paths`, 'must be an array of dotted paths')
+    need(t.window === undefined || (typeof t.window === 'string' && parseWindow(t.window) !== null), `${f}.window`,
+      'must be a time window such as "7d", "12h", "2w" or "ever" (how far back values count towards limit)')
+    need(t.quarantine === undefined || t.quarantine === null || (isPlainObject(t.quarantine) && isInt(t.quarantine.profiles, 1)
+      && typeof t.quarantine.window === 'string' && parseWindow(t.quarantine.window) !== null), `${f}.quarantine`,
+      'must be null or { "profiles": N >= 1, "window": "30d" } (quarantine a value that links more than N profiles within the window)')
+    need(t.maxProfileIdentifiers === undefined || isInt(t.maxProfileIdentifiers, 2), `${f}.maxProfileIdentifiers`,
+      'must be an integer >= 2 (the most identifiers a profile may reach through an identifier of this type)')
   })
   need(typeof c.identity.defaultPhoneRegion === 'string' && /^[A-Z]{2}$/.test(c.identity.defaultPhoneRegion), 'identity.defaultPhoneRegion', 'must be an ISO 3166 alpha-2 code such as US')
   validateGovernance(c.governance, need)
@@ -371,4 +382,5 @@ function validateGovernance(g: GovernanceConfig, need: (ok: boolean, field: stri
   need(typeof a.checkpointIntervalSeconds === 'number' && a.checkpointIntervalSeconds > 0, 'governance.audit.checkpointIntervalSeconds', 'must be a positive number of seconds')
   need(typeof a.origin === 'string' && /^[^\s]{1,200}$/.test(a.origin), 'governance.audit.origin', 'must be a name without spaces, e.g. tessera/audit')
   need(a.signingKeyFile === undefined || (typeof a.signingKeyFile === 'string' && a.signingKeyFile.length > 0), 'governance.audit.signingKeyFile', 'must be a file path')
+  validateConsentConfig(g.consent, Object.keys(g.purposes))
 }

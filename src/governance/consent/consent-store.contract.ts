@@ -1,0 +1,100 @@
+/**
+ * @module The ConsentStore contract suite: what every adapter (SQLite, PostgreSQL) must do. Call
+ * {@link runConsentStoreContract} from the adapter's test file.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { ConsentRecordInput } from './consent-record.js'
+import type { ConsentStore } from './consent-store.js'
+
+export interface ConsentStoreFixture {
+  readonly store: ConsentStore
+  /** A second store on the same data (another process). */
+  readonly reopen: () => Promise<ConsentStore>
+  /** Runs a plain UPDATE and DELETE on the records with the triggers in place (both must be refused). */
+  readonly tryRewrite: () => Promise<{ update: boolean; remove: boolean }>
+  readonly cleanup: () => Promise<void>
+}
+
+export function record(identifier: string, purpose: string, state: ConsentRecordInput['state'], time: number, extra: Partial<ConsentRecordInput> = {}): ConsentRecordInput {
+  return {
+    identifier, purpose, state, source: 'api', legalBasis: 'consent', jurisdiction: 'EU', time,
+    evidence: { valid: state !== 'invalid', raw: 'CP…', sourceId: 'web', decoded: { purposeConsents: [1, 2] } }, ...extra,
+  }
+}
+
+export function runConsentStoreContract(name: string, create: () => Promise<ConsentStoreFixture>): void {
+  describe(`ConsentStore contract: ${name}`, () => {
+    let fixture: ConsentStoreFixture | undefined
+    const store = (): ConsentStore => fixture!.store
+
+    beforeEach(async () => {
+      fixture = await create()
+      await store().migrate()
+      await store().migrate() // idempotent
+    })
+    afterEach(async () => {
+      await fixture?.cleanup()
+      fixture = undefined
+    })
+
+    it('appends in order and gives increasing seqs, keeping every field and the evidence', async () => {
+      const a = await store().append([record('email:a@x.eu', 'advertising', 'granted', 1000), record('email:a@x.eu', 'analytics', 'denied', 1001, { source: 'segment', jurisdiction: 'UNKNOWN' })])
+      const b = await store().append([record('user_id:u1', 'advertising', 'denied', 1002, { source: 'gpc', legalBasis: 'consent' })])
+      expect(a).toHaveLength(2)
+      expect(a[1]!).toBeGreaterThan(a[0]!)
+      expect(b[0]!).toBeGreaterThan(a[1]!)
+      const h = await store().history('email:a@x.eu', { limit: 10 })
+      expect(h.map((r) => r.purpose)).toEqual(['advertising', 'analytics'])
+      expect(h[0]).toEqual({ ...record('email:a@x.eu', 'advertising', 'granted', 1000), seq: a[0] })
+      expect(h[1]).toMatchObject({ source: 'segment', state: 'denied', jurisdiction: 'UNKNOWN', time: 1001 })
+      expect(await store().append([])).toEqual([])
+    })
+
+    it('answers the latest valid record per identifier and purpose, and the latest jurisdiction', async () => {
+      await store().append([
+        record('email:a@x.eu', 'advertising', 'granted', 1),
+        record('email:a@x.eu', 'advertising', 'denied', 2),
+        record('email:a@x.eu', 'advertising', 'invalid', 3, { purpose: '*' }),
+        record('email:a@x.eu', 'analytics', 'granted', 4, { jurisdiction: 'UNKNOWN' }),
+        record('anonymous_id:d1', 'advertising', 'granted', 5, { jurisdiction: 'US-CA' }),
+        record('user_id:other', 'advertising', 'denied', 6),
+      ])
+      const latest = await store().latest(['email:a@x.eu', 'anonymous_id:d1', 'user_id:nobody'])
+      const key = (r: { identifier: string; purpose: string; state: string }): string => `${r.identifier}/${r.purpose}/${r.state}`
+      expect(latest.map(key)).toEqual(expect.arrayContaining(['email:a@x.eu/advertising/denied', 'email:a@x.eu/analytics/granted', 'anonymous_id:d1/advertising/granted']))
+      expect(latest.map(key)).not.toContain('email:a@x.eu/advertising/granted')
+      expect(latest.some((r) => r.identifier === 'user_id:other' || r.state === 'invalid')).toBe(false)
+      const seqs = latest.map((r) => r.seq)
+      expect([...seqs].sort((x, y) => x - y)).toEqual(seqs)
+      expect(await store().latest([])).toEqual([])
+    })
+
+    it('pages an identifier\'s history, invalid records included', async () => {
+      await store().append(Array.from({ length: 5 }, (_, i) => record('email:p@x.eu', i === 2 ? '*' : 'analytics', i === 2 ? 'invalid' : 'granted', i)))
+      const first = await store().history('email:p@x.eu', { limit: 3 })
+      expect(first.map((r) => r.time)).toEqual([0, 1, 2])
+      const next = await store().history('email:p@x.eu', { limit: 3, afterSeq: first[2]!.seq })
+      expect(next.map((r) => r.time)).toEqual([3, 4])
+    })
+
+    it('sees what another instance appended, and refuses UPDATE and DELETE', async () => {
+      const other = await fixture!.reopen()
+      try {
+        await other.append([record('email:b@x.eu', 'analytics', 'denied', 9)])
+        expect((await store().latest(['email:b@x.eu']))[0]).toMatchObject({ state: 'denied' })
+        const seqs = await store().append([record('email:b@x.eu', 'analytics', 'granted', 10)])
+        expect((await other.history('email:b@x.eu', { limit: 10 })).map((r) => r.seq)).toContain(seqs[0])
+      } finally {
+        await other.close()
+      }
+      expect(await fixture!.tryRewrite()).toEqual({ update: false, remove: false })
+      expect((await store().history('email:b@x.eu', { limit: 10 })).map((r) => r.state)).toEqual(['denied', 'granted'])
+    })
+
+    it('keeps identifiers apart byte for byte (no case folding, no prefix matches)', async () => {
+      await store().append([record('user_id:Ann', 'analytics', 'denied', 1), record('user_id:ann', 'analytics', 'granted', 2), record('user_id:ann2', 'analytics', 'denied', 3)])
+      const l = await store().latest(['user_id:ann'])
+      expect(l.map((r) => [r.identifier, r.state])).toEqual([['user_id:ann', 'granted']])
+    })
+  })
+}
