@@ -11,6 +11,8 @@ export const ERROR_CODES = [
   'TESSERA_CONFIG',
   'TESSERA_STORE',
   'TESSERA_LOCKED',
+  // identity graph (unmerge): the request conflicts with the graph or the deployment mode
+  'TESSERA_CONFLICT',
 ] as const
 export type ErrorCode = (typeof ERROR_CODES)[number]
 

@@ -1,5 +1,6 @@
-/** @module Identifier types compiled from config: priority order, limits, normalisers, blocked values. */
-import type { IdentifierTypeConfig } from '../config/identity-types.js'
+/** @module Identifier types compiled from config: priority order, limits and windows, guards, normalisers, blocked values. */
+import { DEFAULT_MAX_PROFILE_IDENTIFIERS, parseWindow, type IdentifierTypeConfig } from '../config/identity-types.js'
+import { ConfigError } from '../core/errors.js'
 import { createNormalizer, type Normalizer } from './normalize.js'
 
 export interface IdentifierRule {
@@ -8,6 +9,12 @@ export interface IdentifierRule {
   /** Effective limit: 1 when unique. */
   readonly limit: number
   readonly unique: boolean
+  /** Window of `limit` in ms; 0 is ever (always 0 for unique types). */
+  readonly windowMs: number
+  /** Supernode guard: quarantine a value linking more than `profiles` profiles within `windowMs`; null: never. */
+  readonly quarantine: { readonly profiles: number; readonly windowMs: number } | null
+  /** Profile size cap enforced when an identifier of this type would add to a profile. */
+  readonly maxProfileIdentifiers: number
   readonly normalize: Normalizer
   /** Path segments for each configured path. */
   readonly paths: readonly (readonly string[])[]
@@ -24,6 +31,11 @@ export function compileIdentityRules(types: readonly IdentifierTypeConfig[], def
   const compiled = [...types]
     .sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name))
     .map((t): IdentifierRule => {
+      const windowOf = (text: string, field: string): number => {
+        const ms = parseWindow(text)
+        if (ms === null) throw new ConfigError(`identity type ${t.name}: ${field} ${JSON.stringify(text)} is not a window (use 7d, 12h, 2w or ever)`, field)
+        return ms
+      }
       const blocked = new Set(t.blocked.map((v) => v.toLowerCase()))
       const patterns = t.blockedPatterns.map((p) => new RegExp(p, 'i'))
       return Object.freeze({
@@ -31,6 +43,9 @@ export function compileIdentityRules(types: readonly IdentifierTypeConfig[], def
         priority: t.priority,
         limit: t.unique ? 1 : t.limit,
         unique: t.unique,
+        windowMs: t.unique ? 0 : windowOf(t.window ?? 'ever', 'window'),
+        quarantine: t.quarantine ? { profiles: t.quarantine.profiles, windowMs: windowOf(t.quarantine.window, 'quarantine.window') } : null,
+        maxProfileIdentifiers: t.maxProfileIdentifiers ?? DEFAULT_MAX_PROFILE_IDENTIFIERS,
         normalize: createNormalizer(t.normalize, defaultPhoneRegion),
         paths: t.paths.map((p) => p.split('.')),
         isBlocked: (value: string) => blocked.has(value.toLowerCase()) || patterns.some((re) => re.test(value)),

@@ -1,4 +1,7 @@
-/** @module IdentityStore port: identifier nodes, their owning profile, the append-only edge and merge logs. */
+/**
+ * @module IdentityStore port: identifier nodes, their owning profile, the append-only edge and merge logs, and the
+ * graph guards (quarantined supernodes, the contacts that detect them, split rules written by unmerges).
+ */
 
 /** `type` and normalised `value` joined by a colon: `email:ann@example.com`. */
 export type IdentifierKey = string
@@ -48,7 +51,9 @@ export interface MergeRecord {
   readonly eventTime: number
 }
 
-export const REJECTION_REASONS = ['blocked_value', 'merge_protection', 'limit_exceeded'] as const
+export const REJECTION_REASONS = [
+  'blocked_value', 'merge_protection', 'limit_exceeded', 'component_cap', 'quarantined', 'split_rule',
+] as const
 export type RejectionReason = (typeof REJECTION_REASONS)[number]
 
 /** An identifier an event carried that was not linked, and why (audit trail for merge protection). */
@@ -61,6 +66,48 @@ export interface RejectedIdentifier {
   readonly eventTime: number
 }
 
+/**
+ * An identifier seen linking (or trying to link) a profile other than its own: the profiles of a merge it
+ * caused, or the profile an event went to after the identifier was refused. The supernode guard counts the
+ * distinct profiles of an identifier's contacts within its type's quarantine window.
+ */
+export interface IdentifierContact {
+  readonly key: IdentifierKey
+  readonly profileId: string
+  /** Event time, ms. */
+  readonly time: number
+}
+
+/** An identifier that stopped linking because it linked too many profiles (or was quarantined by an operator). */
+export interface QuarantineRecord {
+  readonly key: IdentifierKey
+  /** Distinct profiles it had linked within the window when it was quarantined. */
+  readonly profiles: number
+  readonly threshold: number
+  readonly windowMs: number
+  /** What caused it: `supernode_guard` (the pipeline). */
+  readonly cause: string
+  /** The event that crossed the threshold. */
+  readonly messageId: string
+  /** Event time, ms. */
+  readonly time: number
+}
+
+/** Two identifiers that must never be in one profile again (written by an unmerge, honoured by the resolver). */
+export interface SplitRule {
+  readonly a: IdentifierKey
+  readonly b: IdentifierKey
+  /** Seq of the unmerge that wrote it. */
+  readonly unmergeSeq: number
+}
+
+/** What the resolver needs besides the graph: quarantined keys and the split rules that name a key. */
+export interface GraphGuards {
+  readonly quarantined: ReadonlySet<IdentifierKey>
+  /** key -> keys it must never share a profile with. */
+  readonly splits: ReadonlyMap<IdentifierKey, ReadonlySet<IdentifierKey>>
+}
+
 /** Everything one batch changed, written at once (one multi-row statement per kind where the backend allows). */
 export interface IdentityChanges {
   readonly nodes: readonly IdentifierNode[]
@@ -69,6 +116,34 @@ export interface IdentityChanges {
   readonly edges: readonly IdentityEdge[]
   readonly merges: readonly MergeRecord[]
   readonly rejections: readonly RejectedIdentifier[]
+  readonly contacts?: readonly IdentifierContact[]
+  readonly quarantines?: readonly QuarantineRecord[]
+}
+
+/** One unmerge, as recorded: who asked, why, what was cut and which profiles came out. */
+export interface UnmergeRecord {
+  readonly profileId: string
+  /** `identifier` (detached) or `edge` (removed). */
+  readonly kind: 'identifier' | 'edge'
+  /** The identifier key, or the edge as `from|to`. */
+  readonly target: string
+  /** Who asked: `token:<name>` or `cli:<user>`. */
+  readonly principal: string
+  readonly reason: string
+  /** The resulting profiles and their identifiers. */
+  readonly result: readonly { readonly profileId: string; readonly identifiers: readonly IdentifierKey[] }[]
+  /** Wall-clock ms. */
+  readonly time: number
+}
+
+/** One resolved event in a profile's timeline, as the unmerge rebuild reads it. */
+export interface TimelineRow {
+  readonly profileId: string
+  readonly messageId: string
+  readonly sourceId: string
+  readonly timestamp: number
+  /** The resolved event, JSON. */
+  readonly payload: string
 }
 
 /** Write side, used inside a pipeline transaction. */
@@ -80,6 +155,24 @@ export interface IdentityStore {
   /** Which of these pairs already have an edge (pair key is `from|to` with from < to). */
   existingEdges(pairs: readonly string[]): Promise<Set<string>>
   apply(changes: IdentityChanges): Promise<void>
+  /** Quarantined keys among `keys` and the split rules naming any of them (one read per batch). */
+  guards(keys: readonly IdentifierKey[]): Promise<GraphGuards>
+  /** For each key, the distinct profiles of its stored contacts at or after `since` (event time, ms). */
+  contacts(queries: readonly { readonly key: IdentifierKey; readonly since: number }[]): Promise<Map<IdentifierKey, Set<string>>>
+  /** Every quarantined identifier, newest first, with its sequence number. */
+  quarantineList(options: { readonly limit: number; readonly afterSeq?: number }): Promise<(QuarantineRecord & { readonly seq: number })[]>
+
+  // Unmerge (admin): the edge log of a component, its timeline rows, and writing the split.
+  /** Every edge whose two ends are both among `keys`. */
+  edgesAmong(keys: readonly IdentifierKey[]): Promise<IdentityEdge[]>
+  /** The timeline rows of these profiles, oldest first. */
+  timeline(profileIds: readonly string[]): Promise<TimelineRow[]>
+  /** Moves timeline rows (by message and source) of `from` to another profile. */
+  moveTimelineRows(moves: readonly { readonly from: string; readonly to: string; readonly messageId: string; readonly sourceId: string }[]): Promise<void>
+  /** Records an unmerge and its split rules; returns the unmerge's sequence number. */
+  recordUnmerge(record: UnmergeRecord, splits: readonly (readonly [IdentifierKey, IdentifierKey])[]): Promise<number>
+  /** Unmerges of a profile (as the source or a result), oldest first. */
+  unmerges(profileId: string): Promise<(UnmergeRecord & { readonly seq: number })[]>
 }
 
 export function edgePairKey(a: IdentifierKey, b: IdentifierKey): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_IDENTIFIER_TYPES } from '../config/identity-types.js'
+import { DEFAULT_IDENTIFIER_TYPES, type IdentifierTypeConfig } from '../config/identity-types.js'
 import { rawEvent } from '../../test/support/factories.js'
 import { useTempStateBackend } from '../../test/support/temp-state-backend.js'
 import { compileIdentityRules } from './identity-rules.js'
@@ -69,5 +69,95 @@ describe('resolveBatch (deterministic identity graph on SQLite)', () => {
     ]
     const r = await temp.backend().transaction(async (tx) => resolveBatch(events, custom, tx.identity, async () => new Map()))
     expect(r.resolutions[0]!.profileId).toBe(r.resolutions[1]!.profileId)
+  })
+
+  describe('graph guards', () => {
+    const day = 86_400_000
+    const at = (ms: number): string => new Date(Date.parse('2027-01-01T00:00:00Z') + ms).toISOString()
+    const withTypes = (patch: (t: IdentifierTypeConfig) => IdentifierTypeConfig) =>
+      compileIdentityRules(DEFAULT_IDENTIFIER_TYPES.map(patch), 'US')
+    async function runWith(custom: ReturnType<typeof compileIdentityRules>, events: RawEvent[]): Promise<BatchResolution> {
+      return temp.backend().transaction(async (tx) => {
+        const result = await resolveBatch(events, custom, tx.identity, null)
+        await tx.identity.apply(result.changes)
+        return result
+      })
+    }
+
+    it('limits anonymous_ids to 5 a week: the sixth in a week is refused (limit_exceeded), a week later it links', async () => {
+      const evs = [1, 2, 3, 4, 5, 6].map((n) => rawEvent('identify', { userId: 'weekly', anonymousId: `w${n}`, timestamp: at(n * 1000) }))
+      const r = await run(evs)
+      expect(new Set(r.resolutions.map((x) => x.profileId)).size).toBe(1)
+      expect(r.changes.rejections).toEqual([expect.objectContaining({ key: 'anonymous_id:w6', reason: 'limit_exceeded', profileId: r.resolutions[0]!.profileId })])
+      const later = await run([rawEvent('identify', { userId: 'weekly', anonymousId: 'w7', timestamp: at(8 * day) })])
+      expect(later.changes.rejections).toEqual([])
+      expect(later.changes.nodes.map((n) => n.key)).toEqual(['anonymous_id:w7'])
+    })
+
+    it('without a window the limit counts every value ever seen', async () => {
+      const ever = withTypes((t) => (t.name === 'anonymous_id' ? { ...t, window: 'ever', limit: 2 } : t))
+      await runWith(ever, [1, 2].map((n) => rawEvent('identify', { userId: 'ever', anonymousId: `e${n}`, timestamp: at(n) })))
+      const r = await runWith(ever, [rawEvent('identify', { userId: 'ever', anonymousId: 'e3', timestamp: at(400 * day) })])
+      expect(r.changes.rejections.map((x) => [x.key, x.reason])).toEqual([['anonymous_id:e3', 'limit_exceeded']])
+    })
+
+    it('quarantines a shared device id once it has reached more than N profiles, then stops linking on it', async () => {
+      const strict = withTypes((t) => (t.name === 'device_id' ? { ...t, quarantine: { profiles: 3, window: '30d' } } : t))
+      const users = ['ann', 'ben', 'cat', 'dan']
+      const first = await runWith(strict, users.map((u, i) => rawEvent('identify', { userId: u, context: { device: { id: 'ipad-1' } }, timestamp: at(i * 1000) })))
+      // ann owns the device; ben, cat and dan are refused it (merge protection) and each is a contact.
+      expect(first.changes.rejections.filter((x) => x.reason === 'merge_protection')).toHaveLength(3)
+      expect(first.changes.quarantines).toEqual([expect.objectContaining({ key: 'device_id:ipad-1', profiles: 4, threshold: 3, cause: 'supernode_guard' })])
+      const list = await temp.backend().transaction((tx) => tx.identity.quarantineList({ limit: 10 }))
+      expect(list.map((q) => q.key)).toEqual(['device_id:ipad-1'])
+      // Next batch: an event with the device and a new e-mail does not link them; the device alone goes to its profile.
+      const annProfile = first.resolutions[0]!.profileId
+      const next = await runWith(strict, [
+        rawEvent('identify', { context: { device: { id: 'ipad-1' } }, traits: { email: 'eve@example.org' }, timestamp: at(10_000) }),
+        rawEvent('track', { event: 'Tapped', context: { device: { id: 'ipad-1' } }, timestamp: at(11_000) }),
+      ])
+      expect(next.resolutions[0]!.profileId).not.toBe(annProfile)
+      expect(next.changes.edges).toEqual([])
+      expect(next.changes.rejections.map((x) => [x.key, x.reason])).toEqual([['device_id:ipad-1', 'quarantined']])
+      expect(next.resolutions[1]!.profileId).toBe(annProfile)
+    })
+
+    it('does not quarantine an identifier whose merges were allowed (one person, many browsers)', async () => {
+      const strict = withTypes((t) => (t.name === 'email' ? { ...t, quarantine: { profiles: 2, window: '30d' } } : t))
+      const r = await runWith(strict, [1, 2, 3, 4].flatMap((n) => [
+        rawEvent('page', { anonymousId: `br${n}`, timestamp: at(n * 10) }),
+        rawEvent('identify', { anonymousId: `br${n}`, traits: { email: 'many@example.org' }, timestamp: at(n * 10 + 1) }),
+      ]))
+      expect(r.changes.merges.length).toBeGreaterThan(0)
+      expect(r.changes.quarantines).toEqual([])
+    })
+
+    it('refuses an identifier that would grow a profile past its size cap (component_cap), and the merge it would cause', async () => {
+      const capped = withTypes((t) => ({ ...t, maxProfileIdentifiers: 3 }))
+      const a = await runWith(capped, [rawEvent('identify', { userId: 'capped', traits: { email: 'c1@example.org', phone: '+14155550001' }, timestamp: at(1) })])
+      const r = await runWith(capped, [
+        rawEvent('identify', { userId: 'capped', context: { device: { id: 'dev-cap' } }, timestamp: at(2) }),
+        rawEvent('page', { anonymousId: 'side', timestamp: at(3) }),
+        rawEvent('identify', { anonymousId: 'side', traits: { email: 'c1@example.org' }, timestamp: at(4) }),
+      ])
+      expect(r.resolutions[0]!.profileId).toBe(a.resolutions[0]!.profileId)
+      expect(r.changes.rejections.map((x) => [x.key, x.reason])).toEqual([['device_id:dev-cap', 'component_cap'], ['anonymous_id:side', 'component_cap']])
+      expect(r.changes.merges).toEqual([])
+    })
+
+    it('honours a split rule: two identifiers an unmerge separated never share a profile again', async () => {
+      const first = await runWith(rules, [rawEvent('identify', { userId: 'sp1', traits: { email: 'sp@example.org' }, timestamp: at(1) })])
+      await temp.backend().transaction(async (tx) => {
+        await tx.identity.recordUnmerge({
+          profileId: first.resolutions[0]!.profileId, kind: 'identifier', target: 'email:sp@example.org', principal: 'token:test', reason: 'test',
+          result: [], time: 1,
+        }, [['email:sp@example.org', 'user_id:sp1']])
+        await tx.identity.apply({ nodes: [{ key: 'email:sp@example.org', type: 'email', value: 'sp@example.org', profileId: 'p_detached', firstSeen: 1 }], repoints: [], edges: [], merges: [], rejections: [] })
+      })
+      const r = await runWith(rules, [rawEvent('identify', { userId: 'sp1', traits: { email: 'sp@example.org' }, timestamp: at(2) })])
+      expect(r.resolutions[0]!.profileId).toBe(first.resolutions[0]!.profileId)
+      expect(r.changes.merges).toEqual([])
+      expect(r.changes.rejections.map((x) => [x.key, x.reason])).toEqual([['email:sp@example.org', 'split_rule']])
+    })
   })
 })

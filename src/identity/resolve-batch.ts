@@ -11,13 +11,24 @@
  *    that cannot cause the conflict are kept, so fewer links are lost;
  * 4. none found: a new profile; one: attach new identifiers; several: merge into the oldest profile.
  * Every new link is written to the append-only edge log with the event and rule behind it.
+ *
+ * Graph guards (issue 4): limits count only values first seen within the type's window before the event (a
+ * refusal on one profile is `limit_exceeded`, on a merge `merge_protection`); a profile may not grow past its
+ * size cap (`component_cap`); two identifiers an unmerge split apart never share a profile again (`split_rule`);
+ * quarantined identifiers never link (the event resolves by its other identifiers, or, carrying nothing else,
+ * goes to the quarantined identifier's profile without linking anything). When a link between two profiles is
+ * refused, each identifier involved is recorded as a contact of the other side's profile; one whose contacts
+ * reach more than its type's threshold of distinct profiles within the window is quarantined, effective from
+ * the next batch. Merges that are allowed are not contacts (a person logging in from many browsers is no
+ * supernode).
  */
 import { deterministicId } from '../core/hash.js'
 import type { RawEvent } from '../core/event.js'
 import { extractIdentifiers, type ExtractedIdentifier } from './extract-identifiers.js'
 import {
-  edgePairKey, identifierKey, type IdentifierKey, type IdentifierNode, type IdentityChanges, type IdentityEdge,
-  type IdentityStore, type LinkRule, type MergeRecord, type RejectedIdentifier,
+  edgePairKey, identifierKey, type GraphGuards, type IdentifierContact, type IdentifierKey, type IdentifierNode,
+  type IdentityChanges, type IdentityEdge, type IdentityStore, type LinkRule, type MergeRecord, type QuarantineRecord,
+  type RejectedIdentifier, type RejectionReason,
 } from './identity-store.js'
 import type { IdentityRules } from './identity-rules.js'
 
@@ -40,8 +51,8 @@ export type CreatedAtLookup = (profileIds: readonly string[]) => Promise<Map<str
 
 interface Member {
   readonly createdAt: number
-  /** type -> values */
-  readonly values: Map<string, Set<string>>
+  /** type -> value -> first seen (event time, ms) */
+  readonly values: Map<string, Map<string, number>>
   readonly keys: Set<IdentifierKey>
 }
 
@@ -88,16 +99,18 @@ export async function resolveBatch(
   const members = new Map<string, Member>()
   for (const id of memberIds) {
     const m: Member = { createdAt: createdAtById.get(id) ?? 0, values: new Map(), keys: new Set() }
-    for (const node of nodesByProfile.get(id) ?? []) addToMember(m, node.type, node.value, node.key)
+    for (const node of nodesByProfile.get(id) ?? []) addToMember(m, node.type, node.value, node.key, node.firstSeen)
     for (const key of m.keys) owner.set(key, id)
     members.set(id, m)
   }
+  const guards: GraphGuards = await store.guards([...new Set([...keys, ...owner.keys()])])
 
   const nodes = new Map<IdentifierKey, IdentifierNode>()
   const repoints: { from: string; to: string }[] = []
   const edges: IdentityEdge[] = []
   const merges: MergeRecord[] = []
   const rejections: RejectedIdentifier[] = []
+  const contacts: IdentifierContact[] = []
   const pairs = new Set<string>()
   const resolutions: Resolution[] = []
   const candidatePairs = new Set<string>()
@@ -114,18 +127,22 @@ export async function resolveBatch(
       // previousId is a user_id if one with that value exists (possibly created earlier in this batch).
       extraction = extractIdentifiers(event, rules, (p) => (owner.has(identifierKey('user_id', p)) ? 'user_id' : undefined))
     }
-    const ids = [...extraction.identifiers]
-    const dropped: IdentifierKey[] = []
-    // 3. Merge protection.
+    const quarantined = extraction.identifiers.filter((id) => guards.quarantined.has(id.key))
+    const ids = extraction.identifiers.filter((id) => !guards.quarantined.has(id.key))
+    const dropped: { key: IdentifierKey; reason: RejectionReason }[] = []
+    // 3. Merge protection, windowed limits, split rules, size cap.
     for (;;) {
-      const conflict = findConflict(ids, owner, members, rules)
+      const conflict = findConflict(ids, owner, members, rules, guards, time)
       if (conflict === null) break
-      const victim = lowestInvolved(ids, conflict, owner)
+      const victim = lowestInvolved(ids, conflict.type, owner)
       ids.splice(ids.indexOf(victim), 1)
-      dropped.push(victim.key)
+      dropped.push({ key: victim.key, reason: conflict.reason })
     }
     // 4. Attach, create or merge.
     const candidates = [...new Set(ids.map((id) => owner.get(id.key)).filter((p): p is string => p !== undefined))]
+    // Only quarantined identifiers: the event goes to the profile of the first one that has one, linking nothing.
+    const fallback = ids.length === 0 ? quarantined.map((q) => owner.get(q.key)).find((p) => p !== undefined) : undefined
+    if (fallback !== undefined) candidates.push(fallback)
     let profileId: string
     let created = false
     const merged: string[] = []
@@ -144,7 +161,7 @@ export async function resolveBatch(
           const node = nodes.get(key)
           if (node) nodes.set(key, { ...node, profileId })
         }
-        for (const [type, values] of loser.values) for (const v of values) addToMember(winner, type, v, identifierKey(type, v))
+        for (const [type, values] of loser.values) for (const [v, seen] of values) addToMember(winner, type, v, identifierKey(type, v), seen)
         members.delete(loserId)
         repoints.push({ from: loserId, to: profileId })
         merges.push({ winner: profileId, loser: loserId, messageId: event.messageId, rule: ruleOf(event), eventTime: time })
@@ -155,7 +172,7 @@ export async function resolveBatch(
     for (const id of ids) {
       if (owner.has(id.key)) continue
       owner.set(id.key, profileId)
-      addToMember(member, id.type, id.value, id.key)
+      addToMember(member, id.type, id.value, id.key, time)
       nodes.set(id.key, { key: id.key, type: id.type, value: id.value, profileId, firstSeen: time })
     }
     const anchor = ids[0]
@@ -171,74 +188,175 @@ export async function resolveBatch(
       }
     }
     for (const key of extraction.blocked) rejections.push({ key, messageId: event.messageId, reason: 'blocked_value', profileId, eventTime: time })
-    for (const key of dropped) rejections.push({ key, messageId: event.messageId, reason: 'merge_protection', profileId, eventTime: time })
+    for (const { key, reason } of dropped) {
+      rejections.push({ key, messageId: event.messageId, reason, profileId, eventTime: time })
+      // A refused link between two profiles: each side has tried to reach the other's profile.
+      const own = owner.get(key)
+      if (own !== undefined && own !== profileId) {
+        contacts.push({ key, profileId, time })
+        for (const id of ids) contacts.push({ key: id.key, profileId: own, time })
+      }
+    }
+    for (const q of quarantined) {
+      if (owner.get(q.key) === profileId) continue
+      rejections.push({ key: q.key, messageId: event.messageId, reason: 'quarantined', profileId, eventTime: time })
+    }
     resolutions.push({ profileId, merged, created })
   })
 
-  return { resolutions, changes: { nodes: [...nodes.values()], repoints, edges, merges, rejections } }
+  const quarantines = await detectSupernodes(contacts, owner, guards, rules, store, events)
+  return { resolutions, changes: { nodes: [...nodes.values()], repoints, edges, merges, rejections, contacts, quarantines } }
+}
+
+/**
+ * Supernode guard: identifiers whose contacts (stored within their type's window, and this batch's) together
+ * with their current profile reach more than the type's threshold of distinct profiles. One read, only for
+ * the identifiers that had contacts in this batch.
+ */
+async function detectSupernodes(
+  contacts: readonly IdentifierContact[],
+  owner: ReadonlyMap<IdentifierKey, string>,
+  guards: GraphGuards,
+  rules: IdentityRules,
+  store: IdentityStore,
+  events: readonly RawEvent[],
+): Promise<QuarantineRecord[]> {
+  if (contacts.length === 0) return []
+  const batch = new Map<IdentifierKey, { profiles: Set<string>; last: IdentifierContact }>()
+  for (const c of contacts) {
+    const rule = rules.byName(splitKeyType(c.key))
+    if (!rule?.quarantine || guards.quarantined.has(c.key)) continue
+    const entry = batch.get(c.key) ?? { profiles: new Set<string>(), last: c }
+    entry.profiles.add(c.profileId)
+    if (c.time >= entry.last.time) entry.last = c
+    batch.set(c.key, entry)
+  }
+  if (batch.size === 0) return []
+  const queries = [...batch].map(([key, { last }]) => {
+    const q = rules.byName(splitKeyType(key))!.quarantine!
+    return { key, since: q.windowMs === 0 ? 0 : last.time - q.windowMs }
+  })
+  const stored = await store.contacts(queries)
+  const out: QuarantineRecord[] = []
+  for (const [key, { profiles, last }] of batch) {
+    const q = rules.byName(splitKeyType(key))!.quarantine!
+    const all = new Set([...profiles, ...(stored.get(key) ?? [])])
+    const own = owner.get(key)
+    if (own !== undefined) all.add(own)
+    if (all.size > q.profiles) {
+      const messageId = events.find((e) => eventTime(e) === last.time)?.messageId ?? ''
+      out.push({ key, profiles: all.size, threshold: q.profiles, windowMs: q.windowMs, cause: 'supernode_guard', messageId, time: last.time })
+    }
+  }
+  return out
+}
+
+function splitKeyType(key: IdentifierKey): string {
+  return key.slice(0, key.indexOf(':'))
 }
 
 function ruleOf(event: RawEvent): LinkRule {
   return event.type
 }
 
-function addToMember(member: Member, type: string, value: string, key: IdentifierKey): void {
-  let set = member.values.get(type)
-  if (!set) member.values.set(type, (set = new Set()))
-  set.add(value)
+function addToMember(member: Member, type: string, value: string, key: IdentifierKey, firstSeen: number): void {
+  let values = member.values.get(type)
+  if (!values) member.values.set(type, (values = new Map()))
+  values.set(value, Math.min(values.get(value) ?? firstSeen, firstSeen))
   member.keys.add(key)
 }
 
+interface Conflict {
+  /** The identifier type whose rule is broken; null when any identifier of the event may be dropped. */
+  readonly type: string | null
+  readonly reason: RejectionReason
+}
+
 /**
- * The first identifier type whose limit the union of the event's profiles and new identifiers would exceed,
- * or null. A profile already over a limit on its own (limits lowered in config) does not count as a conflict.
+ * Why attaching the event's identifiers to the union of their profiles is refused, or null:
+ * - a type would hold more values than its limit (counting values first seen within its window before the
+ *   event): `merge_protection` for a unique type (two people), else `limit_exceeded`. A profile already over a
+ *   limit on its own (limits lowered in config) does not count as a conflict;
+ * - the union would hold both sides of a split rule (`split_rule`);
+ * - the union would be larger than the largest profile alone and than the size cap of an identifier that
+ *   adds to it (`component_cap`).
  */
 function findConflict(
   ids: readonly ExtractedIdentifier[],
   owner: ReadonlyMap<IdentifierKey, string>,
   members: ReadonlyMap<string, Member>,
   rules: IdentityRules,
-): string | null {
+  guards: GraphGuards,
+  time: number,
+): Conflict | null {
   const profiles = new Set<string>()
   for (const id of ids) {
     const p = owner.get(id.key)
     if (p !== undefined) profiles.add(p)
   }
+  const merging = profiles.size > 1
   const union = new Map<string, Set<string>>()
   const largestAlone = new Map<string, number>()
+  let largestProfile = 0
+  let total = 0
   for (const p of profiles) {
-    for (const [type, values] of members.get(p)!.values) {
+    const member = members.get(p)!
+    largestProfile = Math.max(largestProfile, member.keys.size)
+    total += member.keys.size
+    for (const [type, values] of member.values) {
+      const rule = rules.byName(type)
+      const since = rule && rule.windowMs > 0 ? time - rule.windowMs : -Infinity
       let set = union.get(type)
       if (!set) union.set(type, (set = new Set()))
-      for (const v of values) set.add(v)
-      largestAlone.set(type, Math.max(largestAlone.get(type) ?? 0, values.size))
+      let alone = 0
+      for (const [v, seen] of values) {
+        if (seen < since) continue
+        set.add(v)
+        alone++
+      }
+      largestAlone.set(type, Math.max(largestAlone.get(type) ?? 0, alone))
     }
   }
-  for (const id of ids) {
-    if (owner.has(id.key)) continue
+  const fresh = ids.filter((id) => !owner.has(id.key))
+  for (const id of fresh) {
     let set = union.get(id.type)
     if (!set) union.set(id.type, (set = new Set()))
     set.add(id.value)
   }
+  total += fresh.length
   for (const rule of rules.types) {
     const size = union.get(rule.name)?.size ?? 0
-    if (size > rule.limit && size > (largestAlone.get(rule.name) ?? 0)) return rule.name
+    if (size > rule.limit && size > (largestAlone.get(rule.name) ?? 0)) {
+      return { type: rule.name, reason: rule.unique ? 'merge_protection' : 'limit_exceeded' }
+    }
+  }
+  if (guards.splits.size > 0) {
+    const all = new Set<IdentifierKey>(fresh.map((id) => id.key))
+    for (const p of profiles) for (const k of members.get(p)!.keys) all.add(k)
+    for (const k of all) {
+      const apart = guards.splits.get(k)
+      if (apart) for (const other of apart) if (all.has(other)) return { type: null, reason: 'split_rule' }
+    }
+  }
+  if (total > largestProfile) {
+    const adding = ids.filter((id) => !owner.has(id.key) || merging)
+    if (adding.some((id) => total > id.rule.maxProfileIdentifiers)) return { type: null, reason: 'component_cap' }
   }
   return null
 }
 
 /**
- * The lowest-priority identifier that takes part in the conflict on `type`: one that brings an existing
- * profile into the union, or a new value of the conflicting type.
+ * The lowest-priority identifier that takes part in the conflict: one that brings an existing profile into the
+ * union, or a new value (of the conflicting type, when the conflict is about one type).
  */
 function lowestInvolved(
   ids: readonly ExtractedIdentifier[],
-  type: string,
+  type: string | null,
   owner: ReadonlyMap<IdentifierKey, string>,
 ): ExtractedIdentifier {
   for (let i = ids.length - 1; i >= 0; i--) {
     const id = ids[i]!
-    if (owner.has(id.key) || id.type === type) return id
+    if (owner.has(id.key) || type === null || id.type === type) return id
   }
   return ids[ids.length - 1]!
 }

@@ -17,6 +17,7 @@ const STATUS: Readonly<Record<ErrorCode, number>> = {
   TESSERA_CONFIG: 500,
   TESSERA_STORE: 500,
   TESSERA_LOCKED: 409,
+  TESSERA_CONFLICT: 409,
 }
 
 /** The JSON body of every error response. */

@@ -3,6 +3,7 @@ import { rawEvent } from '../../../test/support/factories.js'
 import { adminQuery, dropSchema, freshSchemaName, requirePostgres } from '../../../test/support/services.js'
 import { TesseraError } from '../../core/errors.js'
 import { profile, resolveAndApply, runStateBackendContract } from '../state-backend.contract.js'
+import { MIGRATIONS } from './postgres-migrations.js'
 import { openPostgresStateBackend, type PostgresStateBackend } from './postgres-backend.js'
 import { composeMoves, toStoreError } from './postgres-query.js'
 
@@ -55,7 +56,7 @@ describe('postgres helpers', () => {
 
   it('records the schema version once', async () => {
     const rows = await adminQuery<{ version: number }>(url!, `SELECT version FROM ${schema}.tessera_schema_migrations`)
-    expect(rows).toEqual([{ version: 1 }])
+    expect(rows).toEqual(MIGRATIONS.map((_, i) => ({ version: i + 1 })))
   })
 
   it('keeps one consistent component per user when two workers merge overlapping identifiers at once', async () => {

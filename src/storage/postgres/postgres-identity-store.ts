@@ -15,11 +15,16 @@
  * We chose advisory locks over `SELECT ... FOR UPDATE` because most keys of a batch are new (no row to lock
  * yet), and over SERIALIZABLE because predicate locks over 2,000-key batches escalate to whole-relation locks
  * and would make every pair of concurrent batches conflict.
+ *
+ * An unmerge (admin API) reaches the component through `lookup` of all its keys, so it takes the same locks as
+ * the batches and runs strictly before or after any batch touching that component.
  */
 import type {
-  IdentifierKey, IdentifierNode, IdentityChanges, IdentityStore,
+  GraphGuards, IdentifierKey, IdentifierNode, IdentityChanges, IdentityEdge, IdentityStore, LinkRule, QuarantineRecord,
+  TimelineRow, UnmergeRecord,
 } from '../../identity/identity-store.js'
 import { edgePairKey } from '../../identity/identity-store.js'
+import { rowToQuarantine, rowToUnmerge } from '../sqlite/sqlite-identity-store.js'
 import type { PostgresQueryable } from './postgres-pool.js'
 import { composeMoves, lastWinsSorted, num, run } from './postgres-query.js'
 
@@ -117,5 +122,125 @@ export class PostgresIdentityStore implements IdentityStore {
         [rejections.map((r) => r.key), rejections.map((r) => r.messageId), rejections.map((r) => r.reason),
           rejections.map((r) => r.profileId), rejections.map((r) => r.eventTime), now])
     }
+    const contacts = changes.contacts ?? []
+    if (contacts.length > 0) {
+      const latest = new Map<string, { key: string; profileId: string; time: number }>()
+      for (const c of contacts) {
+        const k = `${c.key}\u0000${c.profileId}`
+        const held = latest.get(k)
+        if (!held || held.time < c.time) latest.set(k, c)
+      }
+      const rows = [...latest.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.profileId < b.profileId ? -1 : 1))
+      await run(this.#db, 'record identifier contacts',
+        `INSERT INTO identity_contacts (key, profile_id, last_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+         ON CONFLICT (key, profile_id) DO UPDATE SET last_at = greatest(identity_contacts.last_at, excluded.last_at)`,
+        [rows.map((r) => r.key), rows.map((r) => r.profileId), rows.map((r) => r.time)])
+    }
+    const quarantines = changes.quarantines ?? []
+    if (quarantines.length > 0) {
+      await run(this.#db, 'quarantine identifiers',
+        `INSERT INTO identity_quarantine (key, profiles, threshold, window_ms, cause, message_id, event_time, recorded_at)
+         SELECT q.*, $8::bigint FROM unnest($1::text[], $2::int[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
+           AS q (key, profiles, threshold, window_ms, cause, message_id, event_time)
+         ON CONFLICT (key) DO NOTHING`,
+        [quarantines.map((q) => q.key), quarantines.map((q) => q.profiles), quarantines.map((q) => q.threshold),
+          quarantines.map((q) => q.windowMs), quarantines.map((q) => q.cause), quarantines.map((q) => q.messageId),
+          quarantines.map((q) => q.time), now])
+    }
+  }
+
+  async guards(keys: readonly IdentifierKey[]): Promise<GraphGuards> {
+    if (keys.length === 0) return { quarantined: new Set(), splits: new Map() }
+    const { rows } = await run<{ kind: string; a: string; b: string | null }>(this.#db, 'read identity guards',
+      `SELECT 'q' AS kind, key AS a, NULL AS b FROM identity_quarantine WHERE key = ANY ($1::text[])
+       UNION ALL SELECT 's', a, b FROM identity_splits WHERE a = ANY ($1::text[])`, [[...keys]])
+    const quarantined = new Set<IdentifierKey>()
+    const splits = new Map<IdentifierKey, Set<IdentifierKey>>()
+    for (const r of rows) {
+      if (r.kind === 'q') quarantined.add(r.a)
+      else {
+        const set = splits.get(r.a) ?? new Set<IdentifierKey>()
+        set.add(r.b!)
+        splits.set(r.a, set)
+      }
+    }
+    return { quarantined, splits }
+  }
+
+  async contacts(queries: readonly { readonly key: IdentifierKey; readonly since: number }[]): Promise<Map<IdentifierKey, Set<string>>> {
+    const out = new Map<IdentifierKey, Set<string>>()
+    if (queries.length === 0) return out
+    const { rows } = await run<{ key: string; profile_id: string }>(this.#db, 'read identifier contacts',
+      `SELECT c.key, c.profile_id FROM identity_contacts AS c
+       JOIN unnest($1::text[], $2::bigint[]) AS q (key, since) ON c.key = q.key AND c.last_at >= q.since`,
+      [queries.map((q) => q.key), queries.map((q) => q.since)])
+    for (const r of rows) {
+      const set = out.get(r.key) ?? new Set<string>()
+      set.add(r.profile_id)
+      out.set(r.key, set)
+    }
+    return out
+  }
+
+  async quarantineList(options: { readonly limit: number; readonly afterSeq?: number }): Promise<(QuarantineRecord & { readonly seq: number })[]> {
+    const { rows } = await run<{ seq: number; key: string; profiles: number; threshold: number; window_ms: number; cause: string; message_id: string; event_time: number }>(
+      this.#db, 'read quarantined identifiers',
+      `SELECT seq, key, profiles, threshold, window_ms, cause, message_id, event_time FROM identity_quarantine
+       WHERE seq > $1 ORDER BY seq DESC LIMIT $2`, [options.afterSeq ?? 0, options.limit])
+    return rows.map(rowToQuarantine)
+  }
+
+  async edgesAmong(keys: readonly IdentifierKey[]): Promise<IdentityEdge[]> {
+    if (keys.length === 0) return []
+    const { rows } = await run<{ from_key: string; to_key: string; rule: LinkRule; message_id: string; source_id: string; event_time: string; confidence: number }>(
+      this.#db, 'read the edges of a component',
+      `SELECT from_key, to_key, rule, message_id, source_id, event_time, confidence FROM identity_edges
+       WHERE from_key = ANY ($1::text[]) AND to_key = ANY ($1::text[]) ORDER BY seq`, [[...keys]])
+    return rows.map((r) => ({
+      from: r.from_key, to: r.to_key, rule: r.rule, messageId: r.message_id, sourceId: r.source_id, eventTime: num(r.event_time), confidence: r.confidence,
+    }))
+  }
+
+  async timeline(profileIds: readonly string[]): Promise<TimelineRow[]> {
+    if (profileIds.length === 0) return []
+    const { rows } = await run<{ profile_id: string; message_id: string; source_id: string; timestamp: string; payload: string }>(
+      this.#db, 'read timelines',
+      `SELECT profile_id, message_id, source_id, timestamp, payload FROM profile_events
+       WHERE profile_id = ANY ($1::text[]) ORDER BY timestamp, message_id`, [[...profileIds]])
+    return rows.map((r) => ({ profileId: r.profile_id, messageId: r.message_id, sourceId: r.source_id, timestamp: num(r.timestamp), payload: r.payload }))
+  }
+
+  async moveTimelineRows(moves: readonly { readonly from: string; readonly to: string; readonly messageId: string; readonly sourceId: string }[]): Promise<void> {
+    if (moves.length === 0) return
+    await run(this.#db, 'move timeline rows',
+      `UPDATE profile_events AS e SET profile_id = m.dst
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS m (src, dst, message_id, source_id)
+       WHERE e.profile_id = m.src AND e.message_id = m.message_id AND e.source_id = m.source_id`,
+      [moves.map((m) => m.from), moves.map((m) => m.to), moves.map((m) => m.messageId), moves.map((m) => m.sourceId)])
+  }
+
+  async recordUnmerge(record: UnmergeRecord, splits: readonly (readonly [IdentifierKey, IdentifierKey])[]): Promise<number> {
+    const { rows } = await run<{ seq: string }>(this.#db, 'record an unmerge',
+      `INSERT INTO identity_unmerges (profile_id, kind, target, principal, reason, result, recorded_at)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) RETURNING seq`,
+      [record.profileId, record.kind, record.target, record.principal, record.reason, JSON.stringify(record.result), record.time])
+    const seq = num(rows[0]!.seq)
+    if (splits.length > 0) {
+      const a = splits.flatMap(([x, y]) => [x, y])
+      const b = splits.flatMap(([x, y]) => [y, x])
+      await run(this.#db, 'record split rules',
+        `INSERT INTO identity_splits (a, b, unmerge_seq) SELECT s.a, s.b, $3::bigint FROM unnest($1::text[], $2::text[]) AS s (a, b)
+         ON CONFLICT (a, b) DO NOTHING`, [a, b, seq])
+    }
+    return seq
+  }
+
+  async unmerges(profileId: string): Promise<(UnmergeRecord & { readonly seq: number })[]> {
+    const { rows } = await run<{ seq: string; profile_id: string; kind: 'identifier' | 'edge'; target: string; principal: string; reason: string; result: unknown; recorded_at: string }>(
+      this.#db, 'read unmerges',
+      `SELECT seq, profile_id, kind, target, principal, reason, result, recorded_at FROM identity_unmerges
+       WHERE profile_id = $1 OR result @> jsonb_build_array(jsonb_build_object('profileId', $1::text)) ORDER BY seq`, [profileId])
+    return rows.map(rowToUnmerge)
   }
 }

@@ -84,12 +84,31 @@ export const MIGRATIONS: readonly string[] = [
   END
   $fn$;
   `,
+  // 2: identity graph guards and unmerge (mirrors sqlite-migrations.ts, version 2)
+  `
+  CREATE TABLE identity_contacts (
+    key text COLLATE "C" NOT NULL, profile_id text COLLATE "C" NOT NULL, last_at bigint NOT NULL, PRIMARY KEY (key, profile_id)
+  );
+  CREATE TABLE identity_quarantine (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, key text COLLATE "C" NOT NULL UNIQUE, profiles integer NOT NULL,
+    threshold integer NOT NULL, window_ms bigint NOT NULL, cause text NOT NULL, message_id text NOT NULL,
+    event_time bigint NOT NULL, recorded_at bigint NOT NULL
+  );
+  CREATE TABLE identity_splits (
+    a text COLLATE "C" NOT NULL, b text COLLATE "C" NOT NULL, unmerge_seq bigint NOT NULL, PRIMARY KEY (a, b)
+  );
+  CREATE TABLE identity_unmerges (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, profile_id text COLLATE "C" NOT NULL, kind text NOT NULL,
+    target text NOT NULL, principal text NOT NULL, reason text NOT NULL, result jsonb NOT NULL, recorded_at bigint NOT NULL
+  );
+  CREATE INDEX identity_unmerges_profile ON identity_unmerges (profile_id);
+  `,
 ]
 
-/** Tables holding state derived from the log (all of them: a replay rebuilds everything). */
+/** Tables holding state derived from the log (a replay rebuilds them); splits and unmerges are kept (sqlite-migrations.ts). */
 export const DERIVED_TABLES = [
   'identifiers', 'identity_edges', 'profile_merges', 'identity_rejections', 'profiles', 'profile_events',
-  'dedupe_keys', 'sessions', 'consumer_offsets',
+  'dedupe_keys', 'sessions', 'consumer_offsets', 'identity_contacts', 'identity_quarantine',
 ] as const
 
 /** Creates the schema if needed and applies the missing migrations, one transaction each. */

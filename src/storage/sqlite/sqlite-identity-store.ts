@@ -1,10 +1,31 @@
 /** @module IdentityStore on SQLite. Batched: each method is one statement over a JSON array of keys. */
 import type {
-  IdentifierKey, IdentifierNode, IdentityChanges, IdentityStore,
+  GraphGuards, IdentifierKey, IdentifierNode, IdentityChanges, IdentityEdge, IdentityStore, LinkRule, QuarantineRecord,
+  TimelineRow, UnmergeRecord,
 } from '../../identity/identity-store.js'
 import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js'
 
 interface NodeRow { key: string; type: string; value: string; profile_id: string; first_seen: number }
+interface QuarantineRow {
+  seq: number; key: string; profiles: number; threshold: number; window_ms: number; cause: string; message_id: string; event_time: number
+}
+interface UnmergeRow {
+  seq: number; profile_id: string; kind: 'identifier' | 'edge'; target: string; principal: string; reason: string; result: string; recorded_at: number
+}
+
+export function rowToQuarantine(r: QuarantineRow): QuarantineRecord & { seq: number } {
+  return {
+    seq: Number(r.seq), key: r.key, profiles: Number(r.profiles), threshold: Number(r.threshold), windowMs: Number(r.window_ms),
+    cause: r.cause, messageId: r.message_id, time: Number(r.event_time),
+  }
+}
+
+export function rowToUnmerge(r: { seq: number | string; profile_id: string; kind: 'identifier' | 'edge'; target: string; principal: string; reason: string; result: unknown; recorded_at: number | string }): UnmergeRecord & { seq: number } {
+  return {
+    seq: Number(r.seq), profileId: r.profile_id, kind: r.kind, target: r.target, principal: r.principal, reason: r.reason,
+    result: (typeof r.result === 'string' ? JSON.parse(r.result) : r.result) as UnmergeRecord['result'], time: Number(r.recorded_at),
+  }
+}
 
 export class SqliteIdentityStore implements IdentityStore {
   readonly #lookup: SqliteStatement
@@ -15,6 +36,18 @@ export class SqliteIdentityStore implements IdentityStore {
   readonly #insertEdge: SqliteStatement
   readonly #insertMerge: SqliteStatement
   readonly #insertRejection: SqliteStatement
+  readonly #insertContact: SqliteStatement
+  readonly #insertQuarantine: SqliteStatement
+  readonly #quarantined: SqliteStatement
+  readonly #splits: SqliteStatement
+  readonly #contacts: SqliteStatement
+  readonly #quarantineList: SqliteStatement
+  readonly #edgesAmong: SqliteStatement
+  readonly #timeline: SqliteStatement
+  readonly #moveRow: SqliteStatement
+  readonly #insertUnmerge: SqliteStatement
+  readonly #insertSplit: SqliteStatement
+  readonly #unmerges: SqliteStatement
 
   constructor(db: SqliteDatabase) {
     this.#lookup = db.prepare('SELECT key, profile_id FROM identifiers WHERE key IN (SELECT value FROM json_each(?))')
@@ -36,6 +69,43 @@ export class SqliteIdentityStore implements IdentityStore {
     )
     this.#insertRejection = db.prepare(
       'INSERT INTO identity_rejections (key, message_id, reason, profile_id, event_time, recorded_at) VALUES (?, ?, ?, ?, ?, ?)',
+    )
+    this.#insertContact = db.prepare(
+      `INSERT INTO identity_contacts (key, profile_id, last_at) VALUES (?, ?, ?)
+       ON CONFLICT(key, profile_id) DO UPDATE SET last_at = max(last_at, excluded.last_at)`,
+    )
+    this.#insertQuarantine = db.prepare(
+      `INSERT OR IGNORE INTO identity_quarantine (key, profiles, threshold, window_ms, cause, message_id, event_time, recorded_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    this.#quarantined = db.prepare('SELECT key FROM identity_quarantine WHERE key IN (SELECT value FROM json_each(?))')
+    this.#splits = db.prepare('SELECT a, b FROM identity_splits WHERE a IN (SELECT value FROM json_each(?))')
+    this.#contacts = db.prepare(
+      `SELECT c.key, c.profile_id FROM identity_contacts c
+       JOIN (SELECT json_extract(value, '$[0]') AS key, json_extract(value, '$[1]') AS since FROM json_each(?)) q
+         ON c.key = q.key AND c.last_at >= q.since`,
+    )
+    this.#quarantineList = db.prepare(
+      `SELECT seq, key, profiles, threshold, window_ms, cause, message_id, event_time FROM identity_quarantine
+       WHERE seq > ? ORDER BY seq DESC LIMIT ?`,
+    )
+    this.#edgesAmong = db.prepare(
+      `SELECT from_key, to_key, rule, message_id, source_id, event_time, confidence FROM identity_edges
+       WHERE from_key IN (SELECT value FROM json_each(@keys)) AND to_key IN (SELECT value FROM json_each(@keys)) ORDER BY seq`,
+    )
+    this.#timeline = db.prepare(
+      `SELECT profile_id, message_id, source_id, timestamp, payload FROM profile_events
+       WHERE profile_id IN (SELECT value FROM json_each(?)) ORDER BY timestamp, message_id`,
+    )
+    this.#moveRow = db.prepare('UPDATE OR IGNORE profile_events SET profile_id = ? WHERE profile_id = ? AND message_id = ? AND source_id = ?')
+    this.#insertUnmerge = db.prepare(
+      `INSERT INTO identity_unmerges (profile_id, kind, target, principal, reason, result, recorded_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    )
+    this.#insertSplit = db.prepare('INSERT OR IGNORE INTO identity_splits (a, b, unmerge_seq) VALUES (?, ?, ?)')
+    this.#unmerges = db.prepare(
+      `SELECT seq, profile_id, kind, target, principal, reason, result, recorded_at FROM identity_unmerges
+       WHERE profile_id = @id OR EXISTS (SELECT 1 FROM json_each(result) WHERE json_extract(value, '$.profileId') = @id) ORDER BY seq`,
     )
   }
 
@@ -74,5 +144,71 @@ export class SqliteIdentityStore implements IdentityStore {
     }
     for (const m of changes.merges) this.#insertMerge.run(m.winner, m.loser, m.messageId, m.rule, m.eventTime, now)
     for (const r of changes.rejections) this.#insertRejection.run(r.key, r.messageId, r.reason, r.profileId, r.eventTime, now)
+    for (const c of changes.contacts ?? []) this.#insertContact.run(c.key, c.profileId, c.time)
+    for (const q of changes.quarantines ?? []) {
+      this.#insertQuarantine.run(q.key, q.profiles, q.threshold, q.windowMs, q.cause, q.messageId, q.time, now)
+    }
+  }
+
+  async guards(keys: readonly IdentifierKey[]): Promise<GraphGuards> {
+    if (keys.length === 0) return { quarantined: new Set(), splits: new Map() }
+    const json = JSON.stringify(keys)
+    const quarantined = new Set((this.#quarantined.all(json) as { key: string }[]).map((r) => r.key))
+    const splits = new Map<IdentifierKey, Set<IdentifierKey>>()
+    for (const { a, b } of this.#splits.all(json) as { a: string; b: string }[]) {
+      const set = splits.get(a) ?? new Set<IdentifierKey>()
+      set.add(b)
+      splits.set(a, set)
+    }
+    return { quarantined, splits }
+  }
+
+  async contacts(queries: readonly { readonly key: IdentifierKey; readonly since: number }[]): Promise<Map<IdentifierKey, Set<string>>> {
+    const out = new Map<IdentifierKey, Set<string>>()
+    if (queries.length === 0) return out
+    for (const r of this.#contacts.all(JSON.stringify(queries.map((q) => [q.key, q.since]))) as { key: string; profile_id: string }[]) {
+      const set = out.get(r.key) ?? new Set<string>()
+      set.add(r.profile_id)
+      out.set(r.key, set)
+    }
+    return out
+  }
+
+  async quarantineList(options: { readonly limit: number; readonly afterSeq?: number }): Promise<(QuarantineRecord & { readonly seq: number })[]> {
+    return (this.#quarantineList.all(options.afterSeq ?? 0, options.limit) as QuarantineRow[]).map(rowToQuarantine)
+  }
+
+  async edgesAmong(keys: readonly IdentifierKey[]): Promise<IdentityEdge[]> {
+    if (keys.length === 0) return []
+    const rows = this.#edgesAmong.all({ keys: JSON.stringify(keys) }) as {
+      from_key: string; to_key: string; rule: LinkRule; message_id: string; source_id: string; event_time: number; confidence: number
+    }[]
+    return rows.map((r) => ({
+      from: r.from_key, to: r.to_key, rule: r.rule, messageId: r.message_id, sourceId: r.source_id, eventTime: r.event_time, confidence: r.confidence,
+    }))
+  }
+
+  async timeline(profileIds: readonly string[]): Promise<TimelineRow[]> {
+    if (profileIds.length === 0) return []
+    const rows = this.#timeline.all(JSON.stringify(profileIds)) as { profile_id: string; message_id: string; source_id: string; timestamp: number; payload: string }[]
+    return rows.map((r) => ({ profileId: r.profile_id, messageId: r.message_id, sourceId: r.source_id, timestamp: r.timestamp, payload: r.payload }))
+  }
+
+  async moveTimelineRows(moves: readonly { readonly from: string; readonly to: string; readonly messageId: string; readonly sourceId: string }[]): Promise<void> {
+    for (const m of moves) this.#moveRow.run(m.to, m.from, m.messageId, m.sourceId)
+  }
+
+  async recordUnmerge(record: UnmergeRecord, splits: readonly (readonly [IdentifierKey, IdentifierKey])[]): Promise<number> {
+    const info = this.#insertUnmerge.run(record.profileId, record.kind, record.target, record.principal, record.reason, JSON.stringify(record.result), record.time) as unknown as { lastInsertRowid: number | bigint }
+    const seq = Number(info.lastInsertRowid)
+    for (const [a, b] of splits) {
+      this.#insertSplit.run(a, b, seq)
+      this.#insertSplit.run(b, a, seq)
+    }
+    return seq
+  }
+
+  async unmerges(profileId: string): Promise<(UnmergeRecord & { readonly seq: number })[]> {
+    return (this.#unmerges.all({ id: profileId }) as UnmergeRow[]).map(rowToUnmerge)
   }
 }

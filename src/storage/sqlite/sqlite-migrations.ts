@@ -46,12 +46,35 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (group_id, topic, partition)
   ) WITHOUT ROWID;
   `,
+  // 2: identity graph guards (supernode contacts and quarantine) and unmerge (split rules, the unmerge log)
+  `
+  CREATE TABLE identity_contacts (
+    key TEXT NOT NULL, profile_id TEXT NOT NULL, last_at INTEGER NOT NULL, PRIMARY KEY (key, profile_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE identity_quarantine (
+    seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, profiles INTEGER NOT NULL, threshold INTEGER NOT NULL,
+    window_ms INTEGER NOT NULL, cause TEXT NOT NULL, message_id TEXT NOT NULL, event_time INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL
+  );
+  -- Stored in both directions (a, b) and (b, a), so one indexed read finds every rule naming a key.
+  CREATE TABLE identity_splits (
+    a TEXT NOT NULL, b TEXT NOT NULL, unmerge_seq INTEGER NOT NULL, PRIMARY KEY (a, b)
+  ) WITHOUT ROWID;
+  CREATE TABLE identity_unmerges (
+    seq INTEGER PRIMARY KEY, profile_id TEXT NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL,
+    principal TEXT NOT NULL, reason TEXT NOT NULL, result TEXT NOT NULL, recorded_at INTEGER NOT NULL
+  );
+  CREATE INDEX identity_unmerges_profile ON identity_unmerges(profile_id);
+  `,
 ]
 
-/** Tables holding state derived from the log (all of them: a replay rebuilds everything). */
+/**
+ * Tables holding state derived from the log (a replay rebuilds them). The split rules and the unmerge log are
+ * operators' decisions, not derived: they survive a replay, which honours the splits again.
+ */
 export const DERIVED_TABLES = [
   'identifiers', 'identity_edges', 'profile_merges', 'identity_rejections', 'profiles', 'profile_events',
-  'dedupe_keys', 'sessions', 'consumer_offsets',
+  'dedupe_keys', 'sessions', 'consumer_offsets', 'identity_contacts', 'identity_quarantine',
 ] as const
 
 export function migrate(db: SqliteDatabase): void {
