@@ -134,7 +134,7 @@ export async function resolveBatch(
     for (;;) {
       const conflict = findConflict(ids, owner, members, rules, guards, time)
       if (conflict === null) break
-      const victim = lowestInvolved(ids, conflict.type, owner)
+      const victim = conflict.victim ?? lowestInvolved(ids, conflict.type, owner)
       ids.splice(ids.indexOf(victim), 1)
       dropped.push({ key: victim.key, reason: conflict.reason })
     }
@@ -270,6 +270,8 @@ interface Conflict {
   /** The identifier type whose rule is broken; null when any identifier of the event may be dropped. */
   readonly type: string | null
   readonly reason: RejectionReason
+  /** For a split rule: the event identifier to drop. */
+  readonly victim?: ExtractedIdentifier
 }
 
 /**
@@ -331,11 +333,26 @@ function findConflict(
     }
   }
   if (guards.splits.size > 0) {
-    const all = new Set<IdentifierKey>(fresh.map((id) => id.key))
-    for (const p of profiles) for (const k of members.get(p)!.keys) all.add(k)
-    for (const k of all) {
+    // Which event identifier brings each key into the union (itself, or the profile it belongs to).
+    const broughtBy = new Map<IdentifierKey, ExtractedIdentifier>()
+    for (const id of fresh) broughtBy.set(id.key, id)
+    for (const id of ids) {
+      const p = owner.get(id.key)
+      if (p !== undefined) for (const k of members.get(p)!.keys) if (!broughtBy.has(k)) broughtBy.set(k, id)
+    }
+    for (const [k, side] of broughtBy) {
       const apart = guards.splits.get(k)
-      if (apart) for (const other of apart) if (all.has(other)) return { type: null, reason: 'split_rule' }
+      if (!apart) continue
+      for (const other of apart) {
+        const otherSide = broughtBy.get(other)
+        if (otherSide === undefined || otherSide === side) continue
+        // Drop the side of the identifier an unmerge detached (it has a rule against every identifier it was
+        // detached from); between two equal sides (a removed edge), the lower-priority one.
+        const weight = (key: IdentifierKey): number => guards.splits.get(key)?.size ?? 0
+        const victim = weight(k) !== weight(other) ? (weight(k) > weight(other) ? side : otherSide)
+          : side.rule.priority >= otherSide.rule.priority ? side : otherSide
+        return { type: null, reason: 'split_rule', victim }
+      }
     }
   }
   if (total > largestProfile) {
