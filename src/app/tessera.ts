@@ -16,6 +16,8 @@ import { startInProcessPipeline, startWorkerPipeline, type BatchReport, type Pip
 import type { ProfileReader } from '../profiles/profile-reader.js'
 import { buildApp } from '../server/app.js'
 import { openGovernance } from '../governance/open-governance.js'
+import { openConsent } from '../governance/consent/open-consent.js'
+import { extractIdentifiers } from '../identity/extract-identifiers.js'
 import { createMetrics, type Metrics } from '../server/metrics.js'
 import type { StateBackend } from '../storage/state-backend.js'
 import { dataLayout, type DataLayout } from './data-layout.js'
@@ -163,6 +165,8 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     }
     process.on('SIGHUP', onHangup)
     closers.push(() => void process.off('SIGHUP', onHangup))
+    const consent = await openConsent(config, layout.dataDir, governance.audit, clock)
+    closers.push(() => consent.close())
     const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion)
     const app = await buildApp({
       config, sources: auth.sources, adminTokens: auth.adminTokens, log, reader, pipeline, metrics, clock, logger,
@@ -174,6 +178,10 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       },
       version: packageVersion(),
       governance,
+      consent: {
+        ledger: consent.ledger, identifierTypes: rules.types.map((t) => t.name),
+        identifiersOf: (event) => extractIdentifiers(event, rules).identifiers.map((i) => i.key),
+      },
     })
     closers.push(() => app.close())
     let url = ''

@@ -41,6 +41,8 @@ interface CategoryRecord {
 export interface ProfileTarget {
   readonly id: string
   readonly region: string
+  /** The person's consent for what this read's purpose needs, from the consent ledger (Cedar `context.consent`). */
+  readonly consent?: string
 }
 
 export class AccessControl {
@@ -90,8 +92,9 @@ export class AccessScope {
     this.legalBasis = legalBasis
   }
 
-  #context(): Record<string, string> {
-    return { purpose: this.purpose, legalBasis: this.legalBasis }
+  #context(profile?: ProfileTarget): Record<string, string> {
+    const base = { purpose: this.purpose, legalBasis: this.legalBasis }
+    return profile?.consent === undefined ? base : { ...base, consent: profile.consent }
   }
 
   #note(decision: AccessDecision): void {
@@ -105,15 +108,15 @@ export class AccessScope {
     return new TesseraError('TESSERA_FORBIDDEN', `${message} for purpose ${this.purpose}${by}`)
   }
 
-  /** A profile target (its residency region from its traits). */
-  target(id: string, traits: JsonObject): ProfileTarget {
-    return { id, region: this.#o.regionOf(traits) }
+  /** A profile target (its residency region from its traits; its consent for this read's purpose when known). */
+  target(id: string, traits: JsonObject, consent?: string): ProfileTarget {
+    return consent === undefined ? { id, region: this.#o.regionOf(traits) } : { id, region: this.#o.regionOf(traits), consent }
   }
 
   /** Row level: may this token see the profile at all? Throws TESSERA_FORBIDDEN if not. */
   requireProfile(profile: ProfileTarget): void {
     this.#subjects.add(profile.id)
-    const d = this.#o.engine.authorize(this.principal, 'viewProfile', { type: 'Profile', id: profile.id, region: profile.region }, this.#context())
+    const d = this.#o.engine.authorize(this.principal, 'viewProfile', { type: 'Profile', id: profile.id, region: profile.region }, this.#context(profile))
     this.#note(d)
     if (!d.allow) throw this.#deny(`reading profile ${profile.id} is not allowed`, d)
   }
@@ -137,11 +140,11 @@ export class AccessScope {
   }
 
   fieldDecision(profile: ProfileTarget, c: Classification): AccessDecision {
-    const key = `${profile.id}\u0000${profile.region}\u0000${c.category}\u0000${c.sensitivity}`
+    const key = `${profile.id}\u0000${profile.region}\u0000${profile.consent ?? ''}\u0000${c.category}\u0000${c.sensitivity}`
     let d = this.#decisions.get(key)
     if (!d) {
       d = this.#o.engine.authorize(this.principal, 'readField', { type: 'Profile', id: profile.id, region: profile.region },
-        { ...this.#context(), category: c.category, sensitivity: c.sensitivity })
+        { ...this.#context(profile), category: c.category, sensitivity: c.sensitivity })
       this.#decisions.set(key, d)
       this.#note(d)
     }

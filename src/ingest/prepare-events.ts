@@ -10,7 +10,7 @@ import type { EventType } from '../core/event.js'
 import type { AppendRecord } from '../log/event-log.js'
 import { EventTooLargeError, formatBytes } from './ingest-errors.js'
 import { parseIsoDate } from './iso-date.js'
-import { logKeyOf, stampEvent, type BatchDefaults, type StampContext } from './stamp-event.js'
+import { logKeyOf, stampEvent, type BatchDefaults, type StampContext, type StampedEvent } from './stamp-event.js'
 import { checkEvent, isJsonObject, type CheckedEvent } from './validate-event.js'
 
 /**
@@ -38,6 +38,8 @@ export interface PreparedEvents {
   readonly ok: true
   /** In request order, ready for one `EventLog.append`. */
   readonly records: readonly AppendRecord[]
+  /** The stamped events of `records`, same order (for the consent hook). */
+  readonly events: readonly StampedEvent[]
   /** Events per type, for `tessera_events_accepted_total`. */
   readonly countsByType: ReadonlyMap<EventType, number>
 }
@@ -132,6 +134,7 @@ function stampContext(ctx: IngestContext, batch: BatchDefaults | undefined): Sta
 function stampAll(events: readonly CheckedEvent[], ctx: StampContext, maxEventBytes: number, fieldOf: (index: number) => string): PrepareResult {
   const limit = maxEventBytes + STAMP_ALLOWANCE_BYTES
   const records: AppendRecord[] = new Array<AppendRecord>(events.length)
+  const stampedEvents: StampedEvent[] = new Array<StampedEvent>(events.length)
   const countsByType = new Map<EventType, number>()
   let tooLarge: FieldProblem[] | undefined
   for (let i = 0; i < events.length; i++) {
@@ -144,10 +147,11 @@ function stampAll(events: readonly CheckedEvent[], ctx: StampContext, maxEventBy
       continue
     }
     records[i] = { key: logKeyOf(stamped), value, timestamp: ctx.receivedAtMs }
+    stampedEvents[i] = stamped
     countsByType.set(stamped.type, (countsByType.get(stamped.type) ?? 0) + 1)
   }
   if (tooLarge !== undefined) return { ok: false, reason: 'too_large', problems: tooLarge }
-  return { ok: true, records, countsByType }
+  return { ok: true, records, events: stampedEvents, countsByType }
 }
 
 /**

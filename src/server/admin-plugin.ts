@@ -24,6 +24,12 @@ export interface AdminPluginOptions {
   readonly normalize: (type: string, value: string) => string | null
   readonly access: AccessControl
   readonly audit: AuditLog
+  /**
+   * Consent hook: the person's consent for what a read purpose needs (`granted`, `refused`, `unknown`,
+   * `not_required`), carried into the Cedar context of the profile's reads. Given the profile id, the read's
+   * purpose and the profile's residency region.
+   */
+  readonly consentOf?: (profileId: string, purpose: string, region: string) => Promise<string | undefined>
 }
 
 /** Header carrying the purpose of an admin read. */
@@ -129,7 +135,7 @@ function notFound(what: string): TesseraError {
   return new TesseraError('TESSERA_NOT_FOUND', `${what} not found`)
 }
 
-export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, { reader, authenticate, normalize, access, audit }) => {
+export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, { reader, authenticate, normalize, access, audit, consentOf }) => {
   app.addHook('onRequest', async (request) => {
     request.admin = authenticate(request.headers.authorization)
   })
@@ -143,11 +149,18 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, {
     return found
   }
 
+  /** The profile as a policy resource: its residency from its traits, its consent from the ledger. */
+  async function targetOf(scope: AccessScope, id: string, traits: Parameters<AccessScope['target']>[1]): Promise<ProfileTarget> {
+    const plain = scope.target(id, traits)
+    const consent = consentOf === undefined ? undefined : await consentOf(id, scope.purpose, plain.region)
+    return consent === undefined ? plain : scope.target(id, traits, consent)
+  }
+
   /** The profile as a policy resource (its residency from its traits), after the row-level check. */
   async function visible(scope: AccessScope, id: string): Promise<ProfileTarget> {
     const profile = await reader.profile(id)
     if (!profile) throw notFound(`profile ${id}`)
-    const target = scope.target(id, profile.traits)
+    const target = await targetOf(scope, id, profile.traits)
     scope.requireProfile(target)
     return target
   }
@@ -155,7 +168,7 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, {
   async function view(scope: AccessScope, id: string): Promise<Record<string, unknown>> {
     const profile = await reader.profile(id)
     if (!profile) throw notFound(`profile ${id}`)
-    const target = scope.target(id, profile.traits)
+    const target = await targetOf(scope, id, profile.traits)
     scope.requireProfile(target)
     return profileView(scope, target, profile, await reader.identities(id))
   }
@@ -190,7 +203,7 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, {
     const target = await canonical(id)
     const profile = await reader.profile(target)
     if (!profile) throw missing()
-    const resource = scope.target(target, profile.traits)
+    const resource = await targetOf(scope, target, profile.traits)
     // A profile the token may not see answers exactly like one that does not exist.
     if (!scope.mayViewProfile(resource)) throw missing()
     try {

@@ -15,6 +15,9 @@ import { createSourceRegistry } from '../ingest/source-registry.js'
 import { createAdminAuthenticator } from './admin-auth.js'
 import { adminPlugin } from './admin-plugin.js'
 import { auditPlugin } from './audit-plugin.js'
+import { consentPlugin } from './consent-plugin.js'
+import type { ConsentLedger } from '../governance/consent/consent-ledger.js'
+import type { RawEvent } from '../core/event.js'
 import type { Governance } from '../governance/open-governance.js'
 import { errorHandler } from './error-handler.js'
 import { ingestPlugin } from './ingest-plugin.js'
@@ -39,6 +42,11 @@ export interface AppPorts {
   readonly version: string
   /** Access policies and the audit log of every admin read. */
   readonly governance: Governance
+  /**
+   * The consent ledger: fed by the tracking API and `POST /v1/consent`, read by `GET /v1/consent`.
+   * `identifiersOf` gives an event's identifiers (`type:value`) as identity resolution reads them.
+   */
+  readonly consent?: { readonly ledger: ConsentLedger; readonly identifiersOf: (event: RawEvent) => readonly string[]; readonly identifierTypes: readonly string[] }
 }
 
 export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
@@ -75,19 +83,27 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
         { name: 'tracking', description: 'Segment HTTP Tracking API' },
         { name: 'profiles', description: 'Unified profiles (admin); every read states a purpose and is filtered by the access policies' },
         { name: 'audit', description: 'Tamper-evident audit log (signed checkpoints, RFC 6962 proofs) and policy reload' },
+        { name: 'consent', description: 'The consent ledger per identifier and purpose (write key to record, admin token to read)' },
         { name: 'operations', description: 'Health and metrics' },
       ],
     },
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
+  const sources = createSourceRegistry(ports.sources)
+  const consent = ports.consent
   if (ports.ingest) await app.register(ingestPlugin, {
     log: ports.log,
-    sources: createSourceRegistry(ports.sources),
+    sources,
     limits: { maxEventBytes: ports.config.ingest.maxEventBytes, maxBatchBytes: ports.config.ingest.maxBatchBytes },
     corsOrigins: ports.config.ingest.corsOrigins,
     metrics: ports.metrics,
     clock: ports.clock,
+    ...(consent ? {
+      consent: {
+        govern: (events, request) => consent.ledger.governEvents(events.map((event) => ({ event, identifiers: consent.identifiersOf(event) })), request),
+      },
+    } : {}),
   })
   const authenticate = createAdminAuthenticator(ports.adminTokens)
   await app.register(adminPlugin, {
@@ -96,8 +112,18 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
     normalize: ports.normalizeIdentifier,
     access: ports.governance.access,
     audit: ports.governance.audit,
+    ...(consent ? {
+      consentOf: async (profileId: string, purpose: string, region: string) => !consent.ledger.needsConsent(purpose) ? undefined :
+        consent.ledger.readConsentState((await ports.reader.identities(profileId)).map((i) => `${i.type}:${i.value}`), purpose, region),
+    } : {}),
   })
   await app.register(auditPlugin, { authenticate, governance: ports.governance })
+  if (consent) {
+    await app.register(consentPlugin, {
+      ledger: consent.ledger, sources, authenticate, access: ports.governance.access, audit: ports.governance.audit,
+      reader: ports.reader, normalize: ports.normalizeIdentifier, identifierTypes: consent.identifierTypes,
+    })
+  }
   registerHealthRoutes(app, { log: ports.log, pipeline: ports.pipeline, metrics: ports.metrics, rawTopic: TOPICS.raw })
   return app
 }

@@ -20,6 +20,7 @@ import { batchBodySchema, eventBodySchema, successBodySchema } from '../ingest/e
 import {
   MalformedBodyError, PayloadTooLargeError, UnauthorizedError, rejectionReasonFor,
 } from '../ingest/ingest-errors.js'
+import { governedRecords, type IngestConsent } from '../ingest/ingest-consent.js'
 import { parseJsonBody } from '../ingest/parse-body.js'
 import {
   assertPrepared, eventCountOf, prepareBatch, prepareEvent, type IngestContext, type PreparedEvents,
@@ -45,6 +46,11 @@ export interface IngestPluginOptions {
   readonly metrics: Metrics
   /** Source of `receivedAt`. */
   readonly clock: Clock
+  /**
+   * Records the consent signals of each request (`context.consent`, TCF/GPP strings, `Sec-GPC`) and removes or
+   * hashes what consent forbids before the append. Without it events are appended as stamped.
+   */
+  readonly consent?: IngestConsent
 }
 
 const SUCCESS = Object.freeze({ success: true as const })
@@ -108,7 +114,7 @@ export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async funct
   /** Events carried by a request once its body is parsed (1 before): the weight of a refusal in the metrics. */
   const eventCounts = new WeakMap<FastifyRequest, number>()
   /** What `admit` accepted, for the handler to append. */
-  const admitted = new WeakMap<FastifyRequest, { readonly sourceId: string; readonly prepared: PreparedEvents }>()
+  const admitted = new WeakMap<FastifyRequest, { readonly sourceId: string; readonly prepared: PreparedEvents; readonly gpc: boolean }>()
 
   // This context only: Fastify's JSON parser knows neither gzip nor text/plain JSON.
   app.removeAllContentTypeParsers()
@@ -195,7 +201,7 @@ export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async funct
       }
       const result = isBatch || endpoint.type === undefined ? prepareBatch(body, ctx) : prepareEvent(body, endpoint.type, ctx)
       assertPrepared(result)
-      admitted.set(request, { sourceId: auth.source.id, prepared: result })
+      admitted.set(request, { sourceId: auth.source.id, prepared: result, gpc: isGpcHeader(request.headers['sec-gpc']) })
     }
   }
 
@@ -204,9 +210,15 @@ export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async funct
     const entry = admitted.get(request)
     if (entry === undefined) throw new Error('ingest handler ran for a request that preValidation did not admit')
     const started = performance.now()
+    let records = entry.prepared.records
+    if (opts.consent) {
+      // Consent signals are recorded first; the event is appended without what consent forbids.
+      const governed = await opts.consent.govern(entry.prepared.events, { sourceId: entry.sourceId, gpc: entry.gpc })
+      records = governedRecords(records, entry.prepared.events, governed)
+    }
     try {
       // TESSERA_BACKPRESSURE / TESSERA_LOG_UNAVAILABLE propagate: the error handler answers 429/503 + Retry-After.
-      await log.append(TOPICS.raw, entry.prepared.records)
+      await log.append(TOPICS.raw, records)
     } finally {
       metrics.appendSeconds.observe((performance.now() - started) / 1000)
     }
@@ -237,6 +249,11 @@ async function answerPreflight(_request: FastifyRequest, reply: FastifyReply): P
 }
 
 /** A single header value (Node joins most repeated headers; arrays only occur for a few). */
+/** `Sec-GPC: 1` (W3C Global Privacy Control): only the exact value 1 counts. */
+function isGpcHeader(value: string | readonly string[] | undefined): boolean {
+  return headerValue(value)?.trim() === '1'
+}
+
 function headerValue(value: string | readonly string[] | undefined): string | undefined {
   return typeof value === 'string' ? value : value?.[0]
 }

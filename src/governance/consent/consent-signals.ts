@@ -69,13 +69,14 @@ export function isGpcHeader(value: string | readonly string[] | undefined): bool
 /** Every signal in an event's `context`, plus GPC when the request carried `Sec-GPC: 1`. */
 export function signalsOf(context: unknown, gpc: boolean, config: ConsentConfig): ConsentSignal[] {
   const signals: ConsentSignal[] = []
-  if (gpc) signals.push(gpcSignal(config))
-  if (!isObject(context)) return signals
+  // GPC goes last: recorded after a CMP's answer in the same event, its opt-out is the one in force.
+  const withGpc = (): ConsentSignal[] => (gpc ? [...signals, gpcSignal(config)] : signals)
+  if (!isObject(context)) return withGpc()
   const consent = own(context, 'consent')
   const c = isObject(consent) ? consent : undefined
   if (consent !== undefined && consent !== null && c === undefined) {
     signals.push(invalidSignal('segment', safeJson(consent), 'context.consent must be an object'))
-    return signals
+    return withGpc()
   }
   const prefs = c === undefined ? undefined : own(c, 'categoryPreferences')
   if (prefs !== undefined && prefs !== null) signals.push(segmentSignal(prefs, config))
@@ -83,7 +84,7 @@ export function signalsOf(context: unknown, gpc: boolean, config: ConsentConfig)
   if (tcf !== undefined && tcf !== null) signals.push(decodeTcfSignal(tcf, config))
   const gpp = (c === undefined ? undefined : own(c, 'gpp')) ?? own(context, 'gpp')
   if (gpp !== undefined && gpp !== null) signals.push(...decodeGppSignals(gpp, config))
-  return signals
+  return withGpc()
 }
 
 function safeJson(value: unknown): string | undefined {

@@ -1,0 +1,189 @@
+/**
+ * @module The consent ledger service: records signals per identifier (only what changes: the same answer from
+ * the same signal with the same evidence is not written again), writes an audit entry for every change, and
+ * answers effective consent. Ingest calls {@link ConsentLedger.governEvents}: the signals an event carries are
+ * recorded first, then the attributes that no allowed purpose may use are dropped or hashed before the event
+ * is appended. The pipeline, audiences and exports call {@link ConsentLedger.effectiveConsent}.
+ */
+import type { JsonValue } from '../../core/event.js'
+import type { AuditActor, AuditEntryInput } from '../audit-entry.js'
+import type { Classifier } from '../classification.js'
+import type { ConsentConfig } from './consent-config.js'
+import { categoriesToEnforce, enforceConsent } from './consent-enforcement.js'
+import { NO_PURPOSE, type ConsentRecordInput, type ConsentSignal, type StoredConsentRecord } from './consent-record.js'
+import { signalsOf } from './consent-signals.js'
+import type { ConsentStore } from './consent-store.js'
+import { effectiveConsent, jurisdictionOf, readConsent, UNKNOWN_JURISDICTION, type ConsentDecision } from './effective-consent.js'
+
+export interface ConsentLedgerOptions {
+  readonly store: ConsentStore
+  readonly config: ConsentConfig
+  readonly classifier: Classifier
+  /** Keyed hash of an attribute value (enforcement) — the same key as masked reads, so hashes join. */
+  readonly hash: (value: JsonValue) => JsonValue
+  /** Keyed hash of an identifier for audit entries (the audit log is never erased, so it holds no raw identifiers). */
+  readonly pseudonymize: (identifier: string) => string
+  /** Writes an audit entry (the audit log of governance); resolves once stored. */
+  readonly audit: (entry: AuditEntryInput) => Promise<number>
+  readonly now: () => number
+}
+
+/** Where a signal came from, for the records and the audit entry. */
+export interface SignalOrigin {
+  readonly actor: AuditActor
+  /** `ingest` or the API route. */
+  readonly action: string
+  readonly sourceId?: string
+  readonly messageId?: string
+  /** Jurisdiction for signals that imply none (a country code or jurisdiction name). */
+  readonly jurisdictionHint?: string | null
+}
+
+/** An event to govern at ingest: its stored form and the identifiers it carries (`type:value`). */
+export interface GovernedEvent<T> {
+  readonly event: T
+  readonly identifiers: readonly string[]
+}
+
+const MAX_AUDITED_CHANGES = 100
+
+function countryOf(event: Readonly<Record<string, unknown>>): string | null {
+  const pick = (root: unknown, ...path: string[]): unknown => {
+    let v = root
+    for (const k of path) {
+      if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.hasOwn(v, k)) return undefined
+      v = (v as Record<string, unknown>)[k]
+    }
+    return v
+  }
+  for (const v of [pick(event, 'context', 'location', 'country'), pick(event, 'traits', 'address', 'country'), pick(event, 'traits', 'country'), pick(event, 'context', 'traits', 'address', 'country')]) {
+    if (typeof v === 'string' && v.trim() !== '') return v
+  }
+  return null
+}
+
+export class ConsentLedger {
+  readonly #o: ConsentLedgerOptions
+
+  constructor(options: ConsentLedgerOptions) {
+    this.#o = options
+  }
+
+  get config(): ConsentConfig {
+    return this.#o.config
+  }
+
+  /**
+   * Records signals for identifiers, skipping what would not change the ledger (given `inForce`, the latest
+   * records of these identifiers, which is updated in place). Returns the records appended.
+   */
+  async record(identifiers: readonly string[], signals: readonly ConsentSignal[], origin: SignalOrigin, inForce?: StoredConsentRecord[]): Promise<StoredConsentRecord[]> {
+    if (identifiers.length === 0 || signals.length === 0) return []
+    const current = inForce ?? await this.#o.store.latest(identifiers)
+    const latest = new Map<string, StoredConsentRecord>()
+    for (const r of current) latest.set(`${r.identifier}\u0000${r.purpose}`, r)
+    const time = this.#o.now()
+    const hint = jurisdictionOf(origin.jurisdictionHint, this.#o.config) ?? UNKNOWN_JURISDICTION
+    const out: ConsentRecordInput[] = []
+    for (const signal of signals) {
+      const evidence = { ...signal.evidence, ...(origin.sourceId === undefined ? {} : { sourceId: origin.sourceId }), ...(origin.messageId === undefined ? {} : { messageId: origin.messageId }) }
+      const jurisdiction = signal.jurisdiction ?? hint
+      for (const identifier of identifiers) {
+        if (!signal.evidence.valid) {
+          out.push({ identifier, purpose: NO_PURPOSE, state: 'invalid', source: signal.source, legalBasis: 'none', jurisdiction, time, evidence })
+          continue
+        }
+        for (const [purpose, state] of signal.decisions) {
+          const p = Object.hasOwn(this.#o.config.purposes, purpose) ? this.#o.config.purposes[purpose] : undefined
+          if (p === undefined) continue
+          const before = latest.get(`${identifier}\u0000${purpose}`)
+          if (before && before.state === state && before.source === signal.source && before.evidence.raw === signal.evidence.raw && before.jurisdiction === jurisdiction) continue
+          const rec: ConsentRecordInput = { identifier, purpose, state, source: signal.source, legalBasis: p.legalBasis, jurisdiction, time, evidence }
+          out.push(rec)
+          latest.set(`${identifier}\u0000${purpose}`, { ...rec, seq: Number.MAX_SAFE_INTEGER })
+        }
+      }
+    }
+    if (out.length === 0) return []
+    const seqs = await this.#o.store.append(out)
+    const stored = out.map((r, i) => ({ ...r, seq: seqs[i]! }))
+    if (inForce) {
+      // Keep the caller's view current (later events of the same request see these records).
+      for (const s of stored) if (s.state !== 'invalid') inForce.push(s)
+    }
+    await this.#o.audit({
+      kind: 'consent.change', actor: origin.actor, action: origin.action, decision: 'ok',
+      detail: {
+        changes: stored.slice(0, MAX_AUDITED_CHANGES).map((s) => ({
+          seq: s.seq, identifier: this.#o.pseudonymize(s.identifier), purpose: s.purpose, state: s.state, source: s.source,
+          legalBasis: s.legalBasis, jurisdiction: s.jurisdiction, ...(s.evidence.error === undefined ? {} : { error: s.evidence.error }),
+        })),
+        total: stored.length,
+        ...(origin.sourceId === undefined ? {} : { sourceId: origin.sourceId }),
+        ...(origin.messageId === undefined ? {} : { messageId: origin.messageId }),
+      },
+    })
+    return stored
+  }
+
+  /**
+   * What the pipeline and later audiences and exports ask: may these identifiers' data be used for `purpose`?
+   * A refusal on any identifier wins; identifiers without a record of their own count with their jurisdiction's
+   * default (`jurisdictionHint`: the profile's residency or the event's country, for identifiers whose records
+   * name no jurisdiction).
+   */
+  async effectiveConsent(identifiers: readonly string[], purpose: string, jurisdictionHint?: string | null): Promise<ConsentDecision> {
+    const records = await this.#o.store.latest(identifiers)
+    return effectiveConsent(records, identifiers, purpose, this.#o.config, jurisdictionHint)
+  }
+
+  /** Effective consent for every configured purpose. */
+  async effectiveAll(identifiers: readonly string[], jurisdictionHint?: string | null): Promise<ConsentDecision[]> {
+    const records = await this.#o.store.latest(identifiers)
+    return Object.keys(this.#o.config.purposes).map((p) => effectiveConsent(records, identifiers, p, this.#o.config, jurisdictionHint))
+  }
+
+  /** Does an admin read for this purpose depend on consent (`governance.consent.readPurposes`)? */
+  needsConsent(readPurpose: string): boolean {
+    return Object.hasOwn(this.#o.config.readPurposes, readPurpose) && this.#o.config.readPurposes[readPurpose]!.length > 0
+  }
+
+  /** The consent state an admin read for `readPurpose` carries into the Cedar context (see `readConsent`). */
+  async readConsentState(identifiers: readonly string[], readPurpose: string, jurisdictionHint?: string | null): Promise<ReturnType<typeof readConsent>> {
+    const needed = Object.hasOwn(this.#o.config.readPurposes, readPurpose) ? this.#o.config.readPurposes[readPurpose]! : []
+    if (needed.length === 0) return 'not_required'
+    return readConsent(await this.#o.store.latest(identifiers), identifiers, readPurpose, this.#o.config, jurisdictionHint)
+  }
+
+  history(identifier: string, options: { readonly limit: number; readonly afterSeq?: number }): Promise<StoredConsentRecord[]> {
+    return this.#o.store.history(identifier, options)
+  }
+
+  /**
+   * Ingest: records the consent signals of every event (all of a request's identifiers read in one query), then
+   * returns each event with the attributes no allowed purpose may use dropped or hashed. An event that needs no
+   * change is returned as the same object.
+   */
+  async governEvents<T extends Readonly<Record<string, unknown>>>(events: readonly GovernedEvent<T>[], request: { readonly sourceId: string; readonly gpc: boolean }): Promise<T[]> {
+    const all = [...new Set(events.flatMap((e) => e.identifiers))]
+    const inForce = all.length === 0 ? [] : await this.#o.store.latest(all)
+    const out: T[] = []
+    for (const { event, identifiers } of events) {
+      const hint = countryOf(event)
+      const signals = signalsOf(event.context, request.gpc, this.#o.config)
+      if (signals.length > 0) {
+        await this.record(identifiers, signals, {
+          actor: { type: 'system', id: `source:${request.sourceId}` }, action: 'ingest', sourceId: request.sourceId,
+          ...(typeof event.messageId === 'string' ? { messageId: event.messageId } : {}), jurisdictionHint: hint,
+        }, inForce)
+      }
+      const states = new Map<string, 'granted' | 'denied'>()
+      for (const purpose of Object.keys(this.#o.config.purposes)) {
+        states.set(purpose, effectiveConsent(inForce, identifiers, purpose, this.#o.config, hint).state)
+      }
+      const enforce = categoriesToEnforce(states, this.#o.config)
+      out.push(enforceConsent(event, enforce, this.#o.classifier, this.#o.hash).event)
+    }
+    return out
+  }
+}
