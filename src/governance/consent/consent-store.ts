@@ -14,7 +14,7 @@ export interface ConsentStore {
   append(records: readonly ConsentRecordInput[]): Promise<number[]>
   /**
    * For each of these identifiers: its latest valid record per purpose (what is in force), plus its latest
-   * record that names a jurisdiction. In seq order.
+   * grant that names a jurisdiction. In seq order.
    */
   latest(identifiers: readonly string[]): Promise<StoredConsentRecord[]>
   /** Every record of one identifier (also invalid ones), oldest first, at most `limit` from seq > `afterSeq`. */

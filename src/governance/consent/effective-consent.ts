@@ -77,7 +77,9 @@ export function effectiveConsent(
   const place = new Map<string, StoredConsentRecord>()
   for (const r of records) {
     if (r.state === 'invalid') continue
-    if (r.jurisdiction !== UNKNOWN_JURISDICTION && (place.get(r.identifier)?.seq ?? -1) < r.seq) place.set(r.identifier, r)
+    // Only a grant says where the person is: a refusal never moves an identifier to a laxer regime, so adding
+    // one can never widen what the defaults allow (revoking never widens access).
+    if (r.state === 'granted' && r.jurisdiction !== UNKNOWN_JURISDICTION && (place.get(r.identifier)?.seq ?? -1) < r.seq) place.set(r.identifier, r)
     if (r.purpose !== purpose) continue
     if ((latest.get(r.identifier)?.seq ?? -1) < r.seq) latest.set(r.identifier, r)
   }

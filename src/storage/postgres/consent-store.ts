@@ -127,7 +127,7 @@ export class PostgresConsentStore implements ConsentStore {
       `SELECT ${COLUMNS} FROM consent_records WHERE seq IN (
          SELECT max(seq) FROM consent_records WHERE identifier = ANY($1::text[]) AND state <> 'invalid' GROUP BY identifier, purpose
          UNION
-         SELECT max(seq) FROM consent_records WHERE identifier = ANY($1::text[]) AND state <> 'invalid' AND jurisdiction <> 'UNKNOWN' GROUP BY identifier
+         SELECT max(seq) FROM consent_records WHERE identifier = ANY($1::text[]) AND state = 'granted' AND jurisdiction <> 'UNKNOWN' GROUP BY identifier
        ) ORDER BY seq`, [[...new Set(identifiers)]])
     return rows.map(toStored)
   }

@@ -105,7 +105,7 @@ export class SqliteConsentStore implements ConsentStore {
     const rows = this.#db.prepare(`SELECT ${COLUMNS} FROM consent_records WHERE seq IN (
         SELECT max(seq) FROM consent_records WHERE identifier IN (SELECT value FROM json_each(?)) AND state <> 'invalid' GROUP BY identifier, purpose
         UNION
-        SELECT max(seq) FROM consent_records WHERE identifier IN (SELECT value FROM json_each(?)) AND state <> 'invalid' AND jurisdiction <> 'UNKNOWN' GROUP BY identifier
+        SELECT max(seq) FROM consent_records WHERE identifier IN (SELECT value FROM json_each(?)) AND state = 'granted' AND jurisdiction <> 'UNKNOWN' GROUP BY identifier
       ) ORDER BY seq`).all(ids, ids) as Row[]
     return rows.map(toStoredConsent)
   }
