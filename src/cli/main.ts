@@ -19,6 +19,8 @@ Commands:
                           rebuild all profile and identity state from the event log (Tessera must be stopped)
   openapi [--out FILE]    print the OpenAPI document of the tracking and admin APIs
   audit verify            check that the audit log was not edited, removed, reordered or truncated
+  unmerge <profileId> --identifier type:value
+                          split a wrongly merged profile (admin API; see docs/identity.md)
   version                 print the version
 
 Run \`tessera <command> --help\` for the options of a command.
@@ -45,6 +47,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./openapi.js')).runOpenApi(rest)
       case 'audit':
         return await (await import('./audit.js')).runAudit(rest)
+      case 'unmerge':
+        return await (await import('./unmerge.js')).runUnmerge(rest)
       case 'version':
       case '--version':
         console.log(packageVersion())

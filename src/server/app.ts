@@ -15,6 +15,11 @@ import { createSourceRegistry } from '../ingest/source-registry.js'
 import { createAdminAuthenticator } from './admin-auth.js'
 import { adminPlugin } from './admin-plugin.js'
 import { auditPlugin } from './audit-plugin.js'
+import { identityPlugin } from './identity-plugin.js'
+import { profileUpdatesMode } from '../config/config.js'
+import { compileIdentityRules } from '../identity/identity-rules.js'
+import { openState } from '../app/open-state.js'
+import { dataLayout } from '../app/data-layout.js'
 import { consentPlugin } from './consent-plugin.js'
 import type { ConsentLedger } from '../governance/consent/consent-ledger.js'
 import type { RawEvent } from '../core/event.js'
@@ -118,6 +123,23 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
     } : {}),
   })
   await app.register(auditPlugin, { authenticate, governance: ports.governance })
+  await app.register(identityPlugin, {
+    reader: ports.reader,
+    authenticate,
+    normalize: ports.normalizeIdentifier,
+    access: ports.governance.access,
+    engine: ports.governance.engine,
+    audit: ports.governance.audit,
+    rules: compileIdentityRules(ports.config.identity.types, ports.config.identity.defaultPhoneRegion),
+    // The unmerge writes through its own connection to the state (SQLite: the file the pipeline uses).
+    openState: () => openState(ports.config, dataLayout(ports.config.dataDir).state),
+    unmergeRefusal: profileUpdatesMode(ports.config) === 'partitioned'
+      ? 'unmerge is not available with pipeline.profileUpdates partitioned (the profile rows belong to the owners of events.resolved ' +
+        'partitions, and an unmerge cannot yet be routed to them); set pipeline.profileUpdates to inline to unmerge'
+      : null,
+    metrics: ports.metrics,
+    logger: ports.logger,
+  })
   if (consent) {
     await app.register(consentPlugin, {
       ledger: consent.ledger, sources, authenticate, access: ports.governance.access, audit: ports.governance.audit,

@@ -1,0 +1,264 @@
+/**
+ * @module Identity admin API: unmerge a profile (`POST /v1/profiles/{id}/unmerge`, Cedar action `unmergeProfile`,
+ * admin and privacy_officer by default, audited) and the quarantined supernode identifiers
+ * (`GET /v1/identity/quarantine`, needs `readAudit`). It writes through its own state backend connection, opened
+ * on first use: on SQLite a `BEGIN IMMEDIATE` transaction that pipeline batches wait for, on PostgreSQL the
+ * identity advisory locks (see src/identity/unmerge.ts). Quarantines made by the pipeline are reported here, in the
+ * API process: a warn log line for each new one and the gauge `tessera_identity_quarantined_identifiers`, checked
+ * every 30 s, on every scrape of /metrics and on every read of the list.
+ */
+import type { FastifyPluginAsync } from 'fastify'
+import type { Logger } from 'pino'
+import { Gauge } from 'prom-client'
+import { TesseraError, ValidationError } from '../core/errors.js'
+import type { AccessControl } from '../governance/access-control.js'
+import type { AuditLog } from '../governance/audit-log.js'
+import type { PolicyEngine } from '../governance/policy-engine.js'
+import type { IdentityRules } from '../identity/identity-rules.js'
+import { splitIdentifierKey, type IdentifierKey } from '../identity/identity-store.js'
+import { unmergeProfile, type UnmergeOutcome, type UnmergeTarget } from '../identity/unmerge.js'
+import type { ProfileReader } from '../profiles/profile-reader.js'
+import type { StateBackend } from '../storage/state-backend.js'
+import type { AdminPrincipal } from './admin-auth.js'
+import { auditedRead, purposeHeaderSchema, PURPOSE_HEADER } from './admin-plugin.js'
+import { errorBodySchema } from './error-handler.js'
+import type { Metrics } from './metrics.js'
+
+export interface IdentityPluginOptions {
+  readonly reader: ProfileReader
+  readonly authenticate: (header: string | undefined) => AdminPrincipal
+  readonly normalize: (type: string, value: string) => string | null
+  readonly access: AccessControl
+  readonly engine: PolicyEngine
+  readonly audit: AuditLog
+  readonly rules: IdentityRules
+  /** Opens the state backend the plugin writes through (once, on first use; closed with the app). */
+  readonly openState: () => Promise<StateBackend>
+  /** Null when profiles are updated inline; otherwise why unmerge is refused (partitioned profile updates). */
+  readonly unmergeRefusal: string | null
+  readonly metrics: Metrics
+  readonly logger: Logger
+  /** How often new quarantines are looked for (ms); default 30 s. */
+  readonly reportEveryMs?: number
+}
+
+const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema }
+const keyPattern = '^[a-z][a-z0-9_]*:.+$'
+
+interface UnmergeBody {
+  identifier?: string
+  edge?: { from: string; to: string }
+  reason?: string
+}
+
+export const identityPlugin: FastifyPluginAsync<IdentityPluginOptions> = async (app, options) => {
+  const { reader, authenticate, normalize, access, engine, audit, rules, logger } = options
+  let opened: Promise<StateBackend> | undefined
+  const state = (): Promise<StateBackend> => (opened ??= options.openState())
+
+  // Reporting of quarantines: a warn line per new one, and the gauge.
+  let lastSeq = 0
+  let total = 0
+  let reporting: Promise<void> | undefined
+  const report = (): Promise<void> => (reporting ??= (async () => {
+    try {
+      const fresh = await (await state()).transaction((tx) => tx.identity.quarantineList({ limit: 10_000, afterSeq: lastSeq }))
+      for (const q of [...fresh].reverse()) {
+        logger.warn({ identifierType: splitIdentifierKey(q.key).type, profiles: q.profiles, threshold: q.threshold, windowMs: q.windowMs, messageId: q.messageId, cause: q.cause },
+          'identifier quarantined: it linked too many profiles and no longer links (GET /v1/identity/quarantine)')
+        lastSeq = Math.max(lastSeq, q.seq)
+      }
+      total += fresh.length
+    } finally {
+      reporting = undefined
+    }
+  })())
+  const gaugeName = 'tessera_identity_quarantined_identifiers'
+  new Gauge({
+    name: gaugeName,
+    help: 'Identifier values quarantined by the supernode guard (they linked more profiles than their type allows)',
+    registers: [options.metrics.registry],
+    async collect() {
+      await report().catch((e: unknown) => logger.error({ err: { message: (e as Error).message } }, 'could not read quarantined identifiers'))
+      this.set(total)
+    },
+  })
+  const timer = setInterval(() => {
+    report().catch((e: unknown) => logger.error({ err: { message: (e as Error).message } }, 'could not read quarantined identifiers'))
+  }, options.reportEveryMs ?? 30_000)
+  timer.unref()
+  app.addHook('onClose', async () => {
+    clearInterval(timer)
+    options.metrics.registry.removeSingleMetric(gaugeName)
+    if (opened) await (await opened).close()
+  })
+
+  app.addHook('onRequest', async (request) => {
+    request.admin = authenticate(request.headers.authorization)
+  })
+
+  /** A `type:value` key as the pipeline stores it (value normalised), or a 400 saying what is wrong. */
+  function keyOf(raw: string, field: string): IdentifierKey {
+    const { type, value } = splitIdentifierKey(raw)
+    if (!rules.byName(type)) {
+      throw new ValidationError(field, `${JSON.stringify(type)} is not a configured identifier type (one of: ${rules.types.map((t) => t.name).join(', ')})`)
+    }
+    const normalized = normalize(type, value)
+    if (normalized === null) throw new ValidationError(field, `${JSON.stringify(raw)} is not a valid ${type}`)
+    return `${type}:${normalized}`
+  }
+
+  app.post<{ Params: { id: string }; Body: UnmergeBody }>('/v1/profiles/:id/unmerge', {
+    schema: {
+      summary: 'Split a profile: detach an identifier, or remove a link (edge), and rebuild each part from its own events',
+      description: 'Give exactly one of `identifier` (`type:value`: it is detached into a profile of its own and never links this ' +
+        'profile\'s identifiers again) or `edge` (`{from, to}` as listed by GET /v1/profiles/{id}/identities: refused with 409 if ' +
+        'other links still connect the two sides). The component is recomputed from the edge log; each part gets its identifiers, ' +
+        'and its traits and counters are rebuilt from its timeline events. `complete: false` means the timeline had been trimmed ' +
+        '(pipeline.timelineLimit): `unattributedEvents` older events stay counted on the part that keeps the id. Needs the ' +
+        'unmergeProfile permission (admin, privacy_officer) and a purpose; audited. Refused with 409 when profiles are updated ' +
+        'by partition (pipeline.profileUpdates partitioned).',
+      tags: ['profiles'],
+      security: [{ adminToken: [] }],
+      params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['id'] },
+      headers: purposeHeaderSchema,
+      body: {
+        type: 'object',
+        properties: {
+          identifier: { type: 'string', pattern: keyPattern, maxLength: 1000, description: 'type:value, e.g. email:ann@example.com' },
+          edge: {
+            type: 'object',
+            properties: { from: { type: 'string', pattern: keyPattern, maxLength: 1000 }, to: { type: 'string', pattern: keyPattern, maxLength: 1000 } },
+            required: ['from', 'to'],
+            additionalProperties: false,
+          },
+          reason: { type: 'string', maxLength: 500, description: 'Why (recorded with the unmerge and in the audit log)' },
+        },
+        additionalProperties: false,
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            profileId: { type: 'string' },
+            unmergeSeq: { type: 'integer' },
+            complete: { type: 'boolean' },
+            unattributedEvents: { type: 'integer' },
+            profiles: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  profileId: { type: 'string' }, kept: { type: 'boolean' }, eventCount: { type: 'integer' },
+                  identifiers: { type: 'array', items: { type: 'string' } },
+                },
+              },
+            },
+          },
+        },
+        ...errors,
+      },
+    },
+  }, async (request, reply) => {
+    const principal = request.admin!
+    const actor = { type: 'token' as const, id: principal.name, roles: [...principal.roles] }
+    const action = 'POST /v1/profiles/:id/unmerge'
+    const body = request.body ?? {}
+    if ((body.identifier === undefined) === (body.edge === undefined)) {
+      throw new ValidationError('.body', 'give exactly one of "identifier" (type:value) or "edge" ({"from": type:value, "to": type:value})')
+    }
+    const target: UnmergeTarget = body.identifier !== undefined
+      ? { identifier: keyOf(body.identifier, '.body.identifier') }
+      : { edge: { from: keyOf(body.edge!.from, '.body.edge.from'), to: keyOf(body.edge!.to, '.body.edge.to') } }
+    const header = request.headers[PURPOSE_HEADER]
+    const scope = access.scope(principal, Array.isArray(header) ? header[0] : header)
+    const base = { kind: 'identity.unmerge', actor, action, purpose: scope.purpose, legalBasis: scope.legalBasis }
+    const targetType = 'identifier' in target ? splitIdentifierKey(target.identifier).type : 'edge'
+    const profileId = (await reader.canonicalId(request.params.id)) ?? request.params.id
+    const profile = await reader.profile(profileId)
+    if (!profile) throw new TesseraError('TESSERA_NOT_FOUND', `profile ${request.params.id} not found`)
+    const resource = scope.target(profileId, profile.traits)
+    const decision = engine.authorize(principal, 'unmergeProfile', { type: 'Profile', id: profileId, region: resource.region },
+      { purpose: scope.purpose, legalBasis: scope.legalBasis })
+    if (!decision.allow) {
+      const seq = await audit.record({ ...base, subjects: [profileId], decision: 'deny', policyIds: decision.policyIds, reason: 'no policy permits unmergeProfile' })
+      void reply.header('x-tessera-audit-seq', String(seq))
+      throw new TesseraError('TESSERA_FORBIDDEN', `unmerging needs the unmergeProfile permission (roles admin or privacy_officer by default) for purpose ${scope.purpose}`)
+    }
+    if (options.unmergeRefusal !== null) {
+      await audit.record({ ...base, subjects: [profileId], decision: 'error', reason: options.unmergeRefusal.slice(0, 300) })
+      throw new TesseraError('TESSERA_CONFLICT', options.unmergeRefusal)
+    }
+    let outcome: UnmergeOutcome
+    try {
+      outcome = await (await state()).transaction((tx) => unmergeProfile(tx, rules, {
+        profileId, target, principal: `token:${principal.name}`, reason: body.reason ?? '', now: Date.now(),
+      }))
+    } catch (error) {
+      const seq = await audit.record({ ...base, subjects: [profileId], decision: 'error', policyIds: decision.policyIds, reason: (error as Error).message.slice(0, 300), detail: { targetType } })
+      void reply.header('x-tessera-audit-seq', String(seq))
+      throw error
+    }
+    // The audit entry names the profiles and the kind of identifier, never identifier values (the log is permanent).
+    const seq = await audit.record({
+      ...base, subjects: outcome.profiles.map((p) => p.profileId), decision: 'ok', policyIds: decision.policyIds,
+      ...(body.reason ? { reason: body.reason.slice(0, 300) } : {}),
+      detail: { targetType, unmergeSeq: outcome.seq, profiles: outcome.profiles.map((p) => p.profileId), complete: outcome.complete, unattributedEvents: outcome.unattributedEvents },
+    })
+    void reply.header('x-tessera-audit-seq', String(seq))
+    request.log.info({ profileId, parts: outcome.profiles.length, principal: principal.name, unmergeSeq: outcome.seq }, 'profile unmerged')
+    return {
+      profileId: outcome.profileId, unmergeSeq: outcome.seq, complete: outcome.complete, unattributedEvents: outcome.unattributedEvents,
+      profiles: outcome.profiles.map((p) => ({ profileId: p.profileId, kept: p.kept, eventCount: p.eventCount, identifiers: [...p.identifiers] })),
+    }
+  })
+
+  app.get<{ Querystring: { limit: number; after?: number } }>('/v1/identity/quarantine', {
+    schema: {
+      summary: 'Identifiers quarantined by the supernode guard, newest first',
+      description: 'A value that linked more profiles than its type allows within the window (identity.types[].quarantine) stops linking: ' +
+        'events carrying it resolve by their other identifiers. Each entry says what (key), when (event time), what caused it (cause, ' +
+        'the event that crossed the threshold) and how many profiles it had reached. Needs the readAudit permission; audited.',
+      tags: ['profiles'],
+      security: [{ adminToken: [] }],
+      headers: purposeHeaderSchema,
+      querystring: {
+        type: 'object',
+        properties: {
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          after: { type: 'integer', minimum: 0, description: 'Only entries with a higher seq' },
+        },
+        additionalProperties: false,
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            quarantined: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  seq: { type: 'integer' }, key: { type: 'string' }, profiles: { type: 'integer' }, threshold: { type: 'integer' },
+                  window: { type: 'string' }, cause: { type: 'string' }, messageId: { type: 'string' }, time: { type: 'string', format: 'date-time' },
+                },
+              },
+            },
+          },
+        },
+        ...errors,
+      },
+    },
+  }, (request, reply) => auditedRead(access, audit, request, reply, 'identity.read', async (scope) => {
+    scope.requireSystem('readAudit', 'audit')
+    await report()
+    const list = await (await state()).transaction((tx) => tx.identity.quarantineList({ limit: request.query.limit, ...(request.query.after === undefined ? {} : { afterSeq: request.query.after }) }))
+    return {
+      quarantined: list.map((q) => ({
+        seq: q.seq, key: q.key, profiles: q.profiles, threshold: q.threshold,
+        window: q.windowMs === 0 ? 'ever' : `${Math.round(q.windowMs / 3_600_000)}h`, cause: q.cause, messageId: q.messageId,
+        time: new Date(q.time).toISOString(),
+      })),
+    }
+  }))
+}
