@@ -349,13 +349,6 @@ export function validateConfig(value: unknown): TesseraConfig {
       'must be null or { "profiles": N >= 1, "window": "30d" } (quarantine a value that links more than N profiles within the window)')
     need(t.maxProfileIdentifiers === undefined || isInt(t.maxProfileIdentifiers, 2), `${f}.maxProfileIdentifiers`,
       'must be an integer >= 2 (the most identifiers a profile may reach through an identifier of this type)')
-    need(t.window === undefined || (typeof t.window === 'string' && parseWindow(t.window) !== null), `${f}.window`,
-      'must be a time window such as "7d", "12h", "2w" or "ever" (how far back values count towards limit)')
-    need(t.quarantine === undefined || t.quarantine === null || (isPlainObject(t.quarantine) && isInt(t.quarantine.profiles, 1)
-      && typeof t.quarantine.window === 'string' && parseWindow(t.quarantine.window) !== null), `${f}.quarantine`,
-      'must be null or { "profiles": N >= 1, "window": "30d" } (quarantine a value that links more than N profiles within the window)')
-    need(t.maxProfileIdentifiers === undefined || isInt(t.maxProfileIdentifiers, 2), `${f}.maxProfileIdentifiers`,
-      'must be an integer >= 2 (the most identifiers a profile may reach through an identifier of this type)')
   })
   need(typeof c.identity.defaultPhoneRegion === 'string' && /^[A-Z]{2}$/.test(c.identity.defaultPhoneRegion), 'identity.defaultPhoneRegion', 'must be an ISO 3166 alpha-2 code such as US')
   validateGovernance(c.governance, need)
