@@ -9,6 +9,7 @@ import { DEFAULT_IDENTIFIER_TYPES } from '../config/identity-types.js'
 import type { RawEvent } from '../core/event.js'
 import { compileIdentityRules } from '../identity/identity-rules.js'
 import { resolveBatch, type BatchResolution } from '../identity/resolve-batch.js'
+import { unmergeProfile } from '../identity/unmerge.js'
 import type { ProfileRecord, TimelineEvent } from '../profiles/profile-store.js'
 import type { StateBackend } from './state-backend.js'
 
@@ -281,6 +282,60 @@ export function runStateBackendContract(name: string, create: () => Promise<Stat
         expect((await reader.identities(p1!)).map((n) => n.key).sort()).toEqual(['anonymous_id:m1', 'anonymous_id:m2', 'anonymous_id:m3', 'user_id:mu'])
         expect((await reader.stats()).merges).toBe(2)
         await reader.close()
+      })
+    })
+
+    describe('graph guards and unmerge', () => {
+      it('stores contacts, quarantines and split rules, and answers them per key and window', async () => {
+        await backend().transaction((tx) => tx.identity.apply({
+          nodes: [], repoints: [], edges: [], merges: [], rejections: [],
+          contacts: [{ key: 'device_id:d1', profileId: 'pa', time: 100 }, { key: 'device_id:d1', profileId: 'pb', time: 200 },
+            { key: 'device_id:d1', profileId: 'pa', time: 300 }, { key: 'email:x@example.org', profileId: 'pc', time: 50 }],
+          quarantines: [{ key: 'device_id:d1', profiles: 4, threshold: 3, windowMs: 1000, cause: 'supernode_guard', messageId: 'm9', time: 300 }],
+        }))
+        const contacts = await backend().transaction((tx) => tx.identity.contacts([{ key: 'device_id:d1', since: 250 }, { key: 'email:x@example.org', since: 0 }]))
+        expect(contacts).toEqual(new Map([['device_id:d1', new Set(['pa'])], ['email:x@example.org', new Set(['pc'])]]))
+        const seq = await backend().transaction((tx) => tx.identity.recordUnmerge({
+          profileId: 'pa', kind: 'identifier', target: 'email:x@example.org', principal: 'token:ops', reason: 'r',
+          result: [{ profileId: 'pa', identifiers: ['user_id:a'] }, { profileId: 'pz', identifiers: ['email:x@example.org'] }], time: 5,
+        }, [['email:x@example.org', 'user_id:a']]))
+        const guards = await backend().transaction((tx) => tx.identity.guards(['device_id:d1', 'user_id:a', 'anonymous_id:none']))
+        expect([...guards.quarantined]).toEqual(['device_id:d1'])
+        expect(guards.splits).toEqual(new Map([['user_id:a', new Set(['email:x@example.org'])]]))
+        const list = await backend().transaction((tx) => tx.identity.quarantineList({ limit: 10 }))
+        expect(list).toEqual([expect.objectContaining({ key: 'device_id:d1', profiles: 4, threshold: 3, windowMs: 1000, messageId: 'm9', time: 300 })])
+        const unmerges = await backend().transaction((tx) => tx.identity.unmerges('pz'))
+        expect(unmerges).toEqual([expect.objectContaining({ seq, profileId: 'pa', principal: 'token:ops', result: expect.arrayContaining([expect.objectContaining({ profileId: 'pz' })]) })])
+      })
+
+      it('unmerges a profile inside a transaction and keeps the parts apart afterwards', async () => {
+        const first = await run([
+          rawEvent('identify', { anonymousId: 'un-a', traits: { email: 'fam@example.org' } }),
+          rawEvent('identify', { anonymousId: 'un-b', traits: { email: 'fam@example.org' } }),
+        ])
+        const pid = first.resolutions[0]!.profileId
+        expect(first.resolutions[1]!.profileId).toBe(pid)
+        await backend().transaction((tx) => tx.profiles.appendEvents(first.resolutions.map((_, i) => ({
+          profileId: pid, messageId: `um${i}`, sourceId: 'web', type: 'identify', name: 'identify', timestamp: 10 + i,
+          payload: JSON.stringify({ type: 'identify', messageId: `um${i}`, sourceId: 'web', timestamp: new Date(10 + i).toISOString(),
+            receivedAt: new Date(10 + i).toISOString(), anonymousId: i === 0 ? 'un-a' : 'un-b', traits: { email: 'fam@example.org' } }),
+        }))))
+        await backend().transaction((tx) => tx.profiles.put([profile(pid, { eventCount: 2 })]))
+        const edges = await backend().transaction((tx) => tx.identity.edgesAmong(['anonymous_id:un-a', 'anonymous_id:un-b', 'email:fam@example.org']))
+        expect(edges).toHaveLength(2)
+        const out = await backend().transaction((tx) => unmergeProfile(tx, rules, {
+          profileId: pid, target: { identifier: 'email:fam@example.org' }, principal: 'token:ops', reason: 'family', now: 1,
+        }))
+        expect(out.profiles.map((p) => [p.identifiers, p.eventCount])).toEqual([
+          [['email:fam@example.org'], 0], [['anonymous_id:un-a'], 1], [['anonymous_id:un-b'], 1],
+        ])
+        const owners = await backend().transaction((tx) => tx.identity.lookup(['anonymous_id:un-a', 'anonymous_id:un-b', 'email:fam@example.org']))
+        expect(new Set(owners.values()).size).toBe(3)
+        const rows = await backend().transaction((tx) => tx.identity.timeline(out.profiles.map((p) => p.profileId)))
+        expect(new Set(rows.map((r) => r.profileId)).size).toBe(2)
+        const again = await run([rawEvent('identify', { anonymousId: 'un-b', traits: { email: 'fam@example.org' } })])
+        expect(again.changes.merges).toEqual([])
+        expect(again.changes.rejections.map((r) => [r.key, r.reason])).toEqual([['email:fam@example.org', 'split_rule']])
       })
     })
   })
