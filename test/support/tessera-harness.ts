@@ -16,8 +16,8 @@ export interface Harness {
   send(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>
   /** GET on the admin API with the admin token; returns status and JSON. */
   admin<T = Record<string, unknown>>(path: string): Promise<{ status: number; body: T }>
-  /** Waits until the pipeline processed everything appended so far. */
-  drain(): Promise<void>
+  /** Waits until the pipeline processed everything appended so far (default 20 s). */
+  drain(timeoutMs?: number): Promise<void>
   close(): Promise<void>
 }
 
@@ -43,9 +43,9 @@ export async function startHarness(overrides: DeepPartial<TesseraConfig> = {}, d
       const res = await fetch(url + path, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
       return { status: res.status, body: (await res.json()) as T }
     },
-    async drain() {
+    async drain(timeoutMs = 20_000) {
       if (!tessera.pipeline) throw new Error('this harness runs no pipeline (role ingest)')
-      if (!(await tessera.pipeline.drain(20_000))) throw new Error('pipeline did not catch up within 20 s')
+      if (!(await tessera.pipeline.drain(timeoutMs))) throw new Error(`pipeline did not catch up within ${timeoutMs / 1000} s`)
     },
     async close() {
       await tessera.close()
