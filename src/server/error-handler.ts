@@ -15,7 +15,8 @@ const STATUS: Readonly<Record<ErrorCode, number>> = {
   TESSERA_BACKPRESSURE: 429,
   TESSERA_LOG_UNAVAILABLE: 503,
   TESSERA_CONFIG: 500,
-  TESSERA_STORE: 500,
+  // The state store failed (connection lost, server down): temporary, so 503; Retry-After when the caller may retry.
+  TESSERA_STORE: 503,
   TESSERA_LOCKED: 409,
   TESSERA_CONFLICT: 409,
 }

@@ -12,7 +12,7 @@ import type {} from '@fastify/swagger' // route-schema keys for the OpenAPI docu
 import { performance } from 'node:perf_hooks'
 import { errorCodes, type FastifyPluginAsync, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify'
 import type { Clock } from '../core/clock.js'
-import { ValidationError } from '../core/errors.js'
+import { isTesseraError, TesseraError, ValidationError } from '../core/errors.js'
 import { TOPICS, type EventLog } from '../log/event-log.js'
 import { buildCdnSettings, isValidHost } from '../ingest/cdn-settings.js'
 import { corsHeaders, createCorsPolicy } from '../ingest/cors-policy.js'
@@ -214,6 +214,13 @@ export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async funct
     if (opts.consent) {
       // Consent signals are recorded first; the event is appended without what consent forbids.
       const governed = await opts.consent.govern(entry.prepared.events, { sourceId: entry.sourceId, gpc: entry.gpc })
+        .catch((error: unknown) => {
+          // The consent store is unavailable: nothing was appended, so the client may safely send the batch again.
+          if (isTesseraError(error) && error.code === 'TESSERA_STORE' && error.retryAfterSeconds === undefined) {
+            throw new TesseraError('TESSERA_STORE', `${error.message}; nothing was accepted, retry`, { cause: error, retryAfterSeconds: 1 })
+          }
+          throw error
+        })
       records = governedRecords(records, entry.prepared.events, governed)
     }
     try {

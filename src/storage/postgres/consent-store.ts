@@ -5,8 +5,8 @@
  */
 import type { ConsentEvidence, ConsentRecordInput, ConsentSource, ConsentState, StoredConsentRecord } from '../../governance/consent/consent-record.js'
 import type { ConsentStore } from '../../governance/consent/consent-store.js'
-import { TesseraError } from '../../core/errors.js'
-import { loadPostgresDriver, type PostgresClient, type PostgresPool } from './postgres-pool.js'
+import { isTesseraError, TesseraError } from '../../core/errors.js'
+import { loadPostgresDriver, type PostgresClient, type PostgresPool, type PostgresResult } from './postgres-pool.js'
 import { num, rollbackAfter, run, toStoreError } from './postgres-query.js'
 
 export const CONSENT_MIGRATIONS: readonly string[] = [
@@ -123,12 +123,17 @@ export class PostgresConsentStore implements ConsentStore {
 
   async latest(identifiers: readonly string[]): Promise<StoredConsentRecord[]> {
     if (identifiers.length === 0) return []
-    const { rows } = await run<Row>(this.#pool, 'read the consent in force',
+    // Ingest waits on this read: one retry on a fresh pooled connection hides a connection that died while idle.
+    const read = (): Promise<PostgresResult<Row>> => run<Row>(this.#pool, 'read the consent in force',
       `SELECT ${COLUMNS} FROM consent_records WHERE seq IN (
          SELECT max(seq) FROM consent_records WHERE identifier = ANY($1::text[]) AND state <> 'invalid' GROUP BY identifier, purpose
          UNION
          SELECT max(seq) FROM consent_records WHERE identifier = ANY($1::text[]) AND state = 'granted' AND jurisdiction <> 'UNKNOWN' GROUP BY identifier
        ) ORDER BY seq`, [[...new Set(identifiers)]])
+    const { rows } = await read().catch((error: unknown) => {
+      if (isTesseraError(error) && error.code === 'TESSERA_STORE') return read()
+      throw error
+    })
     return rows.map(toStored)
   }
 
