@@ -136,7 +136,7 @@ export async function startScaleout(dir: string, options: ScaleoutOptions): Prom
   }
   try {
     const configFile = join(dir, 'tessera.config.json')
-    writeFileSync(configFile, JSON.stringify({ log: { kind: 'kafka', brokers: mock.brokers }, store: { kind: 'postgres', url: pg, schema } }))
+    writeFileSync(configFile, JSON.stringify({ log: { kind: 'kafka', brokers: mock.brokers, partitions }, store: { kind: 'postgres', url: pg, schema } }))
     const env = { TESSERA_CONFIG: configFile, TESSERA_LOG_LEVEL: 'error' }
     processes.push({ role: 'ingest', process: await start(join(dir, 'ingest'), env, ['--role', 'ingest']) })
     for (let i = 0; i < options.workers; i++) {

@@ -27,7 +27,7 @@ export interface E2eScaleoutOptions {
 }
 
 export async function runE2eScaleout(options: E2eScaleoutOptions): Promise<ScenarioResult> {
-  const cluster = await startScaleout(options.dir, { workers: options.workers })
+  const cluster = await startScaleout(options.dir, { workers: options.workers, partitions: 8 })
   const pool = trackingPool(cluster.url, options.connections)
   const sampler = new RssSampler(() => cluster.processes.map((p) => p.process.child.pid!))
   const poller = new ProgressPoller(() => cluster.processed(), 250)
@@ -49,7 +49,7 @@ export async function runE2eScaleout(options: E2eScaleoutOptions): Promise<Scena
       p50_ms: latency.p50_ms,
       p99_ms: latency.p99_ms,
       rss_mb: round([...sampler.peak.values()].reduce((a, b) => a + b, 0), 0),
-      measures: `events/s from HTTP accept to profile updated (offsets committed in PostgreSQL), ${options.workers} pipeline process(es), sustained ${run.windowSeconds} s; p50/p99 = ingest request latency; RSS = all Tessera processes`,
+      measures: `events/s from HTTP accept to profile updated (event in its profile's timeline in PostgreSQL), 8 partitions, ${options.workers} pipeline process(es), sustained ${run.windowSeconds} s; p50/p99 = ingest request latency; RSS = all Tessera processes`,
       workers: options.workers,
       first_batch_processed_after_s: round(primeSeconds, 1),
       sustained_seconds: run.windowSeconds,
