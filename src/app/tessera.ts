@@ -17,6 +17,8 @@ import type { ProfileReader } from '../profiles/profile-reader.js'
 import { buildApp } from '../server/app.js'
 import { openGovernance } from '../governance/open-governance.js'
 import { openConsent } from '../governance/consent/open-consent.js'
+import { openPrivacyStore } from '../governance/open-privacy.js'
+import { PrivateCounter } from '../governance/dp/private-count.js'
 import { extractIdentifiers } from '../identity/extract-identifiers.js'
 import { createMetrics, type Metrics } from '../server/metrics.js'
 import type { StateBackend } from '../storage/state-backend.js'
@@ -167,6 +169,9 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     closers.push(() => void process.off('SIGHUP', onHangup))
     const consent = await openConsent(config, layout.dataDir, governance.audit, clock)
     closers.push(() => consent.close())
+    const privacyStore = await openPrivacyStore(config, layout.dataDir)
+    closers.push(() => privacyStore.close())
+    const counter = new PrivateCounter({ reader, store: privacyStore, config: config.governance.dp, clock })
     const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion)
     const app = await buildApp({
       config, sources: auth.sources, adminTokens: auth.adminTokens, log, reader, pipeline, metrics, clock, logger,
@@ -182,6 +187,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
         ledger: consent.ledger, identifierTypes: rules.types.map((t) => t.name),
         identifiersOf: (event) => extractIdentifiers(event, rules).identifiers.map((i) => i.key),
       },
+      privacy: { counter },
     })
     closers.push(() => app.close())
     let url = ''

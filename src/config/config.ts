@@ -9,6 +9,7 @@ import { DEFAULT_IDENTIFIER_TYPES, NORMALIZERS, parseWindow, type IdentifierType
 import { SAFE_DEFAULT, validateClassification, type Classification } from '../governance/classification.js'
 import { DEFAULT_RESIDENCY, type ResidencyConfig } from '../governance/residency.js'
 import { DEFAULT_CONSENT, validateConsentConfig, type ConsentConfig } from '../governance/consent/consent-config.js'
+import { DEFAULT_DP, DEFAULT_DSAR, DEFAULT_RETENTION, validatePrivacyConfig, type DpConfig, type DsarConfig, type RetentionConfig } from '../governance/privacy-config.js'
 
 export interface SourceConfig {
   /** Stable id recorded on every event (`web`, `ios`, `crm`). */
@@ -60,6 +61,12 @@ export interface GovernanceConfig {
   }
   /** The consent ledger: purposes, enforcement at ingest, defaults per jurisdiction, TCF/CMP mappings (docs/privacy.md). */
   readonly consent: ConsentConfig
+  /** Differentially private counts: the ε budget per token and period (docs/privacy.md). */
+  readonly dp: DpConfig
+  /** Retention schedule per data category, and how often `tessera up` enforces it. */
+  readonly retention: RetentionConfig
+  /** Data-subject requests (access, erasure, opt-out, correction). */
+  readonly dsar: DsarConfig
 }
 
 export const DEFAULT_PURPOSES: GovernanceConfig['purposes'] = {
@@ -179,6 +186,9 @@ export function defaultConfig(): TesseraConfig {
       residency: DEFAULT_RESIDENCY,
       audit: { checkpointEvery: 1000, checkpointIntervalSeconds: 10, origin: 'tessera/audit' },
       consent: DEFAULT_CONSENT,
+      dp: DEFAULT_DP,
+      retention: DEFAULT_RETENTION,
+      dsar: DEFAULT_DSAR,
     },
   }
 }
@@ -383,4 +393,5 @@ function validateGovernance(g: GovernanceConfig, need: (ok: boolean, field: stri
   need(typeof a.origin === 'string' && /^[^\s]{1,200}$/.test(a.origin), 'governance.audit.origin', 'must be a name without spaces, e.g. tessera/audit')
   need(a.signingKeyFile === undefined || (typeof a.signingKeyFile === 'string' && a.signingKeyFile.length > 0), 'governance.audit.signingKeyFile', 'must be a file path')
   validateConsentConfig(g.consent, Object.keys(g.purposes))
+  validatePrivacyConfig(g, need)
 }

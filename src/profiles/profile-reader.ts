@@ -24,6 +24,23 @@ export interface TimelinePage {
   readonly next: TimelineCursor | null
 }
 
+/** The stored part of a profile a count filter reads: traits (JSON), the per-name and per-source counters, the event total. */
+export type FilterColumn = 'traits' | 'eventCounts' | 'sourceCounts' | 'eventCount'
+
+export type FilterOperator = '=' | '!=' | '<' | '<=' | '>' | '>=' | 'exists'
+
+/**
+ * One condition of a profile count (conditions are ANDed). `path` is the key path inside the JSON column (empty
+ * for `eventCount`). Strings and booleans compare with `=` / `!=` only, numbers with any operator; a counter that
+ * is absent counts as 0; a trait of another JSON type than the value never matches.
+ */
+export interface FilterCondition {
+  readonly column: FilterColumn
+  readonly path: readonly string[]
+  readonly op: FilterOperator
+  readonly value: string | number | boolean | null
+}
+
 export interface ProfileReader {
   /** The profile with this id, even if it was merged (then `mergedInto` is set). */
   profile(id: string): Promise<ProfileRecord | null>
@@ -35,6 +52,8 @@ export interface ProfileReader {
   merges(profileId: string): Promise<readonly MergeRecord[]>
   rejections(profileId: string): Promise<readonly RejectedIdentifier[]>
   events(profileId: string, options: { limit: number; after?: TimelineCursor }): Promise<TimelinePage>
+  /** Surviving (not merged) profiles matching every condition. Values are bound as parameters, never spliced into SQL. */
+  countProfiles(filter: readonly FilterCondition[]): Promise<number>
   /** Counts for the console and metrics. */
   stats(): Promise<{ profiles: number; identifiers: number; events: number; merges: number }>
   close(): Promise<void>

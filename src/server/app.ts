@@ -21,6 +21,8 @@ import { compileIdentityRules } from '../identity/identity-rules.js'
 import { openState } from '../app/open-state.js'
 import { dataLayout } from '../app/data-layout.js'
 import { consentPlugin } from './consent-plugin.js'
+import { privacyPlugin } from './privacy-plugin.js'
+import type { PrivateCounter } from '../governance/dp/private-count.js'
 import type { ConsentLedger } from '../governance/consent/consent-ledger.js'
 import type { RawEvent } from '../core/event.js'
 import type { Governance } from '../governance/open-governance.js'
@@ -52,6 +54,8 @@ export interface AppPorts {
    * `identifiersOf` gives an event's identifiers (`type:value`) as identity resolution reads them.
    */
   readonly consent?: { readonly ledger: ConsentLedger; readonly identifiersOf: (event: RawEvent) => readonly string[]; readonly identifierTypes: readonly string[] }
+  /** Privacy operations: differentially private counts (src/server/privacy-plugin.ts). */
+  readonly privacy?: { readonly counter: PrivateCounter }
 }
 
 export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
@@ -89,6 +93,7 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
         { name: 'profiles', description: 'Unified profiles (admin); every read states a purpose and is filtered by the access policies' },
         { name: 'audit', description: 'Tamper-evident audit log (signed checkpoints, RFC 6962 proofs) and policy reload' },
         { name: 'consent', description: 'The consent ledger per identifier and purpose (write key to record, admin token to read)' },
+        { name: 'privacy', description: 'Differentially private counts with a per-token ε budget' },
         { name: 'operations', description: 'Health and metrics' },
       ],
     },
@@ -145,6 +150,9 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
       ledger: consent.ledger, sources, authenticate, access: ports.governance.access, audit: ports.governance.audit,
       reader: ports.reader, normalize: ports.normalizeIdentifier, identifierTypes: consent.identifierTypes,
     })
+  }
+  if (ports.privacy) {
+    await app.register(privacyPlugin, { authenticate, access: ports.governance.access, audit: ports.governance.audit, counter: ports.privacy.counter })
   }
   registerHealthRoutes(app, { log: ports.log, pipeline: ports.pipeline, metrics: ports.metrics, rawTopic: TOPICS.raw })
   return app

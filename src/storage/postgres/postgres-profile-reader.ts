@@ -3,7 +3,7 @@
  * statements outside any transaction), so API reads never wait for, or hold connections of, the pipeline.
  */
 import type { IdentityEdge, IdentifierNode, LinkRule, MergeRecord, RejectedIdentifier, RejectionReason } from '../../identity/identity-store.js'
-import type { ProfileReader, TimelineCursor, TimelinePage } from '../../profiles/profile-reader.js'
+import type { FilterCondition, ProfileReader, TimelineCursor, TimelinePage } from '../../profiles/profile-reader.js'
 import type { ProfileRecord } from '../../profiles/profile-store.js'
 import type { PostgresPool } from './postgres-pool.js'
 import { num, run } from './postgres-query.js'
@@ -99,6 +99,13 @@ export class PostgresProfileReader implements ProfileReader {
     }
   }
 
+  async countProfiles(filter: readonly FilterCondition[]): Promise<number> {
+    const params: unknown[] = []
+    const where = ['merged_into IS NULL', ...filter.map((c) => postgresCondition(c, params))]
+    const { rows } = await run<{ n: string }>(this.#pool, 'count profiles', `SELECT count(*) AS n FROM profiles WHERE ${where.join(' AND ')}`, params)
+    return num(rows[0]!.n)
+  }
+
   async stats(): Promise<{ profiles: number; identifiers: number; events: number; merges: number }> {
     const { rows } = await run<{ profiles: string; identifiers: string; events: string; merges: string }>(this.#pool, 'count the state',
       `SELECT (SELECT count(*) FROM profiles WHERE merged_into IS NULL) AS profiles, (SELECT count(*) FROM identifiers) AS identifiers,
@@ -112,4 +119,35 @@ export class PostgresProfileReader implements ProfileReader {
     this.#closed = true
     await this.#pool.end()
   }
+}
+
+const SQL_OPERATOR: Readonly<Record<Exclude<FilterCondition['op'], 'exists'>, string>> = { '=': '=', '!=': '<>', '<': '<', '<=': '<=', '>': '>', '>=': '>=' }
+
+/** One condition as SQL over fixed column names and operators; its values (and the key path, as text[]) are parameters. */
+export function postgresCondition(c: FilterCondition, params: unknown[]): string {
+  const p = (value: unknown): string => {
+    params.push(value)
+    return `$${params.length}`
+  }
+  if (c.column === 'eventCount') {
+    if (c.op === 'exists' || typeof c.value !== 'number') throw new Error('eventCount compares with numbers')
+    return `event_count ${SQL_OPERATOR[c.op]} ${p(c.value)}::numeric`
+  }
+  if (c.column !== 'traits') {
+    if (c.op === 'exists' || typeof c.value !== 'number') throw new Error('counters compare with numbers')
+    const column = c.column === 'eventCounts' ? 'event_counts' : 'source_counts'
+    return `coalesce((${column} ->> ${p(c.path[0])}::text)::numeric, 0) ${SQL_OPERATOR[c.op]} ${p(c.value)}::numeric`
+  }
+  const at = `(traits #> ${p([...c.path])}::text[])`
+  if (c.op === 'exists') return `coalesce(jsonb_typeof(${at}), 'null') <> 'null'`
+  if (typeof c.value === 'boolean') {
+    if (c.op !== '=' && c.op !== '!=') throw new Error('booleans compare with = or !=')
+    return `(jsonb_typeof(${at}) = 'boolean' AND ${at} ${SQL_OPERATOR[c.op]} to_jsonb(${p(c.value)}::boolean))`
+  }
+  if (typeof c.value === 'string') {
+    if (c.op !== '=' && c.op !== '!=') throw new Error('text compares with = or !=')
+    return `(jsonb_typeof(${at}) = 'string' AND (${at} #>> '{}') ${SQL_OPERATOR[c.op]} ${p(c.value)}::text)`
+  }
+  if (typeof c.value !== 'number') throw new Error('a trait compares with text, a number or a boolean')
+  return `(jsonb_typeof(${at}) = 'number' AND (${at} #>> '{}')::numeric ${SQL_OPERATOR[c.op]} ${p(c.value)}::numeric)`
 }

@@ -1,6 +1,6 @@
 /** @module ProfileReader on SQLite: a separate read-only connection, so API reads never wait for the pipeline (WAL). */
 import type { IdentityEdge, IdentifierNode, LinkRule, MergeRecord, RejectedIdentifier, RejectionReason } from '../../identity/identity-store.js'
-import type { ProfileReader, TimelineCursor, TimelinePage } from '../../profiles/profile-reader.js'
+import type { FilterCondition, ProfileReader, TimelineCursor, TimelinePage } from '../../profiles/profile-reader.js'
 import type { ProfileRecord } from '../../profiles/profile-store.js'
 import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js'
 import { PROFILE_COLUMNS, rowToProfile, type ProfileRow } from './sqlite-profile-store.js'
@@ -102,6 +102,13 @@ export class SqliteProfileReader implements ProfileReader {
     }
   }
 
+  async countProfiles(filter: readonly FilterCondition[]): Promise<number> {
+    const where: string[] = ['merged_into IS NULL']
+    const params: (string | number)[] = []
+    for (const c of filter) where.push(sqliteCondition(c, params))
+    return (this.#db.prepare(`SELECT count(*) AS n FROM profiles WHERE ${where.join(' AND ')}`).get(...params) as { n: number }).n
+  }
+
   async stats(): Promise<{ profiles: number; identifiers: number; events: number; merges: number }> {
     const one = (sql: string): number => (this.#db.prepare(sql).get() as { n: number }).n
     return {
@@ -115,4 +122,43 @@ export class SqliteProfileReader implements ProfileReader {
   async close(): Promise<void> {
     this.#db.close()
   }
+}
+
+/** A JSON path for SQLite's JSON functions, each key quoted (the count filter refuses quotes and backslashes in keys). */
+function jsonPath(path: readonly string[]): string {
+  return `$${path.map((p) => `."${p}"`).join('')}`
+}
+
+const SQL_OPERATOR: Readonly<Record<Exclude<FilterCondition['op'], 'exists'>, string>> = { '=': '=', '!=': '<>', '<': '<', '<=': '<=', '>': '>', '>=': '>=' }
+
+/** One condition as SQL over fixed column names and operators, its values pushed to `params`. */
+export function sqliteCondition(c: FilterCondition, params: (string | number)[]): string {
+  if (c.column === 'eventCount') {
+    if (c.op === 'exists' || typeof c.value !== 'number') throw new Error('eventCount compares with numbers')
+    params.push(c.value)
+    return `event_count ${SQL_OPERATOR[c.op]} ?`
+  }
+  const path = jsonPath(c.path)
+  if (c.column !== 'traits') {
+    if (c.op === 'exists' || typeof c.value !== 'number') throw new Error('counters compare with numbers')
+    params.push(path, c.value)
+    return `coalesce(json_extract(${c.column === 'eventCounts' ? 'event_counts' : 'source_counts'}, ?), 0) ${SQL_OPERATOR[c.op]} ?`
+  }
+  if (c.op === 'exists') {
+    params.push(path)
+    return `coalesce(json_type(traits, ?), 'null') <> 'null'`
+  }
+  if (typeof c.value === 'boolean') {
+    if (c.op !== '=' && c.op !== '!=') throw new Error('booleans compare with = or !=')
+    params.push(path, path, c.value ? 'true' : 'false')
+    return `(json_type(traits, ?) IN ('true', 'false') AND json_type(traits, ?) ${SQL_OPERATOR[c.op]} ?)`
+  }
+  if (typeof c.value === 'string') {
+    if (c.op !== '=' && c.op !== '!=') throw new Error('text compares with = or !=')
+    params.push(path, path, c.value)
+    return `(json_type(traits, ?) = 'text' AND json_extract(traits, ?) ${SQL_OPERATOR[c.op]} ?)`
+  }
+  if (typeof c.value !== 'number') throw new Error('a trait compares with text, a number or a boolean')
+  params.push(path, path, c.value)
+  return `(json_type(traits, ?) IN ('integer', 'real') AND json_extract(traits, ?) ${SQL_OPERATOR[c.op]} ?)`
 }

@@ -1,0 +1,27 @@
+/**
+ * @module Opens the PrivacyStore of the configured backend, for the composition root and the CLI: a SQLite file
+ * `<dataDir>/privacy.db`, or `privacy_*` tables in PostgreSQL.
+ */
+import { join } from 'node:path'
+import type { TesseraConfig } from '../config/config.js'
+import { openPostgresPrivacyStore } from '../storage/postgres/privacy-store.js'
+import { SqlitePrivacyStore } from '../storage/sqlite/privacy-store.js'
+import type { PrivacyStore } from './privacy-store.js'
+
+export function privacyStorePath(dataDir: string): string {
+  return join(dataDir, 'privacy.db')
+}
+
+/** Opens and migrates the privacy store. */
+export async function openPrivacyStore(config: TesseraConfig, dataDir: string): Promise<PrivacyStore> {
+  const store: PrivacyStore = config.store.kind === 'postgres'
+    ? await openPostgresPrivacyStore({ url: config.store.url!, schema: config.store.schema, applicationName: 'tessera-privacy' })
+    : new SqlitePrivacyStore({ path: privacyStorePath(dataDir) })
+  try {
+    await store.migrate()
+  } catch (error) {
+    await store.close()
+    throw error
+  }
+  return store
+}

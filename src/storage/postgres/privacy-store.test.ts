@@ -1,0 +1,28 @@
+import { dropSchema, freshSchemaName, requirePostgres } from '../../../test/support/services.js'
+import { runPrivacyStoreContract, runProfileCountContract } from '../../governance/privacy-store.contract.js'
+import { openPostgresStateBackend } from './postgres-backend.js'
+import { openPostgresPrivacyStore } from './privacy-store.js'
+
+const url = await requirePostgres()
+
+if (url) {
+  runPrivacyStoreContract('postgres', async () => {
+    const schema = freshSchemaName('privacy')
+    const store = await openPostgresPrivacyStore({ url, schema, poolSize: 4, applicationName: 'tessera-test-privacy' })
+    return { store, cleanup: async () => { await store.close(); await dropSchema(url, schema) } }
+  })
+
+  runProfileCountContract('postgres', async () => {
+    const schema = freshSchemaName('count')
+    const backend = await openPostgresStateBackend({ url, schema, poolSize: 2, applicationName: 'tessera-test-count' })
+    const reader = backend.reader()
+    return {
+      backend,
+      reader: () => reader,
+      cleanup: async () => {
+        await backend.close()
+        await dropSchema(url, schema)
+      },
+    }
+  })
+}

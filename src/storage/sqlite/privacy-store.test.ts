@@ -1,0 +1,27 @@
+import { join } from 'node:path'
+import { tempDir } from '../../../test/support/factories.js'
+import { runPrivacyStoreContract, runProfileCountContract } from '../../governance/privacy-store.contract.js'
+import { SqliteStateBackend, openSqliteProfileReader } from './sqlite-backend.js'
+import { SqlitePrivacyStore } from './privacy-store.js'
+
+runPrivacyStoreContract('sqlite', async () => {
+  const t = tempDir()
+  const store = new SqlitePrivacyStore({ path: join(t.dir, 'privacy.db') })
+  return { store, cleanup: async () => { await store.close(); t.cleanup() } }
+})
+
+runProfileCountContract('sqlite', async () => {
+  const t = tempDir()
+  const path = join(t.dir, 'state.db')
+  const backend = new SqliteStateBackend({ path, sync: 'normal' })
+  let reader: ReturnType<typeof openSqliteProfileReader> | undefined
+  return {
+    backend,
+    reader: () => (reader ??= openSqliteProfileReader(path)),
+    cleanup: async () => {
+      await reader?.close()
+      await backend.close()
+      t.cleanup()
+    },
+  }
+})

@@ -1,0 +1,79 @@
+/**
+ * Privacy operations end to end, through HTTP and the CLI: differentially private counts with their ε budget.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ADMIN_TOKEN, startHarness, type Harness } from '../support/tessera-harness.js'
+
+const TOKENS = {
+  analyst: { name: 'analyst', token: 'tok_analyst_0123456789abcdef', roles: ['analyst'] },
+  analyst2: { name: 'analyst-2', token: 'tok_analyst2_0123456789abcde', roles: ['analyst'] },
+  analystEu: { name: 'analyst-eu', token: 'tok_analyst_eu_0123456789abc', roles: ['analyst'], attributes: { region: 'EU' } },
+  marketer: { name: 'marketer', token: 'tok_marketer_0123456789abcde', roles: ['marketer'] },
+} as const
+type TokenKey = keyof typeof TOKENS
+
+let h: Harness
+
+async function get<T = Record<string, unknown>>(token: TokenKey, path: string, purpose = 'analytics'): Promise<{ status: number; body: T; headers: Headers }> {
+  const res = await fetch(h.url + path, { headers: { authorization: `Bearer ${TOKENS[token].token}`, 'x-tessera-purpose': purpose } })
+  return { status: res.status, body: (await res.json()) as T, headers: res.headers }
+}
+
+const count = (token: TokenKey, filter: string, epsilon: string, purpose?: string): ReturnType<typeof get<{ count: number; message: string; budget: { remaining: number } }>> =>
+  get(token, `/v1/stats/count?filter=${encodeURIComponent(filter)}&epsilon=${encodeURIComponent(epsilon)}`, purpose)
+
+beforeAll(async () => {
+  h = await startHarness({
+    adminTokens: Object.values(TOKENS).map((t) => ({ ...t, roles: [...t.roles] })),
+    governance: { dp: { epsilonPerPeriod: 2, periodDays: 30, maxEpsilon: 1 } },
+  })
+  for (let i = 0; i < 30; i++) {
+    const res = await h.send('/v1/identify', { userId: `u${i}`, traits: { plan: i < 20 ? 'pro' : 'free', email: `u${i}@example.com` } })
+    expect(res.status).toBe(200)
+  }
+  await h.drain()
+})
+
+afterAll(async () => {
+  await h?.close()
+})
+
+describe('differentially private counts', () => {
+  it('answers a noisy count near the truth and reports the budget left', async () => {
+    const res = await count('analyst', 'traits.plan = "pro"', '1')
+    expect(res.status, JSON.stringify(res.body)).toBe(200)
+    expect(Math.abs(res.body.count - 20)).toBeLessThan(25) // P(|noise| >= 25) at ε = 1 is about 3e-11
+    expect(res.body.budget.remaining).toBe(1)
+    const audit = await fetch(`${h.url}/v1/audit/entries?kind=stats.count`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    const text = await audit.text()
+    expect(audit.status, text).toBe(200)
+    expect(text).toMatch(/traits\.plan/)
+    expect(text).toMatch(/"epsilon":"1"/)
+    expect(text).not.toMatch(/"pro"/) // the filter's values are not logged
+  })
+
+  it('refuses an invalid ε with 400 and spends nothing', async () => {
+    for (const eps of ['0', '-1', 'NaN', 'Infinity', '1e-3', '1.5', '']) {
+      const res = await count('analyst2', '', eps)
+      expect(res.status, eps).toBe(400)
+    }
+    expect((await count('analyst2', '', '1')).body.budget.remaining).toBe(1)
+  })
+
+  it('refuses once the budget is exhausted, per token', async () => {
+    expect((await count('analyst2', '', '1')).status).toBe(200)
+    const refused = await count('analyst2', '', '0.000001')
+    expect(refused.status).toBe(403)
+    expect(refused.body.message).toMatch(/privacy budget of analyst-2 is exhausted/)
+    expect((await count('analyst', '', '0.5')).status).toBe(200) // another token still has budget
+  })
+
+  it('needs clear access to every field the filter names, and refuses region-bound tokens', async () => {
+    const masked = await count('analyst', 'traits.email = "u1@example.com"', '0.1')
+    expect(masked.status).toBe(403)
+    expect(masked.body.message).toMatch(/clear read access to contact/)
+    expect((await count('marketer', '', '0.1', 'marketing')).status).toBe(403) // no readStats for marketers
+    expect((await count('analystEu', '', '0.1')).status).toBe(403)
+    expect((await count('analyst', 'traits.plan = pro', '0.1')).status).toBe(400)
+  })
+})
