@@ -8,7 +8,13 @@ import Database from 'better-sqlite3'
 import { TesseraError } from '../../core/errors.js'
 import type { ConsentEvidence, ConsentRecordInput, ConsentSource, ConsentState, StoredConsentRecord } from '../../governance/consent/consent-record.js'
 import type { ConsentStore } from '../../governance/consent/consent-store.js'
-import type { SqliteDatabase } from './sqlite-database.js'
+import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js'
+
+interface ConsentStatements {
+  readonly insert: SqliteStatement
+  readonly latest: SqliteStatement
+  readonly history: SqliteStatement
+}
 
 export const CONSENT_MIGRATIONS: readonly string[] = [
   `
@@ -84,10 +90,25 @@ export class SqliteConsentStore implements ConsentStore {
     }
   }
 
+  /** Statements prepared once (after migrate: they name the tables); ingest reads the ledger on every request. */
+  #statements: ConsentStatements | undefined
+
+  #prepared(): ConsentStatements {
+    return (this.#statements ??= {
+      insert: this.#db.prepare(`INSERT INTO consent_records (identifier, purpose, state, source, legal_basis, jurisdiction, time, evidence)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`),
+      latest: this.#db.prepare(`SELECT ${COLUMNS} FROM consent_records WHERE seq IN (
+          SELECT max(seq) FROM consent_records WHERE identifier IN (SELECT value FROM json_each(?)) AND state <> 'invalid' GROUP BY identifier, purpose
+          UNION
+          SELECT max(seq) FROM consent_records WHERE identifier IN (SELECT value FROM json_each(?)) AND state = 'granted' AND jurisdiction <> 'UNKNOWN' GROUP BY identifier
+        ) ORDER BY seq`),
+      history: this.#db.prepare(`SELECT ${COLUMNS} FROM consent_records WHERE identifier = ? AND seq > ? ORDER BY seq LIMIT ?`),
+    })
+  }
+
   async append(records: readonly ConsentRecordInput[]): Promise<number[]> {
     if (records.length === 0) return []
-    const insert = this.#db.prepare(`INSERT INTO consent_records (identifier, purpose, state, source, legal_basis, jurisdiction, time, evidence)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`)
+    const { insert } = this.#prepared()
     this.#db.exec('BEGIN IMMEDIATE')
     try {
       const seqs = records.map((r) => Number((insert.get(r.identifier, r.purpose, r.state, r.source, r.legalBasis, r.jurisdiction, r.time, JSON.stringify(r.evidence)) as { seq: number }).seq))
@@ -102,17 +123,12 @@ export class SqliteConsentStore implements ConsentStore {
   async latest(identifiers: readonly string[]): Promise<StoredConsentRecord[]> {
     if (identifiers.length === 0) return []
     const ids = JSON.stringify([...new Set(identifiers)])
-    const rows = this.#db.prepare(`SELECT ${COLUMNS} FROM consent_records WHERE seq IN (
-        SELECT max(seq) FROM consent_records WHERE identifier IN (SELECT value FROM json_each(?)) AND state <> 'invalid' GROUP BY identifier, purpose
-        UNION
-        SELECT max(seq) FROM consent_records WHERE identifier IN (SELECT value FROM json_each(?)) AND state = 'granted' AND jurisdiction <> 'UNKNOWN' GROUP BY identifier
-      ) ORDER BY seq`).all(ids, ids) as Row[]
+    const rows = this.#prepared().latest.all(ids, ids) as Row[]
     return rows.map(toStoredConsent)
   }
 
   async history(identifier: string, options: { readonly limit: number; readonly afterSeq?: number }): Promise<StoredConsentRecord[]> {
-    const rows = this.#db.prepare(`SELECT ${COLUMNS} FROM consent_records WHERE identifier = ? AND seq > ? ORDER BY seq LIMIT ?`)
-      .all(identifier, options.afterSeq ?? -1, options.limit) as Row[]
+    const rows = this.#prepared().history.all(identifier, options.afterSeq ?? -1, options.limit) as Row[]
     return rows.map(toStoredConsent)
   }
 
