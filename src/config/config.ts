@@ -157,9 +157,26 @@ export interface TesseraConfig {
     readonly types: readonly IdentifierTypeConfig[]
     /** Region used to read phone numbers without a country code (ISO 3166 alpha-2). */
     readonly defaultPhoneRegion: string
+    /** Real-time probabilistic matching in the identity stage (docs/identity.md, "Real-time matching"). */
+    readonly matching: MatchingConfig
   }
   readonly governance: GovernanceConfig
 }
+
+/** identity.matching: off by default; a trained model file (`tessera match-train`) and the pipeline's thresholds. */
+export interface MatchingConfig {
+  readonly enabled: boolean
+  /** Path of the trained model (`model.json`), relative to the working directory. */
+  readonly model: string
+  /** Merge at or above this match probability (written as a scored `probabilistic` edge). */
+  readonly autoMerge: number
+  /** Queue for review from this probability up to `autoMerge`. */
+  readonly review: number
+  /** Blocking keys shared by more profiles than this are not used for lookups. */
+  readonly maxBlockSize: number
+}
+
+export const DEFAULT_MATCHING: MatchingConfig = { enabled: false, model: '', autoMerge: 0.99, review: 0.8, maxBlockSize: 100 }
 
 export const CONFIG_FILE = 'tessera.config.json'
 
@@ -178,7 +195,7 @@ export function defaultConfig(): TesseraConfig {
       batchSize: 2000, maxWaitMs: 50, dedupeWindowHours: 7 * 24, sessionTimeoutMinutes: 30,
       timelineLimit: 1000, publishResolved: true, worker: true, profileUpdates: 'auto',
     },
-    identity: { types: DEFAULT_IDENTIFIER_TYPES, defaultPhoneRegion: 'US' },
+    identity: { types: DEFAULT_IDENTIFIER_TYPES, defaultPhoneRegion: 'US', matching: DEFAULT_MATCHING },
     governance: {
       policies: { includeDefaults: true },
       purposes: DEFAULT_PURPOSES,
@@ -361,6 +378,13 @@ export function validateConfig(value: unknown): TesseraConfig {
       'must be an integer >= 2 (the most identifiers a profile may reach through an identifier of this type)')
   })
   need(typeof c.identity.defaultPhoneRegion === 'string' && /^[A-Z]{2}$/.test(c.identity.defaultPhoneRegion), 'identity.defaultPhoneRegion', 'must be an ISO 3166 alpha-2 code such as US')
+  const mt = c.identity.matching
+  need(isPlainObject(mt), 'identity.matching', 'must be an object such as { "enabled": true, "model": "model.json" }')
+  need(typeof mt.enabled === 'boolean', 'identity.matching.enabled', 'must be true or false')
+  need(typeof mt.model === 'string' && (!mt.enabled || mt.model.length > 0), 'identity.matching.model', 'must be the path of a model trained with `tessera match-train` when matching is enabled')
+  need(typeof mt.review === 'number' && mt.review > 0 && mt.review < 1, 'identity.matching.review', 'must be a probability between 0 and 1, e.g. 0.8')
+  need(typeof mt.autoMerge === 'number' && mt.autoMerge >= mt.review && mt.autoMerge < 1, 'identity.matching.autoMerge', 'must be a probability below 1 and at least identity.matching.review, e.g. 0.99')
+  need(isInt(mt.maxBlockSize, 1) && mt.maxBlockSize <= 10_000, 'identity.matching.maxBlockSize', 'must be an integer from 1 to 10000')
   validateGovernance(c.governance, need)
   return c
 }

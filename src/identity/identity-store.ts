@@ -24,7 +24,7 @@ export interface IdentifierNode {
   readonly firstSeen: number
 }
 
-export const LINK_RULES = ['identify', 'track', 'page', 'screen', 'group', 'alias', 'import'] as const
+export const LINK_RULES = ['identify', 'track', 'page', 'screen', 'group', 'alias', 'import', 'probabilistic'] as const
 export type LinkRule = (typeof LINK_RULES)[number]
 
 /**
@@ -39,7 +39,7 @@ export interface IdentityEdge {
   readonly sourceId: string
   /** Event time, ms. */
   readonly eventTime: number
-  /** 1 for deterministic links; the probabilistic matcher will write lower values. */
+  /** 1 for deterministic links; the match probability (< 1) for a `probabilistic` link. */
   readonly confidence: number
 }
 
@@ -118,6 +118,46 @@ export interface IdentityChanges {
   readonly rejections: readonly RejectedIdentifier[]
   readonly contacts?: readonly IdentifierContact[]
   readonly quarantines?: readonly QuarantineRecord[]
+  /** Real-time matching: profiles' match records (normalised traits) and blocking keys, replacing the stored ones. */
+  readonly matchRecords?: readonly MatchRecordWrite[]
+  /** Real-time matching: pairs in the review band, queued for a person to decide. */
+  readonly reviews?: readonly ReviewItem[]
+}
+
+/** A profile's match record as stored: its normalised compared traits, JSON (see src/matching/realtime.ts). */
+export interface StoredMatchRecord {
+  readonly profileId: string
+  readonly fields: string
+}
+
+export interface MatchRecordWrite extends StoredMatchRecord {
+  /** Its blocking keys (the persisted blocking index). */
+  readonly keys: readonly string[]
+}
+
+/** Two profiles the matcher scored in the review band. */
+export interface ReviewItem {
+  /** The existing profile (the candidate). */
+  readonly profileA: string
+  /** The profile of the event that was scored. */
+  readonly profileB: string
+  readonly probability: number
+  readonly weight: number
+  readonly messageId: string
+  /** Event time, ms. */
+  readonly eventTime: number
+}
+
+export const REVIEW_STATUSES = ['open', 'accepted', 'rejected'] as const
+export type ReviewStatus = (typeof REVIEW_STATUSES)[number]
+
+export interface ReviewRecord extends ReviewItem {
+  readonly seq: number
+  readonly status: ReviewStatus
+  /** Who decided it (`token:<name>`), null while open. */
+  readonly principal: string | null
+  /** Wall-clock ms of the decision, null while open. */
+  readonly decidedAt: number | null
 }
 
 /** One unmerge, as recorded: who asked, why, what was cut and which profiles came out. */
@@ -173,6 +213,29 @@ export interface IdentityStore {
   recordUnmerge(record: UnmergeRecord, splits: readonly (readonly [IdentifierKey, IdentifierKey])[]): Promise<number>
   /** Unmerges of a profile (as the source or a result), oldest first. */
   unmerges(profileId: string): Promise<(UnmergeRecord & { readonly seq: number })[]>
+
+  // Real-time matching: the persisted blocking index, do-not-link pairs and the review queue.
+  /**
+   * The match records of the profiles sharing any of `keys`, skipping every key held by more than
+   * `maxBlockSize` profiles (a stop list for common names; bounded work per lookup).
+   */
+  matchCandidates(keys: readonly string[], maxBlockSize: number): Promise<StoredMatchRecord[]>
+  /** The stored match records of these profiles. */
+  matchRecords(profileIds: readonly string[]): Promise<StoredMatchRecord[]>
+  /** Do-not-link pairs (written by a rejected review) naming any of these profiles, as `a|b` with a < b. */
+  doNotLink(profileIds: readonly string[]): Promise<Set<string>>
+  /** Review items with this status (all when absent), oldest first, after `afterSeq`. */
+  reviewList(options: { readonly limit: number; readonly afterSeq?: number; readonly status?: ReviewStatus }): Promise<ReviewRecord[]>
+  /**
+   * Decides an open review item (accepted or rejected, by `principal`); a rejection also writes the do-not-link
+   * pair. Returns the item as it was before, or null when there is no open item with that seq.
+   */
+  decideReview(seq: number, status: 'accepted' | 'rejected', principal: string, time: number): Promise<ReviewRecord | null>
+}
+
+/** The key of an unordered pair of profiles. */
+export function profilePairKey(a: string, b: string): string {
+  return a < b ? `${a}|${b}` : `${b}|${a}`
 }
 
 export function edgePairKey(a: IdentifierKey, b: IdentifierKey): string {

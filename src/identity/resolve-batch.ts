@@ -31,6 +31,9 @@ import {
   type RejectedIdentifier, type RejectionReason,
 } from './identity-store.js'
 import type { IdentityRules } from './identity-rules.js'
+import type { MatchRecord } from '../matching/match-record.js'
+import type { RealtimeMatching } from '../matching/realtime.js'
+import { type MatchRecordWrite, type ReviewItem } from './identity-store.js'
 
 export interface Resolution {
   /** The profile the event belongs to (after any merge it caused). */
@@ -78,6 +81,8 @@ export async function resolveBatch(
    * (for partitioned profile updates, where profile rows are written later by their owners).
    */
   createdAtOf: CreatedAtLookup | null,
+  /** Real-time probabilistic matching (identity.matching), or null when it is off. */
+  matching: RealtimeMatching | null = null,
 ): Promise<BatchResolution> {
   // 1. One lookup for every key the batch mentions (alias previousIds both as user_id and anonymous_id).
   const keys = new Set<IdentifierKey>()
@@ -103,6 +108,7 @@ export async function resolveBatch(
     for (const key of m.keys) owner.set(key, id)
     members.set(id, m)
   }
+  const match = matching ? await prepareMatching(matching, events, extractions, owner, members, memberIds, store, createdAtOf) : null
   const guards: GraphGuards = await store.guards([...new Set([...keys, ...owner.keys()])])
 
   const nodes = new Map<IdentifierKey, IdentifierNode>()
@@ -146,6 +152,13 @@ export async function resolveBatch(
     let profileId: string
     let created = false
     const merged: string[] = []
+    // Real time: an event that links no profile, with personal traits, may join its best probabilistic match.
+    const prepared = match?.records[index] ?? null
+    let scored: MatchChoice | null = null
+    if (candidates.length === 0 && prepared && match && ids.length > 0) {
+      scored = bestMatch(match, prepared, ids, owner, members, rules, guards, time)
+      if (scored?.decision === 'auto-merge') candidates.push(scored.profileId)
+    }
     if (candidates.length === 0) {
       profileId = deterministicId('p_', event.sourceId, event.messageId, ids[0]?.key ?? 'none')
       created = true
@@ -176,6 +189,18 @@ export async function resolveBatch(
       nodes.set(id.key, { key: id.key, type: id.type, value: id.value, profileId, firstSeen: time })
     }
     const anchor = ids[0]
+    if (scored?.decision === 'auto-merge' && anchor) {
+      // The scored edge: from the matched profile's earliest identifier to the event's anchor.
+      const target = scored.anchor
+      pairs.add(edgePairKey(target, anchor.key))
+      edges.push({
+        from: target, to: anchor.key, rule: 'probabilistic', messageId: event.messageId, sourceId: event.sourceId,
+        eventTime: time, confidence: Math.min(scored.probability, 1 - Number.EPSILON),
+      })
+    } else if (scored?.decision === 'review' && match) {
+      match.reviews.push({ profileA: scored.profileId, profileB: profileId, probability: scored.probability, weight: scored.weight, messageId: event.messageId, eventTime: time })
+    }
+    if (prepared && match) rememberRecord(match, profileId, prepared)
     if (anchor) {
       for (const other of ids.slice(1)) {
         const pair = edgePairKey(anchor.key, other.key)
@@ -205,7 +230,167 @@ export async function resolveBatch(
   })
 
   const quarantines = await detectSupernodes(contacts, owner, guards, rules, store, events)
-  return { resolutions, changes: { nodes: [...nodes.values()], repoints, edges, merges, rejections, contacts, quarantines } }
+  const matchChanges = match ? { matchRecords: matchWrites(match, repoints), reviews: match.reviews } : {}
+  return { resolutions, changes: { nodes: [...nodes.values()], repoints, edges, merges, rejections, contacts, quarantines, ...matchChanges } }
+}
+
+/** What real-time matching holds for one batch. */
+interface BatchMatching {
+  readonly matching: RealtimeMatching
+  /** The event's match record, by event index (null: no compared traits). */
+  readonly records: readonly (MatchRecord | null)[]
+  /** Known match records by profile (stored, then updated by this batch's events). */
+  readonly byProfile: Map<string, MatchRecord>
+  /** Blocking key -> profiles (from the store, bounded, plus this batch's records). */
+  readonly postings: Map<string, Set<string>>
+  /** Profiles whose record this batch changed. */
+  readonly dirty: Set<string>
+  readonly reviews: ReviewItem[]
+}
+
+interface MatchChoice {
+  readonly profileId: string
+  readonly probability: number
+  readonly weight: number
+  readonly decision: 'auto-merge' | 'review'
+  readonly anchor: IdentifierKey
+}
+
+/**
+ * One round of reads for the batch: candidates of the events whose identifiers are all unknown (through the
+ * persisted blocking index, blocks over the cap skipped), the stored records of every profile the batch touches,
+ * the candidates' identifiers (looked up again, which on PostgreSQL takes the same locks as the batch's own keys,
+ * so no concurrent batch merges a candidate away meanwhile) and the do-not-link pairs.
+ */
+async function prepareMatching(
+  matching: RealtimeMatching,
+  events: readonly RawEvent[],
+  extractions: readonly { readonly identifiers: readonly ExtractedIdentifier[] }[],
+  owner: Map<IdentifierKey, string>,
+  members: Map<string, Member>,
+  memberIds: readonly string[],
+  store: IdentityStore,
+  createdAtOf: CreatedAtLookup | null,
+): Promise<BatchMatching> {
+  const records = events.map((e) => matching.prepare(e))
+  const lookupKeys = new Set<string>()
+  records.forEach((r, i) => {
+    if (r && extractions[i]!.identifiers.every((id) => !owner.has(id.key))) for (const k of matching.keysOf(r)) lookupKeys.add(k)
+  })
+  const found = await store.matchCandidates([...lookupKeys], matching.options.maxBlockSize)
+  const postings = new Map<string, Set<string>>()
+  const byProfile = new Map<string, MatchRecord>()
+  const candidateIds = new Set<string>()
+  for (const row of found) {
+    const record = matching.decode(row.profileId, row.fields)
+    if (!record) continue
+    byProfile.set(row.profileId, record)
+    candidateIds.add(row.profileId)
+  }
+  const fresh = [...candidateIds].filter((id) => !members.has(id))
+  const [stored, nodes] = await Promise.all([
+    store.matchRecords(memberIds.filter((id) => !byProfile.has(id))),
+    store.identifiersOf(fresh),
+  ])
+  for (const row of stored) {
+    const record = matching.decode(row.profileId, row.fields)
+    if (record) byProfile.set(row.profileId, record)
+  }
+  const freshKeys = [...nodes.values()].flat().map((n) => n.key)
+  const current = await store.lookup(freshKeys)
+  const createdAt = createdAtOf ? await createdAtOf(fresh) : null
+  for (const id of fresh) {
+    const own = (nodes.get(id) ?? []).filter((n) => current.get(n.key) === id)
+    if (own.length === 0) {
+      candidateIds.delete(id)
+      continue
+    }
+    const m: Member = { createdAt: createdAt?.get(id) ?? Math.min(...own.map((n) => n.firstSeen)), values: new Map(), keys: new Set() }
+    for (const n of own) {
+      addToMember(m, n.type, n.value, n.key, n.firstSeen)
+      owner.set(n.key, id)
+    }
+    members.set(id, m)
+  }
+  for (const id of candidateIds) {
+    const record = byProfile.get(id)!
+    for (const k of matching.keysOf(record)) if (lookupKeys.has(k)) (postings.get(k) ?? postings.set(k, new Set()).get(k)!).add(id)
+  }
+  return { matching, records, byProfile, postings, dirty: new Set(), reviews: [] }
+}
+
+function earliestKey(member: Member): IdentifierKey | undefined {
+  let best: { key: IdentifierKey; seen: number } | undefined
+  for (const [type, values] of member.values) {
+    for (const [value, seen] of values) {
+      const key = identifierKey(type, value)
+      if (!best || seen < best.seen || (seen === best.seen && key < best.key)) best = { key, seen }
+    }
+  }
+  return best?.key
+}
+
+/**
+ * The best candidate in the review band or above whose merge the graph guards allow (merge protection, limits,
+ * split rules, the size cap: a probabilistic link never overrides them), skipping do-not-link pairs. A refused
+ * auto-merge falls back to the next candidate; none at all leaves the event to a new profile.
+ */
+function bestMatch(
+  match: BatchMatching,
+  record: MatchRecord,
+  ids: readonly ExtractedIdentifier[],
+  owner: ReadonlyMap<IdentifierKey, string>,
+  members: ReadonlyMap<string, Member>,
+  rules: IdentityRules,
+  guards: GraphGuards,
+  time: number,
+): MatchChoice | null {
+  const seen = new Set<string>()
+  for (const k of match.matching.keysOf(record)) for (const p of match.postings.get(k) ?? []) seen.add(p)
+  const pool: MatchRecord[] = []
+  for (const p of seen) {
+    const r = match.byProfile.get(p)
+    if (r && members.has(p)) pool.push(r)
+  }
+  while (pool.length > 0) {
+    const top = match.matching.best(record, pool)
+    if (!top) return null
+    pool.splice(pool.findIndex((r) => r.id === top.profileId), 1)
+    const member = members.get(top.profileId)!
+    const anchorKey = earliestKey(member)
+    if (anchorKey === undefined) continue
+    const rule = rules.byName(splitKeyType(anchorKey))
+    if (!rule) continue
+    const probe: ExtractedIdentifier = { key: anchorKey, ...splitKey(anchorKey), rule }
+    if (findConflict([...ids, probe], owner, members, rules, guards, time) !== null) continue
+    return { profileId: top.profileId, probability: top.probability, weight: top.weight, decision: top.decision === 'auto-merge' ? 'auto-merge' : 'review', anchor: anchorKey }
+  }
+  return null
+}
+
+function splitKey(key: IdentifierKey): { type: string; value: string } {
+  const at = key.indexOf(':')
+  return { type: key.slice(0, at), value: key.slice(at + 1) }
+}
+
+/** The event's traits update its profile's match record; the batch's later events can match it at once. */
+function rememberRecord(match: BatchMatching, profileId: string, record: MatchRecord): void {
+  const next = match.matching.overlay(profileId, match.byProfile.get(profileId) ?? null, record)
+  match.byProfile.set(profileId, next)
+  match.dirty.add(profileId)
+  for (const k of match.matching.keysOf(next)) (match.postings.get(k) ?? match.postings.set(k, new Set()).get(k)!).add(profileId)
+}
+
+/** Match records to write: each changed profile as it stands after the batch's merges. */
+function matchWrites(match: BatchMatching, repoints: readonly { from: string; to: string }[]): MatchRecordWrite[] {
+  const gone = new Set(repoints.map((r) => r.from))
+  const out: MatchRecordWrite[] = []
+  for (const id of match.dirty) {
+    if (gone.has(id)) continue
+    const record = match.byProfile.get(id)!
+    out.push({ profileId: id, fields: match.matching.encode(record), keys: match.matching.keysOf(record) })
+  }
+  return out
 }
 
 /**

@@ -10,6 +10,14 @@ export class TermFrequencies {
   readonly #counts = new Map<string, number>()
   #total = 0
 
+  /** A table restored from saved counts (values left out of a saved table count as seen once). */
+  static fromCounts(counts: Iterable<readonly [string, number]>, total: number): TermFrequencies {
+    const table = new TermFrequencies()
+    for (const [value, count] of counts) table.#counts.set(value, count)
+    table.#total = total
+    return table
+  }
+
   /** Counts the value of one record. */
   add(value: string): void {
     this.#counts.set(value, (this.#counts.get(value) ?? 0) + 1)

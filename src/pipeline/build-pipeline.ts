@@ -1,6 +1,8 @@
 /** @module Assembles the stage lists and runners from config; used by the worker thread and the in-process mode. */
 import { profileUpdatesMode, type TesseraConfig } from '../config/config.js'
 import { compileIdentityRules } from '../identity/identity-rules.js'
+import { loadModelFile } from '../matching/model-file.js'
+import { RealtimeMatching } from '../matching/realtime.js'
 import { TOPICS, type EventLog, type TopicPartitionOffset } from '../log/event-log.js'
 import type { StateBackend } from '../storage/state-backend.js'
 import { PipelineRunner, RAW_INPUT, type PipelineLogger, type PipelineRunnerOptions, type PipelineStats } from './pipeline-runner.js'
@@ -28,6 +30,13 @@ export interface PipelineParts {
   readonly onBatch?: PipelineRunnerOptions['onBatch']
 }
 
+/** The real-time matcher of identity.matching (its model file read and checked once), or null when it is off. */
+export function realtimeMatching(config: TesseraConfig): RealtimeMatching | null {
+  const m = config.identity.matching
+  if (!m.enabled) return null
+  return new RealtimeMatching(loadModelFile(m.model), { autoMerge: m.autoMerge, review: m.review, maxBlockSize: m.maxBlockSize })
+}
+
 /** The identity runner's stages: with inline profile updates they also update profiles. */
 export function buildStages(config: TesseraConfig, output: EventLog): Stage[] {
   const partitioned = profileUpdatesMode(config) === 'partitioned'
@@ -35,7 +44,7 @@ export function buildStages(config: TesseraConfig, output: EventLog): Stage[] {
   const stages: Stage[] = [
     createDedupeStage(),
     createEnrichStage({ sessionTimeoutMs: config.pipeline.sessionTimeoutMinutes * 60_000 }),
-    createResolveIdentityStage(rules, { profileAges: partitioned ? 'identifiers' : 'profiles' }),
+    createResolveIdentityStage(rules, { profileAges: partitioned ? 'identifiers' : 'profiles', matching: realtimeMatching(config) }),
   ]
   if (!partitioned) stages.push(createUpdateProfilesStage({ timelineLimit: config.pipeline.timelineLimit }))
   if (config.pipeline.publishResolved) stages.push(createPublishStage(output, { notifyMerges: partitioned }))

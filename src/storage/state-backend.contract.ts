@@ -10,6 +10,8 @@ import type { RawEvent } from '../core/event.js'
 import { compileIdentityRules } from '../identity/identity-rules.js'
 import { resolveBatch, type BatchResolution } from '../identity/resolve-batch.js'
 import { unmergeProfile } from '../identity/unmerge.js'
+import { RealtimeMatching } from '../matching/realtime.js'
+import { trainedPersonModel } from '../matching/testing/realtime-model.js'
 import type { ProfileRecord, TimelineEvent } from '../profiles/profile-store.js'
 import type { StateBackend } from './state-backend.js'
 
@@ -337,6 +339,69 @@ export function runStateBackendContract(name: string, create: () => Promise<Stat
         expect(again.changes.merges).toEqual([])
         expect(again.changes.rejections.map((r) => [r.key, r.reason])).toEqual([['email:fam@example.org', 'split_rule']])
       })
+
+    describe('real-time matching', () => {
+      const noChanges = { nodes: [], repoints: [], edges: [], merges: [], rejections: [] }
+
+      it('looks candidates up by blocking key, skips blocks over the cap, and drops merged-away profiles', async () => {
+        await backend().transaction((tx) => tx.identity.apply({
+          ...noChanges,
+          matchRecords: [
+            { profileId: 'pa', fields: '["a"]', keys: ['k-common', 'k-a'] },
+            { profileId: 'pb', fields: '["b"]', keys: ['k-common', 'k-b'] },
+            { profileId: 'pc', fields: '["c"]', keys: ['k-common'] },
+          ],
+        }))
+        const byKey = await backend().transaction((tx) => tx.identity.matchCandidates(['k-a', 'k-common'], 2))
+        expect(byKey).toEqual([{ profileId: 'pa', fields: '["a"]' }])
+        const all = await backend().transaction((tx) => tx.identity.matchCandidates(['k-common'], 3))
+        expect(all.map((r) => r.profileId).sort()).toEqual(['pa', 'pb', 'pc'])
+        // A changed record replaces its keys; a repoint removes the loser from the index.
+        await backend().transaction((tx) => tx.identity.apply({
+          ...noChanges, repoints: [{ from: 'pc', to: 'pa' }], matchRecords: [{ profileId: 'pb', fields: '["b2"]', keys: ['k-b2'] }],
+        }))
+        const after = await backend().transaction((tx) => tx.identity.matchCandidates(['k-common', 'k-b', 'k-b2'], 10))
+        expect(after.sort((x, y) => (x.profileId < y.profileId ? -1 : 1))).toEqual([{ profileId: 'pa', fields: '["a"]' }, { profileId: 'pb', fields: '["b2"]' }])
+        expect(await backend().transaction((tx) => tx.identity.matchRecords(['pb', 'pc']))).toEqual([{ profileId: 'pb', fields: '["b2"]' }])
+      })
+
+      it('queues reviews, decides each once, and a rejection writes a do-not-link pair', async () => {
+        await backend().transaction((tx) => tx.identity.apply({
+          ...noChanges,
+          reviews: [
+            { profileA: 'pz', profileB: 'py', probability: 0.9, weight: 3.2, messageId: 'm1', eventTime: 10 },
+            { profileA: 'pa', profileB: 'pb', probability: 0.85, weight: 2.5, messageId: 'm2', eventTime: 20 },
+          ],
+        }))
+        const open = await backend().transaction((tx) => tx.identity.reviewList({ limit: 10, status: 'open' }))
+        expect(open.map((r) => [r.profileA, r.profileB, r.probability, r.status])).toEqual([['pz', 'py', 0.9, 'open'], ['pa', 'pb', 0.85, 'open']])
+        const rejected = await backend().transaction((tx) => tx.identity.decideReview(open[0]!.seq, 'rejected', 'token:ops', 99))
+        expect(rejected).toMatchObject({ seq: open[0]!.seq, status: 'open' })
+        expect(await backend().transaction((tx) => tx.identity.decideReview(open[0]!.seq, 'accepted', 'token:ops', 100))).toBeNull()
+        expect(await backend().transaction((tx) => tx.identity.doNotLink(['py']))).toEqual(new Set(['py|pz']))
+        expect(await backend().transaction((tx) => tx.identity.doNotLink(['pa']))).toEqual(new Set())
+        const decided = await backend().transaction((tx) => tx.identity.reviewList({ limit: 10, status: 'rejected' }))
+        expect(decided).toEqual([expect.objectContaining({ profileA: 'pz', status: 'rejected', principal: 'token:ops', decidedAt: 99 })])
+        expect(await backend().transaction((tx) => tx.identity.reviewList({ limit: 1, afterSeq: open[0]!.seq }))).toEqual([expect.objectContaining({ profileA: 'pa' })])
+      })
+
+      it('merges a typo of a stored person through the persisted index, with a scored edge', async () => {
+        const matching = new RealtimeMatching(trainedPersonModel(), { autoMerge: 0.99, review: 0.5, maxBlockSize: 100 })
+        const resolve = (events: RawEvent[]): Promise<BatchResolution> => backend().transaction(async (tx) => {
+          const result = await resolveBatch(events, rules, tx.identity, null, matching)
+          await tx.identity.apply(result.changes)
+          return result
+        })
+        const traits = { given: 'annabel', surname: 'sondergeld', dob: '1984-03-12', city: 'leeds' }
+        const first = await resolve([rawEvent('identify', { sourceId: 'crm', traits: { ...traits, email: 'ann1@example.org' } })])
+        const second = await resolve([rawEvent('identify', { sourceId: 'crm', traits: { ...traits, surname: 'sondergelt', email: 'ann2@example.org' } })])
+        expect(second.resolutions[0]!.profileId).toBe(first.resolutions[0]!.profileId)
+        const edges = await backend().transaction((tx) => tx.identity.edgesAmong(['email:ann1@example.org', 'email:ann2@example.org']))
+        expect(edges).toEqual([expect.objectContaining({ rule: 'probabilistic' })])
+        expect(edges[0]!.confidence).toBeGreaterThanOrEqual(0.99)
+        expect(edges[0]!.confidence).toBeLessThan(1)
+      })
+    })
     })
   })
 }

@@ -1,5 +1,6 @@
 /** @module Resolve-identity stage: attaches each event to a profile through the deterministic identity graph. */
 import type { IdentityRules } from '../../identity/identity-rules.js'
+import type { RealtimeMatching } from '../../matching/realtime.js'
 import { resolveBatch } from '../../identity/resolve-batch.js'
 import { live, type BatchContext, type Stage } from '../stage.js'
 
@@ -9,6 +10,8 @@ export interface ResolveIdentityOptions {
    * their identifiers' first-seen times (partitioned updates, where rows are written later by their owners).
    */
   readonly profileAges: 'profiles' | 'identifiers'
+  /** Real-time probabilistic matching (identity.matching), when enabled. */
+  readonly matching?: RealtimeMatching | null
 }
 
 export function createResolveIdentityStage(rules: IdentityRules, options: ResolveIdentityOptions = { profileAges: 'profiles' }): Stage {
@@ -23,6 +26,7 @@ export function createResolveIdentityStage(rules: IdentityRules, options: Resolv
         batch.tx.identity,
         options.profileAges === 'identifiers' ? null
           : async (ids) => new Map([...(await batch.tx.profiles.get(ids))].map(([id, p]) => [id, p.createdAt])),
+        options.matching ?? null,
       )
       items.forEach((item, n) => {
         const r = resolutions[n]!
@@ -32,6 +36,11 @@ export function createResolveIdentityStage(rules: IdentityRules, options: Resolv
       await batch.tx.identity.apply(changes)
       batch.counts.merges = (batch.counts.merges ?? 0) + changes.merges.length
       batch.counts.rejectedIdentifiers = (batch.counts.rejectedIdentifiers ?? 0) + changes.rejections.length
+      if (options.matching) {
+        const scored = changes.edges.filter((e) => e.rule === 'probabilistic').length
+        batch.counts.probabilisticMerges = (batch.counts.probabilisticMerges ?? 0) + scored
+        batch.counts.matchReviews = (batch.counts.matchReviews ?? 0) + (changes.reviews?.length ?? 0)
+      }
     },
   }
 }

@@ -21,10 +21,12 @@
  */
 import type {
   GraphGuards, IdentifierKey, IdentifierNode, IdentityChanges, IdentityEdge, IdentityStore, LinkRule, QuarantineRecord,
-  TimelineRow, UnmergeRecord,
+  ReviewRecord, ReviewStatus, StoredMatchRecord, TimelineRow, UnmergeRecord,
 } from '../../identity/identity-store.js'
-import { edgePairKey } from '../../identity/identity-store.js'
-import { rowToQuarantine, rowToUnmerge } from '../sqlite/sqlite-identity-store.js'
+import { edgePairKey, profilePairKey } from '../../identity/identity-store.js'
+import { rowToQuarantine, rowToReview, rowToUnmerge, type ReviewRow } from '../sqlite/sqlite-identity-store.js'
+
+const REVIEW_COLUMNS = 'seq, profile_a, profile_b, probability, weight, message_id, event_time, status, principal, decided_at'
 import type { PostgresQueryable } from './postgres-pool.js'
 import { composeMoves, lastWinsSorted, num, run } from './postgres-query.js'
 
@@ -148,6 +150,88 @@ export class PostgresIdentityStore implements IdentityStore {
           quarantines.map((q) => q.windowMs), quarantines.map((q) => q.cause), quarantines.map((q) => q.messageId),
           quarantines.map((q) => q.time), now])
     }
+    // A merged-away profile leaves the blocking index (the winner keeps its own record).
+    const records = lastWinsSorted(changes.matchRecords ?? [], (r) => r.profileId)
+    const dropped = [...new Set([...changes.repoints.map((r) => r.from), ...records.map((r) => r.profileId)])]
+    if (dropped.length > 0) {
+      await run(this.#db, 'drop stale blocking keys', 'DELETE FROM identity_match_keys WHERE profile_id = ANY ($1::text[])', [dropped])
+    }
+    if (changes.repoints.length > 0) {
+      await run(this.#db, 'drop merged match records', 'DELETE FROM identity_match_records WHERE profile_id = ANY ($1::text[])',
+        [changes.repoints.map((r) => r.from)])
+    }
+    if (records.length > 0) {
+      await run(this.#db, 'write match records',
+        `INSERT INTO identity_match_records (profile_id, fields, updated_at) SELECT p, f, $3::bigint FROM unnest($1::text[], $2::text[]) AS r (p, f)
+         ON CONFLICT (profile_id) DO UPDATE SET fields = excluded.fields, updated_at = excluded.updated_at`,
+        [records.map((r) => r.profileId), records.map((r) => r.fields), now])
+      const keys = records.flatMap((r) => [...new Set(r.keys)].map((k) => [k, r.profileId] as const))
+        .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : 1))
+      if (keys.length > 0) {
+        await run(this.#db, 'write blocking keys',
+          `INSERT INTO identity_match_keys (key, profile_id) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`,
+          [keys.map((k) => k[0]), keys.map((k) => k[1])])
+      }
+    }
+    const reviews = changes.reviews ?? []
+    if (reviews.length > 0) {
+      await run(this.#db, 'queue match reviews',
+        `INSERT INTO identity_review (profile_a, profile_b, probability, weight, message_id, event_time, status, recorded_at)
+         SELECT r.a, r.b, r.p, r.w, r.m, r.t, 'open', $7::bigint
+         FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[], $5::text[], $6::bigint[]) WITH ORDINALITY AS r (a, b, p, w, m, t, n)
+         ORDER BY r.n`,
+        [reviews.map((r) => r.profileA), reviews.map((r) => r.profileB), reviews.map((r) => r.probability), reviews.map((r) => r.weight),
+          reviews.map((r) => r.messageId), reviews.map((r) => r.eventTime), now])
+    }
+  }
+
+  async matchCandidates(keys: readonly string[], maxBlockSize: number): Promise<StoredMatchRecord[]> {
+    if (keys.length === 0) return []
+    const { rows } = await run<{ profile_id: string; fields: string }>(this.#db, 'look up match candidates',
+      `SELECT DISTINCT r.profile_id, r.fields
+       FROM unnest($1::text[]) AS q (key)
+       CROSS JOIN LATERAL (SELECT k.profile_id FROM identity_match_keys k WHERE k.key = q.key LIMIT $2::int + 1) AS b
+       JOIN identity_match_records r ON r.profile_id = b.profile_id
+       WHERE (SELECT count(*) FROM (SELECT 1 FROM identity_match_keys k2 WHERE k2.key = q.key LIMIT $2::int + 1) AS c) <= $2::int`,
+      [[...keys], maxBlockSize])
+    return rows.map((r) => ({ profileId: r.profile_id, fields: r.fields }))
+  }
+
+  async matchRecords(profileIds: readonly string[]): Promise<StoredMatchRecord[]> {
+    if (profileIds.length === 0) return []
+    const { rows } = await run<{ profile_id: string; fields: string }>(this.#db, 'read match records',
+      'SELECT profile_id, fields FROM identity_match_records WHERE profile_id = ANY ($1::text[])', [[...profileIds]])
+    return rows.map((r) => ({ profileId: r.profile_id, fields: r.fields }))
+  }
+
+  async doNotLink(profileIds: readonly string[]): Promise<Set<string>> {
+    if (profileIds.length === 0) return new Set()
+    const { rows } = await run<{ a: string; b: string }>(this.#db, 'read do-not-link pairs',
+      'SELECT a, b FROM identity_do_not_link WHERE a = ANY ($1::text[]) OR b = ANY ($1::text[])', [[...profileIds]])
+    return new Set(rows.map((r) => profilePairKey(r.a, r.b)))
+  }
+
+  async reviewList(options: { readonly limit: number; readonly afterSeq?: number; readonly status?: ReviewStatus }): Promise<ReviewRecord[]> {
+    const { rows } = await run<ReviewRow>(this.#db, 'list match reviews',
+      `SELECT ${REVIEW_COLUMNS} FROM identity_review WHERE seq > $1::bigint AND ($2::text IS NULL OR status = $2::text) ORDER BY seq LIMIT $3::int`,
+      [options.afterSeq ?? 0, options.status ?? null, options.limit])
+    return rows.map(rowToReview)
+  }
+
+  async decideReview(seq: number, status: 'accepted' | 'rejected', principal: string, time: number): Promise<ReviewRecord | null> {
+    const { rows } = await run<ReviewRow>(this.#db, 'decide a match review',
+      `UPDATE identity_review n SET status = $2::text, principal = $3::text, decided_at = $4::bigint
+       FROM identity_review o WHERE n.seq = o.seq AND n.seq = $1::bigint AND o.status = 'open'
+       RETURNING o.seq, o.profile_a, o.profile_b, o.probability, o.weight, o.message_id, o.event_time, o.status, o.principal, o.decided_at`,
+      [seq, status, principal, time])
+    const row = rows[0]
+    if (!row) return null
+    if (status === 'rejected') {
+      const [a, b] = row.profile_a < row.profile_b ? [row.profile_a, row.profile_b] : [row.profile_b, row.profile_a]
+      await run(this.#db, 'record a do-not-link pair',
+        'INSERT INTO identity_do_not_link (a, b, review_seq) VALUES ($1, $2, $3::bigint) ON CONFLICT DO NOTHING', [a, b, seq])
+    }
+    return rowToReview(row)
   }
 
   async guards(keys: readonly IdentifierKey[]): Promise<GraphGuards> {

@@ -103,12 +103,31 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX identity_unmerges_profile ON identity_unmerges (profile_id);
   `,
+  // 3: real-time probabilistic matching (mirrors sqlite-migrations.ts, version 3)
+  `
+  CREATE TABLE identity_match_records (profile_id text COLLATE "C" PRIMARY KEY, fields text NOT NULL, updated_at bigint NOT NULL);
+  CREATE TABLE identity_match_keys (
+    key text COLLATE "C" NOT NULL, profile_id text COLLATE "C" NOT NULL, PRIMARY KEY (key, profile_id)
+  );
+  CREATE INDEX identity_match_keys_profile ON identity_match_keys (profile_id);
+  CREATE TABLE identity_review (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, profile_a text COLLATE "C" NOT NULL, profile_b text COLLATE "C" NOT NULL,
+    probability double precision NOT NULL, weight double precision NOT NULL, message_id text NOT NULL, event_time bigint NOT NULL,
+    status text NOT NULL, principal text, decided_at bigint, recorded_at bigint NOT NULL
+  );
+  CREATE INDEX identity_review_status ON identity_review (status, seq);
+  CREATE TABLE identity_do_not_link (
+    a text COLLATE "C" NOT NULL, b text COLLATE "C" NOT NULL, review_seq bigint NOT NULL, PRIMARY KEY (a, b)
+  );
+  CREATE INDEX identity_do_not_link_b ON identity_do_not_link (b);
+  `,
 ]
 
 /** Tables holding state derived from the log (a replay rebuilds them); splits and unmerges are kept (sqlite-migrations.ts). */
 export const DERIVED_TABLES = [
   'identifiers', 'identity_edges', 'profile_merges', 'identity_rejections', 'profiles', 'profile_events',
   'dedupe_keys', 'sessions', 'consumer_offsets', 'identity_contacts', 'identity_quarantine',
+  'identity_match_records', 'identity_match_keys',
 ] as const
 
 /** Creates the schema if needed and applies the missing migrations, one transaction each. */

@@ -1,7 +1,8 @@
 /** @module IdentityStore on SQLite. Batched: each method is one statement over a JSON array of keys. */
-import type {
-  GraphGuards, IdentifierKey, IdentifierNode, IdentityChanges, IdentityEdge, IdentityStore, LinkRule, QuarantineRecord,
-  TimelineRow, UnmergeRecord,
+import {
+  profilePairKey, type GraphGuards, type IdentifierKey, type IdentifierNode, type IdentityChanges, type IdentityEdge,
+  type IdentityStore, type LinkRule, type QuarantineRecord, type ReviewRecord, type ReviewStatus, type StoredMatchRecord,
+  type TimelineRow, type UnmergeRecord,
 } from '../../identity/identity-store.js'
 import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js'
 
@@ -27,7 +28,34 @@ export function rowToUnmerge(r: { seq: number | string; profile_id: string; kind
   }
 }
 
+export interface ReviewRow {
+  seq: number | string; profile_a: string; profile_b: string; probability: number | string; weight: number | string; message_id: string
+  event_time: number | string; status: ReviewStatus; principal: string | null; decided_at: number | string | null
+}
+
+export function rowToReview(r: ReviewRow): ReviewRecord {
+  return {
+    seq: Number(r.seq), profileA: r.profile_a, profileB: r.profile_b, probability: Number(r.probability), weight: Number(r.weight),
+    messageId: r.message_id, eventTime: Number(r.event_time), status: r.status, principal: r.principal,
+    decidedAt: r.decided_at === null ? null : Number(r.decided_at),
+  }
+}
+
+const REVIEW_COLUMNS = 'seq, profile_a, profile_b, probability, weight, message_id, event_time, status, principal, decided_at'
+
 export class SqliteIdentityStore implements IdentityStore {
+  readonly #matchCandidates: SqliteStatement
+  readonly #matchRecords: SqliteStatement
+  readonly #dropMatch: SqliteStatement
+  readonly #dropMatchKeys: SqliteStatement
+  readonly #upsertMatch: SqliteStatement
+  readonly #insertMatchKey: SqliteStatement
+  readonly #insertReview: SqliteStatement
+  readonly #doNotLink: SqliteStatement
+  readonly #reviewList: SqliteStatement
+  readonly #reviewGet: SqliteStatement
+  readonly #reviewDecide: SqliteStatement
+  readonly #insertDoNotLink: SqliteStatement
   readonly #lookup: SqliteStatement
   readonly #identifiersOf: SqliteStatement
   readonly #existingEdges: SqliteStatement
@@ -50,6 +78,33 @@ export class SqliteIdentityStore implements IdentityStore {
   readonly #unmerges: SqliteStatement
 
   constructor(db: SqliteDatabase) {
+    this.#matchCandidates = db.prepare(
+      `WITH q(key) AS (SELECT value FROM json_each(@keys)),
+       small(key) AS (SELECT q.key FROM q WHERE (SELECT count(*) FROM (SELECT 1 FROM identity_match_keys k WHERE k.key = q.key LIMIT @cap + 1)) <= @cap)
+       SELECT DISTINCT r.profile_id, r.fields FROM small JOIN identity_match_keys k ON k.key = small.key
+       JOIN identity_match_records r ON r.profile_id = k.profile_id`,
+    )
+    this.#matchRecords = db.prepare('SELECT profile_id, fields FROM identity_match_records WHERE profile_id IN (SELECT value FROM json_each(?))')
+    this.#dropMatch = db.prepare('DELETE FROM identity_match_records WHERE profile_id = ?')
+    this.#dropMatchKeys = db.prepare('DELETE FROM identity_match_keys WHERE profile_id = ?')
+    this.#upsertMatch = db.prepare(
+      `INSERT INTO identity_match_records (profile_id, fields, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT(profile_id) DO UPDATE SET fields = excluded.fields, updated_at = excluded.updated_at`,
+    )
+    this.#insertMatchKey = db.prepare('INSERT OR IGNORE INTO identity_match_keys (key, profile_id) VALUES (?, ?)')
+    this.#insertReview = db.prepare(
+      `INSERT INTO identity_review (profile_a, profile_b, probability, weight, message_id, event_time, status, recorded_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'open', ?)`,
+    )
+    this.#doNotLink = db.prepare(
+      `SELECT a, b FROM identity_do_not_link WHERE a IN (SELECT value FROM json_each(@ids)) OR b IN (SELECT value FROM json_each(@ids))`,
+    )
+    this.#reviewList = db.prepare(
+      `SELECT ${REVIEW_COLUMNS} FROM identity_review WHERE seq > @after AND (@status IS NULL OR status = @status) ORDER BY seq LIMIT @limit`,
+    )
+    this.#reviewGet = db.prepare(`SELECT ${REVIEW_COLUMNS} FROM identity_review WHERE seq = ? AND status = 'open'`)
+    this.#reviewDecide = db.prepare(`UPDATE identity_review SET status = ?, principal = ?, decided_at = ? WHERE seq = ? AND status = 'open'`)
+    this.#insertDoNotLink = db.prepare('INSERT OR IGNORE INTO identity_do_not_link (a, b, review_seq) VALUES (?, ?, ?)')
     this.#lookup = db.prepare('SELECT key, profile_id FROM identifiers WHERE key IN (SELECT value FROM json_each(?))')
     this.#identifiersOf = db.prepare(
       'SELECT key, type, value, profile_id, first_seen FROM identifiers WHERE profile_id IN (SELECT value FROM json_each(?))',
@@ -148,6 +203,53 @@ export class SqliteIdentityStore implements IdentityStore {
     for (const q of changes.quarantines ?? []) {
       this.#insertQuarantine.run(q.key, q.profiles, q.threshold, q.windowMs, q.cause, q.messageId, q.time, now)
     }
+    // A merged-away profile leaves the blocking index (the winner keeps its own record).
+    for (const { from } of changes.repoints) {
+      this.#dropMatch.run(from)
+      this.#dropMatchKeys.run(from)
+    }
+    for (const r of changes.matchRecords ?? []) {
+      this.#dropMatchKeys.run(r.profileId)
+      this.#upsertMatch.run(r.profileId, r.fields, now)
+      for (const key of r.keys) this.#insertMatchKey.run(key, r.profileId)
+    }
+    for (const r of changes.reviews ?? []) {
+      this.#insertReview.run(r.profileA, r.profileB, r.probability, r.weight, r.messageId, r.eventTime, now)
+    }
+  }
+
+  async matchCandidates(keys: readonly string[], maxBlockSize: number): Promise<StoredMatchRecord[]> {
+    if (keys.length === 0) return []
+    const rows = this.#matchCandidates.all({ keys: JSON.stringify(keys), cap: maxBlockSize }) as { profile_id: string; fields: string }[]
+    return rows.map((r) => ({ profileId: r.profile_id, fields: r.fields }))
+  }
+
+  async matchRecords(profileIds: readonly string[]): Promise<StoredMatchRecord[]> {
+    if (profileIds.length === 0) return []
+    const rows = this.#matchRecords.all(JSON.stringify(profileIds)) as { profile_id: string; fields: string }[]
+    return rows.map((r) => ({ profileId: r.profile_id, fields: r.fields }))
+  }
+
+  async doNotLink(profileIds: readonly string[]): Promise<Set<string>> {
+    if (profileIds.length === 0) return new Set()
+    const rows = this.#doNotLink.all({ ids: JSON.stringify(profileIds) }) as { a: string; b: string }[]
+    return new Set(rows.map((r) => profilePairKey(r.a, r.b)))
+  }
+
+  async reviewList(options: { readonly limit: number; readonly afterSeq?: number; readonly status?: ReviewStatus }): Promise<ReviewRecord[]> {
+    const rows = this.#reviewList.all({ after: options.afterSeq ?? 0, status: options.status ?? null, limit: options.limit }) as ReviewRow[]
+    return rows.map(rowToReview)
+  }
+
+  async decideReview(seq: number, status: 'accepted' | 'rejected', principal: string, time: number): Promise<ReviewRecord | null> {
+    const row = this.#reviewGet.get(seq) as ReviewRow | undefined
+    if (!row) return null
+    this.#reviewDecide.run(status, principal, time, seq)
+    if (status === 'rejected') {
+      const [a, b] = row.profile_a < row.profile_b ? [row.profile_a, row.profile_b] : [row.profile_b, row.profile_a]
+      this.#insertDoNotLink.run(a, b, seq)
+    }
+    return rowToReview(row)
   }
 
   async guards(keys: readonly IdentifierKey[]): Promise<GraphGuards> {

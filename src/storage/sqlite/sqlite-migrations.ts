@@ -66,15 +66,33 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX identity_unmerges_profile ON identity_unmerges(profile_id);
   `,
+  // 3: real-time probabilistic matching: profiles' match records, the persisted blocking index, the review
+  // queue and do-not-link pairs
+  `
+  CREATE TABLE identity_match_records (profile_id TEXT PRIMARY KEY, fields TEXT NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE identity_match_keys (key TEXT NOT NULL, profile_id TEXT NOT NULL, PRIMARY KEY (key, profile_id)) WITHOUT ROWID;
+  CREATE INDEX identity_match_keys_profile ON identity_match_keys(profile_id);
+  CREATE TABLE identity_review (
+    seq INTEGER PRIMARY KEY, profile_a TEXT NOT NULL, profile_b TEXT NOT NULL, probability REAL NOT NULL, weight REAL NOT NULL,
+    message_id TEXT NOT NULL, event_time INTEGER NOT NULL, status TEXT NOT NULL, principal TEXT, decided_at INTEGER,
+    recorded_at INTEGER NOT NULL
+  );
+  CREATE INDEX identity_review_status ON identity_review(status, seq);
+  -- Stored once per pair, a < b.
+  CREATE TABLE identity_do_not_link (a TEXT NOT NULL, b TEXT NOT NULL, review_seq INTEGER NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID;
+  CREATE INDEX identity_do_not_link_b ON identity_do_not_link(b);
+  `,
 ]
 
 /**
  * Tables holding state derived from the log (a replay rebuilds them). The split rules and the unmerge log are
- * operators' decisions, not derived: they survive a replay, which honours the splits again.
+ * operators' decisions, not derived: they survive a replay, which honours the splits again; so do the review
+ * queue and the do-not-link pairs.
  */
 export const DERIVED_TABLES = [
   'identifiers', 'identity_edges', 'profile_merges', 'identity_rejections', 'profiles', 'profile_events',
   'dedupe_keys', 'sessions', 'consumer_offsets', 'identity_contacts', 'identity_quarantine',
+  'identity_match_records', 'identity_match_keys',
 ] as const
 
 export function migrate(db: SqliteDatabase): void {
