@@ -15,12 +15,16 @@ Commands:
                           find records of the same person (probabilistic matching), or link two files
   match-eval <records.csv> --clusters <clusters.csv> --truth <column> --config <match.json> [--pairs <pairs.csv>]
                           score a match run against ground truth (precision, recall, F1, blocking recall, B-cubed)
+  match-train <records.csv> --config <match.json> --out <model.json>
+                          train the real-time matcher (identity.matching.model) on a CSV of people
   replay --from <offset|time|earliest>
                           rebuild all profile and identity state from the event log (Tessera must be stopped)
   openapi [--out FILE]    print the OpenAPI document of the tracking and admin APIs
   audit verify            check that the audit log was not edited, removed, reordered or truncated
   unmerge <profileId> --identifier type:value
                           split a wrongly merged profile (admin API; see docs/identity.md)
+  retention run [--dry-run]
+                          delete timeline events and trait values older than their category's schedule
   version                 print the version
 
 Run \`tessera <command> --help\` for the options of a command.
@@ -41,6 +45,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./match.js')).runMatch(rest)
       case 'match-eval':
         return await (await import('./match-eval.js')).runMatchEval(rest)
+      case 'match-train':
+        return await (await import('./match-train.js')).runMatchTrain(rest)
       case 'replay':
         return await (await import('./replay.js')).runReplay(rest)
       case 'openapi':
@@ -49,6 +55,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./audit.js')).runAudit(rest)
       case 'unmerge':
         return await (await import('./unmerge.js')).runUnmerge(rest)
+      case 'retention':
+        return await (await import('./retention.js')).runRetentionCommand(rest)
       case 'version':
       case '--version':
         console.log(packageVersion())
