@@ -19,6 +19,7 @@ import { openGovernance } from '../governance/open-governance.js'
 import { openConsent } from '../governance/consent/open-consent.js'
 import { openPrivacyStore } from '../governance/open-privacy.js'
 import { PrivateCounter } from '../governance/dp/private-count.js'
+import { startRetentionJob } from '../governance/retention/open-retention.js'
 import { extractIdentifiers } from '../identity/extract-identifiers.js'
 import { createMetrics, type Metrics } from '../server/metrics.js'
 import type { StateBackend } from '../storage/state-backend.js'
@@ -172,6 +173,15 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     const privacyStore = await openPrivacyStore(config, layout.dataDir)
     closers.push(() => privacyStore.close())
     const counter = new PrivateCounter({ reader, store: privacyStore, config: config.governance.dp, clock })
+    // Retention runs in the main process of a process that owns the state (not in the ingest-only role).
+    if (role !== 'ingest') {
+      const stopRetention = startRetentionJob({
+        config, statePath: layout.state, audit: governance.audit, clock,
+        onReport: (r) => logger.info({ events: r.events, traits: r.traits, profiles: r.profilesChanged }, 'retention run'),
+        onError: (e) => logger.error({ err: { message: e.message } }, 'retention run failed'),
+      })
+      closers.push(stopRetention)
+    }
     const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion)
     const app = await buildApp({
       config, sources: auth.sources, adminTokens: auth.adminTokens, log, reader, pipeline, metrics, clock, logger,

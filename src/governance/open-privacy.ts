@@ -7,6 +7,9 @@ import type { TesseraConfig } from '../config/config.js'
 import { openPostgresPrivacyStore } from '../storage/postgres/privacy-store.js'
 import { SqlitePrivacyStore } from '../storage/sqlite/privacy-store.js'
 import type { PrivacyStore } from './privacy-store.js'
+import { openPostgresRetentionStore } from '../storage/postgres/privacy-retention.js'
+import { SqliteRetentionStore } from '../storage/sqlite/privacy-retention.js'
+import type { RetentionStore } from './retention/retention-store.js'
 
 export function privacyStorePath(dataDir: string): string {
   return join(dataDir, 'privacy.db')
@@ -24,4 +27,11 @@ export async function openPrivacyStore(config: TesseraConfig, dataDir: string): 
     throw error
   }
   return store
+}
+
+/** Opens the retention side of the configured state store (the state must have been migrated). */
+export async function openRetentionStore(config: TesseraConfig, statePath: string): Promise<RetentionStore> {
+  return config.store.kind === 'postgres'
+    ? openPostgresRetentionStore({ url: config.store.url!, schema: config.store.schema })
+    : new SqliteRetentionStore(statePath)
 }

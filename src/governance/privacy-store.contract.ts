@@ -2,7 +2,15 @@
  * @module Contract suites for the privacy operations' store methods, run on SQLite and PostgreSQL: the ε budget
  * ledger of the PrivacyStore, and the filtered profile count of the ProfileReader.
  */
+import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { tempDir } from '../../test/support/factories.js'
+import { SqliteAuditStore } from '../storage/sqlite/audit-store.js'
+import { AuditLog } from './audit-log.js'
+import { createCheckpointSigner, loadOrCreateSigningKey } from './checkpoint.js'
+import { SAFE_DEFAULT, createClassifier } from './classification.js'
+import { runRetention } from './retention/retention-job.js'
+import type { RetentionStore } from './retention/retention-store.js'
 import type { ProfileReader } from '../profiles/profile-reader.js'
 import type { ProfileRecord } from '../profiles/profile-store.js'
 import type { StateBackend } from '../storage/state-backend.js'
@@ -103,6 +111,81 @@ export function runProfileCountContract(name: string, create: () => Promise<Prof
     it('treats quotes in values as data, never as SQL', async () => {
       expect(await count(`traits.plan = "x' OR 1=1 --"`)).toBe(0)
       expect(await count('')).toBe(3)
+    })
+  })
+}
+
+export interface RetentionFixture {
+  readonly backend: StateBackend
+  readonly store: () => Promise<RetentionStore>
+  readonly cleanup: () => Promise<void>
+}
+
+const DAY = 86_400_000
+
+/** Retention through the job (fake clock, real classifier and audit log) on a backend's RetentionStore. */
+export function runRetentionContract(name: string, create: () => Promise<RetentionFixture>): void {
+  describe(`RetentionStore contract and retention job: ${name}`, () => {
+    let f: RetentionFixture
+    let t: ReturnType<typeof tempDir>
+    const now = Date.UTC(2025, 5, 1)
+    beforeEach(async () => {
+      f = await create()
+      t = tempDir()
+      await f.backend.migrate()
+      await f.backend.transaction(async (tx) => {
+        await tx.profiles.put([
+          profile('p1', {
+            traits: { plan: 'pro', country: 'FR', email: 'canary@example.com', address: { city: 'Paris', street: '1 rue' } },
+            traitTimes: { plan: now - 400 * DAY, country: now - 100 * DAY, email: now - 1000 * DAY, address: now - 95 * DAY },
+          }),
+          profile('p2', { traits: { plan: 'free', country: 'DE' }, traitTimes: { plan: now - 10 * DAY, country: now - 10 * DAY } }),
+        ])
+        await tx.profiles.appendEvents([
+          { profileId: 'p1', messageId: 'old', sourceId: 'web', type: 'track', name: 'x', timestamp: now - 396 * DAY, payload: '{}' },
+          { profileId: 'p1', messageId: 'new', sourceId: 'web', type: 'track', name: 'x', timestamp: now - 394 * DAY, payload: '{}' },
+        ])
+      })
+    })
+    afterEach(async () => {
+      await f.cleanup()
+      t.cleanup()
+    })
+
+    it('deletes exactly the values of expired categories, records counts in the audit log, and a dry run deletes nothing', async () => {
+      const auditStore = new SqliteAuditStore({ path: join(t.dir, 'audit.db') })
+      await auditStore.migrate()
+      const clock = { now: () => now }
+      const audit = await AuditLog.open({
+        store: auditStore, clock, signer: createCheckpointSigner('test/audit', loadOrCreateSigningKey(join(t.dir, 'key.pem'))),
+        checkpointEvery: 100, checkpointIntervalMs: 60_000,
+      })
+      const store = await f.store()
+      const options = {
+        store, clock, audit, actor: { type: 'cli' as const, id: 'test' },
+        classifier: createClassifier({ fields: {}, default: SAFE_DEFAULT }),
+        config: { schedules: { behavioral: 395, location: 90 }, intervalMinutes: 0 },
+      }
+      const dry = await runRetention(options, true)
+      expect(dry).toMatchObject({ dryRun: true, events: { behavioral: 1 }, traits: { behavioral: 1, location: 2 }, profilesChanged: 1 })
+      const reader = f.backend.reader()
+      expect((await reader.profile('p1'))?.traits.plan).toBe('pro')
+      const report = await runRetention(options, false)
+      expect(report).toMatchObject({ dryRun: false, events: { behavioral: 1 }, traits: { behavioral: 1, location: 2 }, profilesChanged: 1 })
+      const p1 = await reader.profile('p1')
+      // plan (behavioral, 400 d) and country, address.city (location, > 90 d) go; e-mail (contact: no schedule) and street stay.
+      expect(p1?.traits).toEqual({ email: 'canary@example.com', address: { street: '1 rue' } })
+      expect(Object.keys(p1?.traitTimes ?? {}).sort()).toEqual(['address', 'email'])
+      expect((await reader.profile('p2'))?.traits).toEqual({ plan: 'free', country: 'DE' })
+      expect((await reader.events('p1', { limit: 10 })).events.map((e) => e.messageId)).toEqual(['new'])
+      expect(await runRetention(options, false)).toMatchObject({ events: { behavioral: 0 }, traits: {}, profilesChanged: 0 })
+      const entries = await auditStore.search({ kind: 'retention.run', limit: 10 })
+      expect(entries).toHaveLength(3)
+      expect(entries[1]!.text).toContain('"location":2')
+      expect(entries.map((e) => e.text).join('')).not.toContain('Paris')
+      await store.close()
+      await audit.close()
+      await auditStore.close()
     })
   })
 }

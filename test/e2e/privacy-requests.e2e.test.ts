@@ -1,7 +1,9 @@
 /**
- * Privacy operations end to end, through HTTP and the CLI: differentially private counts with their ε budget.
+ * Privacy operations end to end, through HTTP and the CLI: differentially private counts with their ε budget,
+ * and retention (`tessera retention run`) deleting exactly the expired categories.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { main } from '../../src/cli/main.js'
 import { ADMIN_TOKEN, startHarness, type Harness } from '../support/tessera-harness.js'
 
 const TOKENS = {
@@ -19,6 +21,19 @@ async function get<T = Record<string, unknown>>(token: TokenKey, path: string, p
   return { status: res.status, body: (await res.json()) as T, headers: res.headers }
 }
 
+async function cli(...args: string[]): Promise<{ code: number; out: string }> {
+  const lines: string[] = []
+  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')))
+  const err = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')))
+  try {
+    const code = await main(args)
+    return { code, out: lines.join('\n') }
+  } finally {
+    log.mockRestore()
+    err.mockRestore()
+  }
+}
+
 const count = (token: TokenKey, filter: string, epsilon: string, purpose?: string): ReturnType<typeof get<{ count: number; message: string; budget: { remaining: number } }>> =>
   get(token, `/v1/stats/count?filter=${encodeURIComponent(filter)}&epsilon=${encodeURIComponent(epsilon)}`, purpose)
 
@@ -27,6 +42,12 @@ beforeAll(async () => {
     adminTokens: Object.values(TOKENS).map((t) => ({ ...t, roles: [...t.roles] })),
     governance: { dp: { epsilonPerPeriod: 2, periodDays: 30, maxEpsilon: 1 } },
   })
+  const day = 86_400_000
+  const at = (daysAgo: number): string => new Date(Date.now() - daysAgo * day).toISOString()
+  // Retention fixtures: a behavioral event 400 days old and one 10 days old; a location trait set 100 days ago.
+  await h.send('/v1/identify', { userId: 'ret', timestamp: at(100), traits: { country: 'FR', email: 'ret@example.com' } })
+  await h.send('/v1/track', { userId: 'ret', event: 'Old Thing', timestamp: at(400) })
+  await h.send('/v1/track', { userId: 'ret', event: 'New Thing', timestamp: at(10) })
   for (let i = 0; i < 30; i++) {
     const res = await h.send('/v1/identify', { userId: `u${i}`, traits: { plan: i < 20 ? 'pro' : 'free', email: `u${i}@example.com` } })
     expect(res.status).toBe(200)
@@ -75,5 +96,37 @@ describe('differentially private counts', () => {
     expect((await count('marketer', '', '0.1', 'marketing')).status).toBe(403) // no readStats for marketers
     expect((await count('analystEu', '', '0.1')).status).toBe(403)
     expect((await count('analyst', 'traits.plan = pro', '0.1')).status).toBe(400)
+  })
+})
+
+describe('retention', () => {
+  it('deletes exactly the expired categories (dry run first), through the CLI, and audits the counts', async () => {
+    const profile = async (): Promise<{ id: string; traits: Record<string, unknown> }> =>
+      (await h.admin<{ id: string; traits: Record<string, unknown> }>('/v1/profiles?identifier=user_id:ret')).body
+    const events = async (id: string): Promise<string[]> =>
+      (await h.admin<{ events: { event: { event?: string } }[] }>(`/v1/profiles/${id}/events`)).body.events.map((e) => e.event.event ?? '(identify)')
+    const before = await profile()
+    expect(before.traits.country).toBe('FR')
+    expect(await events(before.id)).toEqual(expect.arrayContaining(['Old Thing', 'New Thing']))
+
+    const dry = await cli('retention', 'run', '--dry-run', '--json', '--data-dir', h.dataDir)
+    expect(dry.code, dry.out).toBe(0)
+    expect(JSON.parse(dry.out)).toMatchObject({ dryRun: true, events: { behavioral: 1 }, traits: { location: 1 } })
+    expect((await profile()).traits.country).toBe('FR')
+
+    const run = await cli('retention', 'run', '--data-dir', h.dataDir)
+    expect(run.code, run.out).toBe(0)
+    expect(run.out).toMatch(/deleted timeline events: behavioral 1; trait values: location 1/)
+    const after = await profile()
+    expect(after.traits.country).toBeUndefined()
+    expect(after.traits.email).toBe('ret@example.com') // contact: no schedule
+    const left = await events(after.id)
+    expect(left).toContain('New Thing')
+    expect(left).not.toContain('Old Thing')
+
+    const audit = await fetch(`${h.url}/v1/audit/entries?kind=retention.run`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    const text = await audit.text()
+    expect(text).toMatch(/"location":1/)
+    expect(text).not.toMatch(/FR|Old Thing/)
   })
 })

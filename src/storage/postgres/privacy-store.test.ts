@@ -1,7 +1,8 @@
 import { dropSchema, freshSchemaName, requirePostgres } from '../../../test/support/services.js'
-import { runPrivacyStoreContract, runProfileCountContract } from '../../governance/privacy-store.contract.js'
+import { runPrivacyStoreContract, runProfileCountContract, runRetentionContract } from '../../governance/privacy-store.contract.js'
 import { openPostgresStateBackend } from './postgres-backend.js'
 import { openPostgresPrivacyStore } from './privacy-store.js'
+import { openPostgresRetentionStore } from './privacy-retention.js'
 
 const url = await requirePostgres()
 
@@ -19,6 +20,19 @@ if (url) {
     return {
       backend,
       reader: () => reader,
+      cleanup: async () => {
+        await backend.close()
+        await dropSchema(url, schema)
+      },
+    }
+  })
+
+  runRetentionContract('postgres', async () => {
+    const schema = freshSchemaName('retention')
+    const backend = await openPostgresStateBackend({ url, schema, poolSize: 2, applicationName: 'tessera-test-retention' })
+    return {
+      backend,
+      store: () => openPostgresRetentionStore({ url, schema }),
       cleanup: async () => {
         await backend.close()
         await dropSchema(url, schema)

@@ -1,8 +1,9 @@
 import { join } from 'node:path'
 import { tempDir } from '../../../test/support/factories.js'
-import { runPrivacyStoreContract, runProfileCountContract } from '../../governance/privacy-store.contract.js'
+import { runPrivacyStoreContract, runProfileCountContract, runRetentionContract } from '../../governance/privacy-store.contract.js'
 import { SqliteStateBackend, openSqliteProfileReader } from './sqlite-backend.js'
 import { SqlitePrivacyStore } from './privacy-store.js'
+import { SqliteRetentionStore } from './privacy-retention.js'
 
 runPrivacyStoreContract('sqlite', async () => {
   const t = tempDir()
@@ -20,6 +21,20 @@ runProfileCountContract('sqlite', async () => {
     reader: () => (reader ??= openSqliteProfileReader(path)),
     cleanup: async () => {
       await reader?.close()
+      await backend.close()
+      t.cleanup()
+    },
+  }
+})
+
+runRetentionContract('sqlite', async () => {
+  const t = tempDir()
+  const path = join(t.dir, 'state.db')
+  const backend = new SqliteStateBackend({ path, sync: 'normal' })
+  return {
+    backend,
+    store: async () => new SqliteRetentionStore(path),
+    cleanup: async () => {
       await backend.close()
       t.cleanup()
     },

@@ -1,0 +1,70 @@
+/**
+ * @module `tessera retention run [--dry-run]`: deletes timeline events and trait values older than their data
+ * category's schedule (governance.retention.schedules) from the state store, prints what was (or, with
+ * --dry-run, would be) deleted per category, and records the run in the audit log. `tessera up` runs the same
+ * job every governance.retention.intervalMinutes.
+ */
+import { parseArgs } from 'node:util'
+import { dataLayout } from '../app/data-layout.js'
+import { openState } from '../app/open-state.js'
+import { loadConfig } from '../config/config.js'
+import { systemClock } from '../core/clock.js'
+import { AuditLog } from '../governance/audit-log.js'
+import { createCheckpointSigner, loadOrCreateSigningKey } from '../governance/checkpoint.js'
+import { openAuditStore, signingKeyPath } from '../governance/open-governance.js'
+import { retentionOnce } from '../governance/retention/open-retention.js'
+
+const HELP = `Usage: tessera retention run [--dry-run] [options]
+
+  --dry-run           count what would be deleted, delete nothing (still audited)
+  --json              print the report as JSON
+  --data-dir DIR      the data directory (default $TESSERA_DATA_DIR or ./data)
+  --config FILE       the config file (default $TESSERA_CONFIG or ./tessera.config.json)
+
+Schedules: governance.retention.schedules (days per data category, e.g. { "behavioral": 395, "location": 90 }).`
+
+export async function runRetentionCommand(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv], allowPositionals: true,
+    options: { 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, 'data-dir': { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean' } },
+  })
+  if (values.help) {
+    console.log(HELP)
+    return 0
+  }
+  if (positionals.length !== 1 || positionals[0] !== 'run') {
+    console.error(`tessera retention: the only subcommand is "run"\n\n${HELP}`)
+    return 1
+  }
+  const config = loadConfig({ ...(values.config ? { file: values.config } : {}), overrides: values['data-dir'] ? { dataDir: values['data-dir'] } : {} })
+  const layout = dataLayout(config.dataDir)
+  const state = await openState(config, layout.state)
+  try {
+    await state.migrate()
+  } finally {
+    await state.close()
+  }
+  const auditStore = await openAuditStore(config, layout.dataDir)
+  const g = config.governance
+  const audit = await AuditLog.open({
+    store: auditStore, clock: systemClock,
+    signer: createCheckpointSigner(g.audit.origin, loadOrCreateSigningKey(signingKeyPath(config, layout.dataDir))),
+    checkpointEvery: g.audit.checkpointEvery, checkpointIntervalMs: g.audit.checkpointIntervalSeconds * 1000,
+  })
+  try {
+    const dryRun = values['dry-run'] ?? false
+    const report = await retentionOnce(config, layout.state, audit, systemClock, { type: 'cli', id: 'tessera retention' }, dryRun)
+    if (values.json) console.log(JSON.stringify(report, null, 2))
+    else {
+      const verb = dryRun ? 'would delete' : 'deleted'
+      const list = (m: Readonly<Record<string, number>>): string => Object.entries(m).map(([c, n]) => `${c} ${n}`).join(', ') || 'none'
+      console.log(`retention ${dryRun ? 'dry run' : 'run'} at ${report.time}: ${verb} timeline events: ${list(report.events)}; trait values: ${list(report.traits)} ` +
+        `(${report.profilesChanged} profiles)`)
+      for (const [c, t] of Object.entries(report.cutoffs)) console.log(`  ${c}: before ${t}`)
+    }
+    return 0
+  } finally {
+    await audit.close()
+    await auditStore.close()
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * @module Runs retention against the configured stores: for `tessera retention run` (its own audit log handle,
+ * appending after whatever the server wrote) and for the interval job in `tessera up`.
+ */
+import type { TesseraConfig } from '../../config/config.js'
+import type { Clock } from '../../core/clock.js'
+import type { AuditActor } from '../audit-entry.js'
+import type { AuditLog } from '../audit-log.js'
+import { createClassifier } from '../classification.js'
+import { openRetentionStore } from '../open-privacy.js'
+import { runRetention, type RetentionReport } from './retention-job.js'
+
+/** One retention run: opens the state's retention side, runs, closes. */
+export async function retentionOnce(config: TesseraConfig, statePath: string, audit: AuditLog, clock: Clock, actor: AuditActor, dryRun: boolean): Promise<RetentionReport> {
+  const store = await openRetentionStore(config, statePath)
+  try {
+    return await runRetention({ store, classifier: createClassifier(config.governance.classification), config: config.governance.retention, clock, audit, actor }, dryRun)
+  } finally {
+    await store.close()
+  }
+}
+
+/**
+ * Starts the retention job of `tessera up`: a first run shortly after start, then every `intervalMinutes`
+ * (0 = off). Runs never overlap; a failure is reported and the next run tries again. Returns the stop function.
+ */
+export function startRetentionJob(options: {
+  config: TesseraConfig; statePath: string; audit: AuditLog; clock: Clock; onReport: (r: RetentionReport) => void; onError: (e: Error) => void
+}): () => Promise<void> {
+  const minutes = options.config.governance.retention.intervalMinutes
+  if (minutes <= 0) return async () => {}
+  let running: Promise<void> | null = null
+  const tick = (): void => {
+    if (running) return
+    running = retentionOnce(options.config, options.statePath, options.audit, options.clock, { type: 'system', id: 'retention' }, false)
+      .then(options.onReport, (e: unknown) => options.onError(e as Error))
+      .finally(() => { running = null })
+  }
+  const first = setTimeout(tick, 5_000)
+  const timer = setInterval(tick, minutes * 60_000)
+  first.unref()
+  timer.unref()
+  return async () => {
+    clearTimeout(first)
+    clearInterval(timer)
+    await running
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * @module RetentionStore on PostgreSQL: a pool of its own; each profile's traits are read `FOR UPDATE` and
+ * rewritten in one transaction, so a concurrent pipeline write is never lost.
+ */
+import type { RetentionStore, TraitEdit } from '../../governance/retention/retention-store.js'
+import { loadPostgresDriver, type PostgresClient, type PostgresPool } from './postgres-pool.js'
+import { num, rollbackAfter, run, toStoreError } from './postgres-query.js'
+
+export async function openPostgresRetentionStore(options: { url: string; schema: string }): Promise<PostgresRetentionStore> {
+  const createPool = await loadPostgresDriver()
+  return new PostgresRetentionStore(createPool({ url: options.url, schema: options.schema, poolSize: 2, applicationName: 'tessera-retention' }))
+}
+
+export class PostgresRetentionStore implements RetentionStore {
+  readonly #pool: PostgresPool
+
+  constructor(pool: PostgresPool) {
+    this.#pool = pool
+  }
+
+  async expireEvents(cutoff: number, dryRun: boolean): Promise<number> {
+    if (dryRun) {
+      const { rows } = await run<{ n: string }>(this.#pool, 'count expired events', 'SELECT count(*) AS n FROM profile_events WHERE timestamp < $1', [cutoff])
+      return num(rows[0]!.n)
+    }
+    const { rows } = await run<{ n: string }>(this.#pool, 'delete expired events',
+      'WITH d AS (DELETE FROM profile_events WHERE timestamp < $1 RETURNING 1) SELECT count(*) AS n FROM d', [cutoff])
+    return num(rows[0]!.n)
+  }
+
+  async editTraitsOlderThan(cutoff: number, edit: TraitEdit, dryRun: boolean): Promise<number> {
+    const { rows } = await run<{ id: string }>(this.#pool, 'find profiles with expired traits',
+      'SELECT id FROM profiles WHERE EXISTS (SELECT 1 FROM jsonb_each_text(trait_times) AS t WHERE t.value::numeric < $1)', [cutoff])
+    let changed = 0
+    for (const { id } of rows) {
+      let client: PostgresClient
+      try {
+        client = await this.#pool.connect()
+      } catch (error) {
+        throw toStoreError(error, 'connect for retention')
+      }
+      try {
+        await run(client, 'begin', 'BEGIN')
+        const { rows: found } = await run<{ traits: Record<string, never>; trait_times: Record<string, number> }>(client, 'read traits',
+          'SELECT traits, trait_times FROM profiles WHERE id = $1 FOR UPDATE', [id])
+        const next = found[0] ? edit({ id, traits: found[0].traits, traitTimes: found[0].trait_times }) : null
+        if (next) {
+          changed++
+          if (!dryRun) {
+            await run(client, 'rewrite traits', 'UPDATE profiles SET traits = $1::jsonb, trait_times = $2::jsonb WHERE id = $3',
+              [JSON.stringify(next.traits), JSON.stringify(next.traitTimes), id])
+          }
+        }
+        await run(client, 'commit', 'COMMIT')
+        client.release()
+      } catch (error) {
+        const reported = await rollbackAfter(client, error instanceof Error ? error : new Error(String(error)))
+        client.release(true)
+        throw reported
+      }
+    }
+    return changed
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end()
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * @module RetentionStore on SQLite: its own write connection to the state file (WAL, busy timeout), so it can
+ * run next to the pipeline; each profile's traits are read and rewritten in one IMMEDIATE transaction.
+ */
+import Database from 'better-sqlite3'
+import { TesseraError } from '../../core/errors.js'
+import type { RetentionStore, TraitEdit } from '../../governance/retention/retention-store.js'
+import type { SqliteDatabase } from './sqlite-database.js'
+
+export class SqliteRetentionStore implements RetentionStore {
+  readonly #db: SqliteDatabase
+
+  /** @param path the state file (migrated already). */
+  constructor(path: string) {
+    try {
+      this.#db = new Database(path, { fileMustExist: true }) as unknown as SqliteDatabase
+    } catch (cause) {
+      throw new TesseraError('TESSERA_STORE', `cannot open the state store ${path}: ${(cause as Error).message}`, { cause })
+    }
+    this.#db.pragma('busy_timeout = 10000')
+  }
+
+  async expireEvents(cutoff: number, dryRun: boolean): Promise<number> {
+    const sql = dryRun ? 'SELECT count(*) AS n FROM profile_events WHERE timestamp < ?' : 'DELETE FROM profile_events WHERE timestamp < ?'
+    if (dryRun) return (this.#db.prepare(sql).get(cutoff) as { n: number }).n
+    return this.#db.prepare(sql).run(cutoff).changes
+  }
+
+  async editTraitsOlderThan(cutoff: number, edit: TraitEdit, dryRun: boolean): Promise<number> {
+    const ids = (this.#db.prepare(`SELECT id FROM profiles WHERE EXISTS (SELECT 1 FROM json_each(profiles.trait_times) WHERE value < ?)`)
+      .all(cutoff) as { id: string }[]).map((r) => r.id)
+    const read = this.#db.prepare('SELECT id, traits, trait_times FROM profiles WHERE id = ?')
+    const write = this.#db.prepare('UPDATE profiles SET traits = ?, trait_times = ? WHERE id = ?')
+    let changed = 0
+    for (const id of ids) {
+      this.#db.exec('BEGIN IMMEDIATE')
+      try {
+        const row = read.get(id) as { id: string; traits: string; trait_times: string } | undefined
+        const next = row ? edit({ id, traits: JSON.parse(row.traits), traitTimes: JSON.parse(row.trait_times) }) : null
+        if (next) {
+          changed++
+          if (!dryRun) write.run(JSON.stringify(next.traits), JSON.stringify(next.traitTimes), id)
+        }
+        this.#db.exec('COMMIT')
+      } catch (error) {
+        this.#db.exec('ROLLBACK')
+        throw error
+      }
+    }
+    return changed
+  }
+
+  async close(): Promise<void> {
+    this.#db.close()
+  }
+}
