@@ -5,7 +5,9 @@
  * on first use: on SQLite a `BEGIN IMMEDIATE` transaction that pipeline batches wait for, on PostgreSQL the
  * identity advisory locks (see src/identity/unmerge.ts). Quarantines made by the pipeline are reported here, in the
  * API process: a warn log line for each new one and the gauge `tessera_identity_quarantined_identifiers`, checked
- * every 30 s, on every scrape of /metrics and on every read of the list.
+ * every 30 s, on every scrape of /metrics and on every read of the list. The real-time matcher's review queue:
+ * `GET /v1/identity/review` (both profiles' traits, masked by the access policy; Cedar `readMatchReview`) and
+ * `POST /v1/identity/review/{seq}/accept|reject` (Cedar `decideMatchReview`: admin, privacy_officer), audited.
  */
 import type { FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
@@ -17,6 +19,9 @@ import type { PolicyEngine } from '../governance/policy-engine.js'
 import type { IdentityRules } from '../identity/identity-rules.js'
 import { splitIdentifierKey, type IdentifierKey } from '../identity/identity-store.js'
 import { unmergeProfile, type UnmergeOutcome, type UnmergeTarget } from '../identity/unmerge.js'
+import { decideReviewItem, type ReviewOutcome } from '../identity/review.js'
+import { REVIEW_STATUSES, type ReviewStatus } from '../identity/identity-store.js'
+import type { JsonObject } from '../core/event.js'
 import type { ProfileReader } from '../profiles/profile-reader.js'
 import type { StateBackend } from '../storage/state-backend.js'
 import type { AdminPrincipal } from './admin-auth.js'
@@ -261,4 +266,135 @@ export const identityPlugin: FastifyPluginAsync<IdentityPluginOptions> = async (
       })),
     }
   }))
+
+  const reviewItemSchema = {
+    type: 'object',
+    properties: {
+      seq: { type: 'integer' }, status: { type: 'string', enum: [...REVIEW_STATUSES] }, probability: { type: 'number' }, weight: { type: 'number' },
+      messageId: { type: 'string' }, time: { type: 'string', format: 'date-time' },
+      principal: { type: ['string', 'null'] }, decidedAt: { type: ['string', 'null'], format: 'date-time' },
+      profiles: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: { profileId: { type: 'string' }, exists: { type: 'boolean' }, traits: { type: ['object', 'null'], additionalProperties: true } },
+        },
+      },
+    },
+  } as const
+
+  app.get<{ Querystring: { limit: number; after?: number; status?: ReviewStatus } }>('/v1/identity/review', {
+    schema: {
+      summary: 'Pairs of profiles the real-time matcher scored in the review band, oldest first',
+      description: 'With identity.matching enabled, an event that links no profile but whose traits match an existing profile with a ' +
+        'probability between identity.matching.review and autoMerge creates its own profile and queues the pair here. Each item shows ' +
+        'both profiles\' traits as the access policy lets this token read them (masked or removed per field; null when the profile ' +
+        'itself may not be read). Items whose profiles the token may not review (Cedar readMatchReview) are left out. Audited.',
+      tags: ['profiles'],
+      security: [{ adminToken: [] }],
+      headers: purposeHeaderSchema,
+      querystring: {
+        type: 'object',
+        properties: {
+          limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+          after: { type: 'integer', minimum: 0, description: 'Only items with a higher seq' },
+          status: { type: 'string', enum: [...REVIEW_STATUSES], default: 'open' },
+        },
+        additionalProperties: false,
+      },
+      response: { 200: { type: 'object', properties: { items: { type: 'array', items: reviewItemSchema }, hidden: { type: 'integer' } } }, ...errors },
+    },
+  }, (request, reply) => auditedRead(access, audit, request, reply, 'identity.read', async (scope) => {
+    const list = await (await state()).transaction((tx) => tx.identity.reviewList({
+      limit: request.query.limit, status: request.query.status ?? 'open', ...(request.query.after === undefined ? {} : { afterSeq: request.query.after }),
+    }))
+    const items = []
+    let hidden = 0
+    for (const item of list) {
+      const profiles: { profileId: string; exists: boolean; traits: JsonObject | null }[] = []
+      let allowed = true
+      for (const id of [item.profileA, item.profileB]) {
+        const profile = await reader.profile(id)
+        const target = scope.target(id, profile?.traits ?? {})
+        const d = engine.authorize(scope.principal, 'readMatchReview', { type: 'Profile', id, region: target.region }, { purpose: scope.purpose, legalBasis: scope.legalBasis })
+        if (!d.allow) allowed = false
+        const traits = profile && scope.mayViewProfile(target) ? ((scope.filter(target, 'traits', profile.traits) ?? {}) as JsonObject) : null
+        profiles.push({ profileId: id, exists: profile !== null && profile.mergedInto === null, traits })
+      }
+      if (!allowed) {
+        hidden++
+        continue
+      }
+      items.push({
+        seq: item.seq, status: item.status, probability: item.probability, weight: item.weight, messageId: item.messageId,
+        time: new Date(item.eventTime).toISOString(), principal: item.principal,
+        decidedAt: item.decidedAt === null ? null : new Date(item.decidedAt).toISOString(), profiles,
+      })
+    }
+    return { items, hidden }
+  }))
+
+  for (const decision of ['accept', 'reject'] as const) {
+    app.post<{ Params: { seq: number } }>(`/v1/identity/review/:seq/${decision}`, {
+      schema: {
+        summary: decision === 'accept' ? 'Accept a review item: merge the two profiles' : 'Reject a review item: the two profiles are never proposed again',
+        description: (decision === 'accept'
+          ? 'Merges the younger profile into the older one in one transaction, as a pipeline merge: a scored `probabilistic` edge and ' +
+            'a merge recorded with the principal, traits, counters and timelines merged. Refused with 409 when the graph guards forbid ' +
+            'it (two values of a unique identifier, a split rule, the size cap), when a profile was merged since, or with partitioned ' +
+            'profile updates. '
+          : 'Records a do-not-link pair of the two profiles. ') + 'Needs decideMatchReview on both profiles (admin, privacy_officer); audited.',
+        tags: ['profiles'],
+        security: [{ adminToken: [] }],
+        headers: purposeHeaderSchema,
+        params: { type: 'object', properties: { seq: { type: 'integer', minimum: 1 } }, required: ['seq'] },
+        response: {
+          200: {
+            type: 'object',
+            properties: { seq: { type: 'integer' }, status: { type: 'string' }, profileId: { type: ['string', 'null'] }, merged: { type: ['string', 'null'] } },
+          },
+          ...errors,
+        },
+      },
+    }, async (request, reply) => {
+      const principal = request.admin!
+      const actor = { type: 'token' as const, id: principal.name, roles: [...principal.roles] }
+      const header = request.headers[PURPOSE_HEADER]
+      const scope = access.scope(principal, Array.isArray(header) ? header[0] : header)
+      const base = { kind: 'identity.review', actor, action: `POST /v1/identity/review/:seq/${decision}`, purpose: scope.purpose, legalBasis: scope.legalBasis }
+      const seq = request.params.seq
+      const [item] = await (await state()).transaction((tx) => tx.identity.reviewList({ limit: 1, afterSeq: seq - 1, status: 'open' }))
+      if (!item || item.seq !== seq) throw new TesseraError('TESSERA_NOT_FOUND', `no open review item ${seq} (GET /v1/identity/review lists them)`)
+      const subjects = [item.profileA, item.profileB]
+      const policyIds: string[] = []
+      for (const id of subjects) {
+        const profile = await reader.profile(id)
+        const target = scope.target(id, profile?.traits ?? {})
+        const d = engine.authorize(principal, 'decideMatchReview', { type: 'Profile', id, region: target.region }, { purpose: scope.purpose, legalBasis: scope.legalBasis })
+        policyIds.push(...d.policyIds)
+        if (!d.allow) {
+          const auditSeq = await audit.record({ ...base, subjects, decision: 'deny', policyIds: d.policyIds, reason: 'no policy permits decideMatchReview' })
+          void reply.header('x-tessera-audit-seq', String(auditSeq))
+          throw new TesseraError('TESSERA_FORBIDDEN', `deciding review items needs the decideMatchReview permission (roles admin or privacy_officer by default) for purpose ${scope.purpose}`)
+        }
+      }
+      if (decision === 'accept' && options.unmergeRefusal !== null) {
+        const refusal = options.unmergeRefusal.replace(/unmerg\w*/gi, 'merging from the review queue')
+        await audit.record({ ...base, subjects, decision: 'error', reason: refusal.slice(0, 300) })
+        throw new TesseraError('TESSERA_CONFLICT', refusal)
+      }
+      let outcome: ReviewOutcome
+      try {
+        outcome = await (await state()).transaction((tx) => decideReviewItem(tx, rules, { seq, decision, principal: `token:${principal.name}`, now: Date.now() }))
+      } catch (error) {
+        const auditSeq = await audit.record({ ...base, subjects, decision: 'error', policyIds, reason: (error as Error).message.slice(0, 300) })
+        void reply.header('x-tessera-audit-seq', String(auditSeq))
+        throw error
+      }
+      const auditSeq = await audit.record({ ...base, subjects, decision: 'ok', policyIds, detail: { reviewSeq: seq, status: outcome.status, probability: item.probability, ...(outcome.profileId ? { profileId: outcome.profileId, merged: outcome.merged } : {}) } })
+      void reply.header('x-tessera-audit-seq', String(auditSeq))
+      request.log.info({ reviewSeq: seq, status: outcome.status, principal: principal.name }, 'match review decided')
+      return { seq, status: outcome.status, profileId: outcome.profileId, merged: outcome.merged }
+    })
+  }
 }
