@@ -23,6 +23,7 @@ import { killAllTesseraProcesses } from './lib/tessera-cluster.js'
 import { runE2eEmbedded } from './scenarios/e2e-embedded.js'
 import { runE2eScaleout } from './scenarios/e2e-scaleout.js'
 import { runIngestHttp } from './scenarios/ingest-http.js'
+import { runMatchRealtimeInChild } from './scenarios/match-realtime.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const RESULTS = join(ROOT, 'bench', 'results')
@@ -117,6 +118,15 @@ function plans(quick: boolean, work: string): Plan[] {
       }, 12 * min),
     })
   }
+  // The real-time matching decision at 1M profiles (--quick: 100K, recorded under its own name).
+  const matchName = quick ? 'match-realtime-100k' : 'match-realtime-1m'
+  out.push({
+    name: matchName, timeoutMs: 10 * min,
+    run: () => runMatchRealtimeInChild({
+      name: matchName, profiles: quick ? 100_000 : 1_000_000, singleEvents: quick ? 1000 : 5000, batchEvents: quick ? 4000 : 20_000,
+      batchSize: 2000, dir: dir('match-realtime'),
+    }, 10 * min),
+  })
   for (const workers of [1, 2]) {
     out.push({
       name: `e2e-scaleout-${workers}w`, timeoutMs: 5 * min,
