@@ -1,5 +1,5 @@
 /**
- * `tessera match` + `tessera match-eval` end to end on the shared dev benchmarks: febrl1 with and without
+ * `tessera match` + `tessera match-eval` end to end on the dev benchmarks (copies in test/fixtures/identity): febrl1 with and without
  * soc_sec_id (target F1 >= 0.99 at the default threshold) and Splink's fake_1000 (target F1 >= 0.90; Splink's
  * best is about 0.86), plus the failure modes: a malformed row reported and skipped, a bad config refused.
  */
@@ -11,7 +11,7 @@ import { runMatchEval } from '../../src/cli/match-eval.js'
 import { tempDir } from '../support/factories.js'
 import { population } from '../../src/matching/testing/synthetic.js'
 
-const DATA = process.env.TESSERA_IDENTITY_DATA ?? join(import.meta.dirname, '../../../shared/data/identity')
+const DATA = process.env.TESSERA_IDENTITY_DATA ?? join(import.meta.dirname, '../fixtures/identity')
 const temp = tempDir('tessera-match-e2e-')
 afterAll(() => temp.cleanup())
 
