@@ -7,8 +7,8 @@
  */
 import type { JsonValue } from '../../core/event.js'
 import type { AuditActor, AuditEntryInput } from '../audit-entry.js'
-import type { Classifier } from '../classification.js'
-import type { ConsentConfig } from './consent-config.js'
+import type { Classifier, DataCategory } from '../classification.js'
+import type { ConsentConfig, EnforcementAction } from './consent-config.js'
 import { categoriesToEnforce, enforceConsent } from './consent-enforcement.js'
 import { NO_PURPOSE, type ConsentRecordInput, type ConsentSignal, type StoredConsentRecord } from './consent-record.js'
 import { signalsOf } from './consent-signals.js'
@@ -168,6 +168,11 @@ export class ConsentLedger {
     const all = [...new Set(events.flatMap((e) => e.identifiers))]
     const inForce = all.length === 0 ? [] : await this.#o.store.latest(all)
     const out: T[] = []
+    // Most events of a request share their situation (same jurisdiction hint, no record of their own), so the
+    // categories to enforce are computed once per situation: identifiers without records all count with the
+    // jurisdiction's default, so only the identifiers that have records, and whether any has none, matter.
+    const memo = new Map<string, Map<DataCategory, EnforcementAction>>()
+    let recorded = new Set(inForce.map((r) => r.identifier))
     for (const { event, identifiers } of events) {
       const hint = countryOf(event)
       const signals = signalsOf(event.context, request.gpc, this.#o.config)
@@ -176,12 +181,20 @@ export class ConsentLedger {
           actor: { type: 'system', id: `source:${request.sourceId}` }, action: 'ingest', sourceId: request.sourceId,
           ...(typeof event.messageId === 'string' ? { messageId: event.messageId } : {}), jurisdictionHint: hint,
         }, inForce)
+        recorded = new Set(inForce.map((r) => r.identifier))
+        memo.clear()
       }
-      const states = new Map<string, 'granted' | 'denied'>()
-      for (const purpose of Object.keys(this.#o.config.purposes)) {
-        states.set(purpose, effectiveConsent(inForce, identifiers, purpose, this.#o.config, hint).state)
+      const withRecords = identifiers.filter((id) => recorded.has(id)).sort()
+      const situation = `${hint ?? ''}\u0000${withRecords.length < identifiers.length}\u0000${withRecords.join('\u0000')}`
+      let enforce = memo.get(situation)
+      if (enforce === undefined) {
+        const states = new Map<string, 'granted' | 'denied'>()
+        for (const purpose of Object.keys(this.#o.config.purposes)) {
+          states.set(purpose, effectiveConsent(inForce, identifiers, purpose, this.#o.config, hint).state)
+        }
+        enforce = categoriesToEnforce(states, this.#o.config)
+        memo.set(situation, enforce)
       }
-      const enforce = categoriesToEnforce(states, this.#o.config)
       out.push(enforceConsent(event, enforce, this.#o.classifier, this.#o.hash).event)
     }
     return out
