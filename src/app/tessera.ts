@@ -20,6 +20,10 @@ import { openConsent } from '../governance/consent/open-consent.js'
 import { openPrivacyStore } from '../governance/open-privacy.js'
 import { PrivateCounter } from '../governance/dp/private-count.js'
 import { startRetentionJob } from '../governance/retention/open-retention.js'
+import { DsarService } from '../governance/dsar/dsar-service.js'
+import { SuppressionList, loadOrCreateSuppressionKey, suppressionKeyPath } from '../governance/dsar/suppression.js'
+import { openErasureStore } from '../governance/open-privacy.js'
+import { ValidationError } from '../core/errors.js'
 import { extractIdentifiers } from '../identity/extract-identifiers.js'
 import { createMetrics, type Metrics } from '../server/metrics.js'
 import type { StateBackend } from '../storage/state-backend.js'
@@ -183,6 +187,26 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       closers.push(stopRetention)
     }
     const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion)
+    const normalizeIdentifier = (type: string, value: string): string | null => {
+      const rule = rules.byName(type)
+      return rule ? rule.normalize(value) : value
+    }
+    const dsar = new DsarService({
+      store: privacyStore, reader, ledger: consent.ledger, audit: governance.audit, clock,
+      suppression: new SuppressionList(privacyStore, loadOrCreateSuppressionKey(suppressionKeyPath(config))),
+      openErasure: () => openErasureStore(config, layout.state),
+      identifierOf: (text, field) => {
+        const at = text.indexOf(':')
+        const type = text.slice(0, at)
+        if (at < 1 || !rules.byName(type)) throw new ValidationError(field, `${JSON.stringify(type.slice(0, 40))} is not a configured identifier type (one of: ${rules.types.map((t) => t.name).join(', ')})`)
+        const value = normalizeIdentifier(type, text.slice(at + 1))
+        if (value === null || value === '') throw new ValidationError(field, `is not a valid ${type} value`)
+        return { type, value, key: `${type}:${value}` }
+      },
+      appendRaw: async (events) => {
+        await log.append(TOPICS.raw, events.map((e) => ({ key: String(e.userId ?? e.anonymousId ?? e.messageId), value: JSON.stringify(e), timestamp: clock.now() })))
+      },
+    })
     const app = await buildApp({
       config, sources: auth.sources, adminTokens: auth.adminTokens, log, reader, pipeline, metrics, clock, logger,
       ingest: role !== 'pipeline',
@@ -197,7 +221,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
         ledger: consent.ledger, identifierTypes: rules.types.map((t) => t.name),
         identifiersOf: (event) => extractIdentifiers(event, rules).identifiers.map((i) => i.key),
       },
-      privacy: { counter },
+      privacy: { counter, dsar },
     })
     closers.push(() => app.close())
     let url = ''

@@ -25,6 +25,8 @@ Commands:
                           split a wrongly merged profile (admin API; see docs/identity.md)
   retention run [--dry-run]
                           delete timeline events and trait values older than their category's schedule
+  dsar create|status|list|run
+                          data-subject requests: access export, erasure, opt-out, correction (admin API)
   version                 print the version
 
 Run \`tessera <command> --help\` for the options of a command.
@@ -57,6 +59,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./unmerge.js')).runUnmerge(rest)
       case 'retention':
         return await (await import('./retention.js')).runRetentionCommand(rest)
+      case 'dsar':
+        return await (await import('./dsar.js')).runDsar(rest)
       case 'version':
       case '--version':
         console.log(packageVersion())

@@ -10,6 +10,9 @@ import type { PrivacyStore } from './privacy-store.js'
 import { openPostgresRetentionStore } from '../storage/postgres/privacy-retention.js'
 import { SqliteRetentionStore } from '../storage/sqlite/privacy-retention.js'
 import type { RetentionStore } from './retention/retention-store.js'
+import { openPostgresErasureStore } from '../storage/postgres/privacy-erasure.js'
+import { SqliteErasureStore } from '../storage/sqlite/privacy-erasure.js'
+import type { ErasureStore } from './dsar/erasure-store.js'
 
 export function privacyStorePath(dataDir: string): string {
   return join(dataDir, 'privacy.db')
@@ -34,4 +37,11 @@ export async function openRetentionStore(config: TesseraConfig, statePath: strin
   return config.store.kind === 'postgres'
     ? openPostgresRetentionStore({ url: config.store.url!, schema: config.store.schema })
     : new SqliteRetentionStore(statePath)
+}
+
+/** Opens the erasure side of the configured state store (the state must have been migrated). */
+export async function openErasureStore(config: TesseraConfig, statePath: string): Promise<ErasureStore> {
+  return config.store.kind === 'postgres'
+    ? openPostgresErasureStore({ url: config.store.url!, schema: config.store.schema })
+    : new SqliteErasureStore(statePath)
 }

@@ -49,6 +49,26 @@ export function runPrivacyStoreContract(name: string, create: () => Promise<Priv
       await expect(f.store.spendBudget({ principal: 'ann', periodStart: 0, micros: 0, limitMicros: 10 })).rejects.toThrow(RangeError)
     })
 
+    it('stores data-subject requests and their outcome, and a suppression list', async () => {
+      const r = {
+        id: 'r1', type: 'erasure' as const, identifier: 'email:a@example.com', jurisdiction: 'EU', regime: 'gdpr' as const, status: 'received' as const,
+        receivedAt: 1000, dueAt: 2000, basis: 'GDPR', requestedBy: 'token:p', detail: { x: 1 }, result: null, completedAt: null,
+      }
+      await f.store.createRequest(r)
+      await f.store.createRequest({ ...r, id: 'r2', receivedAt: 1500 })
+      expect(await f.store.getRequest('r1')).toEqual(r)
+      expect(await f.store.getRequest('nope')).toBeNull()
+      expect((await f.store.listRequests(10)).map((x) => x.id)).toEqual(['r2', 'r1'])
+      await f.store.finishRequest('r1', { status: 'completed', result: { profiles: 1 }, completedAt: 3000, identifier: '(erased)', detail: {} })
+      expect(await f.store.getRequest('r1')).toMatchObject({ status: 'completed', result: { profiles: 1 }, completedAt: 3000, identifier: '(erased)', detail: {} })
+      expect(await f.store.redactRequests(['email:a@example.com', 'email:other'])).toBe(1)
+      expect(await f.store.getRequest('r2')).toMatchObject({ identifier: '(erased)', detail: {} })
+      await f.store.addSuppressions(['h1', 'h2'], 'r1', 3000)
+      await f.store.addSuppressions(['h2'], 'r2', 3001)
+      expect([...await f.store.suppressed(['h2', 'h3', 'h1'])].sort()).toEqual(['h1', 'h2'])
+      expect(await f.store.suppressed([])).toEqual(new Set())
+    })
+
     it('lets exactly the spends that fit pass when they race', async () => {
       const results = await Promise.all(Array.from({ length: 10 }, () => f.store.spendBudget({ principal: 'c', periodStart: 0, micros: 300_000, limitMicros: 1_000_000 })))
       expect(results.filter((r) => r.ok)).toHaveLength(3)

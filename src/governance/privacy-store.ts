@@ -1,8 +1,10 @@
 /**
  * @module PrivacyStore port: the persistent state of Tessera's privacy operations, apart from the state store
- * (which a replay resets): the ε budget ledger of differentially private counts. Adapters: a SQLite file
+ * (which a replay resets): the ε budget ledger of differentially private counts, data-subject requests, and the
+ * suppression list of erased people (keyed hashes of their identifiers). Adapters: a SQLite file
  * (`<dataDir>/privacy.db`) and `privacy_*` tables in PostgreSQL.
  */
+import type { JsonObject } from '../core/event.js'
 
 export interface BudgetSpend {
   /** The principal (admin token name). */
@@ -22,6 +24,27 @@ export interface BudgetResult {
   readonly spentMicros: number
 }
 
+export type DsarStatus = 'received' | 'completed' | 'failed'
+
+export interface DsarRecord {
+  readonly id: string
+  readonly type: 'access' | 'erasure' | 'opt_out' | 'correct'
+  /** The identifier the person gave, `type:value` (normalised); erased from the record once an erasure completes. */
+  readonly identifier: string
+  readonly jurisdiction: string
+  readonly regime: 'gdpr' | 'ccpa'
+  readonly status: DsarStatus
+  readonly receivedAt: number
+  readonly dueAt: number
+  readonly basis: string
+  readonly requestedBy: string
+  /** Request details (corrected traits for `correct`). */
+  readonly detail: JsonObject
+  /** What was done: counts, never personal data. */
+  readonly result: JsonObject | null
+  readonly completedAt: number | null
+}
+
 export interface PrivacyStore {
   /** Creates or upgrades the tables (versioned, forward only). */
   migrate(): Promise<void>
@@ -29,5 +52,17 @@ export interface PrivacyStore {
   spendBudget(spend: BudgetSpend): Promise<BudgetResult>
   /** Millionths spent by the principal in the period (0 when none). */
   budgetSpent(principal: string, periodStart: number): Promise<number>
+  createRequest(r: DsarRecord): Promise<void>
+  getRequest(id: string): Promise<DsarRecord | null>
+  /** Newest first. */
+  listRequests(limit: number): Promise<DsarRecord[]>
+  /** Records the outcome; `identifier` and `detail` replace the stored ones (an erasure blanks them). */
+  finishRequest(id: string, update: { status: DsarStatus; result: JsonObject; completedAt: number; identifier: string; detail: JsonObject }): Promise<void>
+  /** Replaces these identifiers with `(erased)` in every request record that names one; returns how many. */
+  redactRequests(identifierKeys: readonly string[]): Promise<number>
+  /** Adds keyed hashes of erased identifiers (idempotent). */
+  addSuppressions(hashes: readonly string[], requestId: string, time: number): Promise<void>
+  /** Which of these hashes are suppressed. */
+  suppressed(hashes: readonly string[]): Promise<Set<string>>
   close(): Promise<void>
 }

@@ -12,6 +12,7 @@ import { createDedupeStage } from './stages/dedupe.js'
 import { createEnrichStage } from './stages/enrich.js'
 import { createPublishStage } from './stages/publish.js'
 import { createResolveIdentityStage } from './stages/resolve-identity.js'
+import { createSuppressStage } from './stages/suppress.js'
 import { createUpdateProfilesStage } from './stages/update-profiles.js'
 
 /** Consumer group of the profile owners (partitioned profile updates) on events.resolved. */
@@ -43,6 +44,7 @@ export function buildStages(config: TesseraConfig, output: EventLog): Stage[] {
   const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion)
   const stages: Stage[] = [
     createDedupeStage(),
+    createSuppressStage(config),
     createEnrichStage({ sessionTimeoutMs: config.pipeline.sessionTimeoutMinutes * 60_000 }),
     createResolveIdentityStage(rules, { profileAges: partitioned ? 'identifiers' : 'profiles', matching: realtimeMatching(config) }),
   ]

@@ -7,7 +7,7 @@ import type { Enrichment, RawEvent } from '../core/event.js'
 import type { LogRecord } from '../log/event-log.js'
 import type { StateTransaction } from '../storage/state-backend.js'
 
-export const STAGE_NAMES = ['dedupe', 'enrich', 'resolve-identity', 'update-profiles', 'publish', 'apply-profiles'] as const
+export const STAGE_NAMES = ['dedupe', 'suppress', 'enrich', 'resolve-identity', 'update-profiles', 'publish', 'apply-profiles'] as const
 export type StageName = (typeof STAGE_NAMES)[number]
 
 export const FAILURE_POLICIES = ['ensure', 'attempt'] as const
@@ -19,7 +19,7 @@ export interface WorkItem {
   readonly event: RawEvent
   /** Event time in ms (after clock-skew correction at ingest). */
   readonly time: number
-  dropped?: 'duplicate'
+  dropped?: 'duplicate' | 'suppressed'
   enrichment: Enrichment
   profileId?: string
   /** Profiles merged into `profileId` by this event. */

@@ -23,6 +23,7 @@ import { dataLayout } from '../app/data-layout.js'
 import { consentPlugin } from './consent-plugin.js'
 import { privacyPlugin } from './privacy-plugin.js'
 import type { PrivateCounter } from '../governance/dp/private-count.js'
+import type { DsarService } from '../governance/dsar/dsar-service.js'
 import type { ConsentLedger } from '../governance/consent/consent-ledger.js'
 import type { RawEvent } from '../core/event.js'
 import type { Governance } from '../governance/open-governance.js'
@@ -55,7 +56,7 @@ export interface AppPorts {
    */
   readonly consent?: { readonly ledger: ConsentLedger; readonly identifiersOf: (event: RawEvent) => readonly string[]; readonly identifierTypes: readonly string[] }
   /** Privacy operations: differentially private counts (src/server/privacy-plugin.ts). */
-  readonly privacy?: { readonly counter: PrivateCounter }
+  readonly privacy?: { readonly counter: PrivateCounter; readonly dsar?: DsarService }
 }
 
 export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
@@ -93,7 +94,7 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
         { name: 'profiles', description: 'Unified profiles (admin); every read states a purpose and is filtered by the access policies' },
         { name: 'audit', description: 'Tamper-evident audit log (signed checkpoints, RFC 6962 proofs) and policy reload' },
         { name: 'consent', description: 'The consent ledger per identifier and purpose (write key to record, admin token to read)' },
-        { name: 'privacy', description: 'Differentially private counts with a per-token ε budget' },
+        { name: 'privacy', description: 'Differentially private counts with a per-token ε budget, and data-subject requests' },
         { name: 'operations', description: 'Health and metrics' },
       ],
     },
@@ -152,7 +153,10 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
     })
   }
   if (ports.privacy) {
-    await app.register(privacyPlugin, { authenticate, access: ports.governance.access, audit: ports.governance.audit, counter: ports.privacy.counter })
+    await app.register(privacyPlugin, {
+      authenticate, access: ports.governance.access, audit: ports.governance.audit, counter: ports.privacy.counter, clock: ports.clock,
+      ...(ports.privacy.dsar ? { dsar: ports.privacy.dsar } : {}),
+    })
   }
   registerHealthRoutes(app, { log: ports.log, pipeline: ports.pipeline, metrics: ports.metrics, rawTopic: TOPICS.raw })
   return app

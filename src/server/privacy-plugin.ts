@@ -1,8 +1,9 @@
 /**
  * @module The privacy API (admin tokens): `GET /v1/stats/count`, a differentially private count of the profiles
- * matching a filter, spending ε from the token's budget. Every call states a purpose, goes through the access
- * policies (stats access, and clear access to every field the filter names) and is written to the audit log
- * with the ε spent and the fields read (never the filter's values), also when it is refused.
+ * matching a filter, spending ε from the token's budget; and data-subject requests (`/v1/privacy/requests`:
+ * create, status with the legal deadline, list, run), which only privacy officers and admins may handle
+ * (Cedar action `handlePrivacyRequest`). Every call states a purpose, goes through the access policies and is
+ * written to the audit log, also when it is refused; counts log the ε spent and the fields read, never values.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { isTesseraError } from '../core/errors.js'
@@ -10,6 +11,9 @@ import type { JsonObject } from '../core/event.js'
 import type { AccessControl, AccessScope } from '../governance/access-control.js'
 import type { AuditLog } from '../governance/audit-log.js'
 import type { PrivateCounter } from '../governance/dp/private-count.js'
+import type { DsarService } from '../governance/dsar/dsar-service.js'
+import type { DsarRecord } from '../governance/privacy-store.js'
+import type { Clock } from '../core/clock.js'
 import type { AdminPrincipal } from './admin-auth.js'
 import { PURPOSE_HEADER, purposeHeaderSchema } from './admin-plugin.js'
 import { errorBodySchema } from './error-handler.js'
@@ -19,9 +23,11 @@ export interface PrivacyPluginOptions {
   readonly access: AccessControl
   readonly audit: AuditLog
   readonly counter: PrivateCounter
+  readonly dsar?: DsarService
+  readonly clock: Clock
 }
 
-const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema }
+const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema }
 
 /** Like the admin reads' audit wrapper, with a `detail` the work fills in (ε, fields, request ids). */
 export async function auditedAction<T>(
@@ -107,5 +113,96 @@ export const privacyPlugin: FastifyPluginAsync<PrivacyPluginOptions> = async (ap
     detail.fields = [...result.fields]
     detail.budgetRemaining = result.budget.remaining
     return result
+  }))
+
+  const dsar = opts.dsar
+  if (!dsar) return
+  const requestSchema = {
+    type: 'object',
+    properties: {
+      id: { type: 'string' }, type: { type: 'string' }, identifier: { type: 'string' }, jurisdiction: { type: 'string' }, regime: { type: 'string' },
+      status: { type: 'string' }, receivedAt: { type: 'string', format: 'date-time' }, dueAt: { type: 'string', format: 'date-time' },
+      basis: { type: 'string' }, overdue: { type: 'boolean' }, daysLeft: { type: 'integer' }, requestedBy: { type: 'string' },
+      completedAt: { type: ['string', 'null'] }, result: { type: ['object', 'null'], additionalProperties: true },
+    },
+  } as const
+  const view = (r: DsarRecord): JsonObject => {
+    const now = opts.clock.now()
+    return {
+      id: r.id, type: r.type, identifier: r.identifier, jurisdiction: r.jurisdiction, regime: r.regime, status: r.status,
+      receivedAt: new Date(r.receivedAt).toISOString(), dueAt: new Date(r.dueAt).toISOString(), basis: r.basis,
+      overdue: r.status !== 'completed' && now > r.dueAt, daysLeft: Math.ceil((r.dueAt - now) / 86_400_000), requestedBy: r.requestedBy,
+      completedAt: r.completedAt === null ? null : new Date(r.completedAt).toISOString(), result: r.result,
+    }
+  }
+  const actorOf = (request: FastifyRequest): { type: 'token'; id: string; roles: string[] } =>
+    ({ type: 'token', id: request.admin!.name, roles: [...request.admin!.roles] })
+  const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[0-9a-f-]{36}$' } } } as const
+  const handle = (scope: AccessScope): void => scope.requireSystem('handlePrivacyRequest', 'privacy_requests')
+
+  app.post<{ Body: { type: string; identifier: string; jurisdiction: string; traits?: JsonObject } }>('/v1/privacy/requests', {
+    schema: {
+      summary: 'Record a data-subject request (access, erasure, opt_out, correct) and compute its legal deadline',
+      description: 'GDPR: one month; CCPA: 45 days; CCPA opt-out of sale/sharing: 15 business days (from receipt). Run it with POST /v1/privacy/requests/{id}/run. ' +
+        'Privacy officers (purpose privacy_request) and admins only.',
+      tags: ['privacy'], security: [{ adminToken: [] }], headers: purposeHeaderSchema,
+      body: {
+        type: 'object', required: ['type', 'identifier', 'jurisdiction'], additionalProperties: false,
+        properties: {
+          type: { type: 'string', enum: ['access', 'erasure', 'opt_out', 'correct'] },
+          identifier: { type: 'string', pattern: '^[a-z][a-z0-9_]*:.+$', maxLength: 500, description: 'type:value, e.g. email:ann@example.com' },
+          jurisdiction: { type: 'string', maxLength: 10, description: 'EU, EEA, UK (GDPR) or US-CA (CCPA)' },
+          traits: { type: 'object', additionalProperties: true, description: 'the corrected traits (correct only)' },
+        },
+      },
+      response: { 200: requestSchema, ...errors },
+    },
+  }, (request, reply) => auditedAction(access, audit, request, reply, 'dsar.request', async (scope, detail) => {
+    handle(scope)
+    const r = await dsar.create(request.body, actorOf(request))
+    detail.requestId = r.id
+    return view(r)
+  }))
+
+  app.get<{ Querystring: { limit: number } }>('/v1/privacy/requests', {
+    schema: {
+      summary: 'Data-subject requests, newest first, with status and deadline', tags: ['privacy'], security: [{ adminToken: [] }], headers: purposeHeaderSchema,
+      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } },
+      response: { 200: { type: 'object', properties: { requests: { type: 'array', items: requestSchema } } }, ...errors },
+    },
+  }, (request, reply) => auditedAction(access, audit, request, reply, 'dsar.list', async (scope) => {
+    handle(scope)
+    return { requests: (await dsar.list(request.query.limit)).map(view) }
+  }))
+
+  app.get<{ Params: { id: string } }>('/v1/privacy/requests/:id', {
+    schema: {
+      summary: 'Status and legal deadline of a data-subject request', tags: ['privacy'], security: [{ adminToken: [] }], headers: purposeHeaderSchema,
+      params: idParam, response: { 200: requestSchema, ...errors },
+    },
+  }, (request, reply) => auditedAction(access, audit, request, reply, 'dsar.status', async (scope, detail) => {
+    handle(scope)
+    detail.requestId = request.params.id
+    return view(await dsar.get(request.params.id))
+  }))
+
+  app.post<{ Params: { id: string } }>('/v1/privacy/requests/:id/run', {
+    schema: {
+      summary: 'Carry out a data-subject request',
+      description: 'access answers the complete export (profile, identities, links, merges, events, consent records, audit entries of reads of ' +
+        'this person). erasure suppresses the identifiers (the pipeline drops new and replayed events carrying them), appends consent tombstones, ' +
+        'and deletes the person from every state table; the event log keeps the raw events (see `notice`). opt_out refuses sale_share and ' +
+        'advertising in the consent ledger; correct sends the corrected traits as an identify through the pipeline.',
+      tags: ['privacy'], security: [{ adminToken: [] }], headers: purposeHeaderSchema, params: idParam,
+      response: {
+        200: { type: 'object', properties: { request: requestSchema, export: { type: 'object', additionalProperties: true }, notice: { type: 'string' } } },
+        ...errors,
+      },
+    },
+  }, (request, reply) => auditedAction(access, audit, request, reply, 'dsar.run', async (scope, detail) => {
+    handle(scope)
+    detail.requestId = request.params.id
+    const out = await dsar.run(request.params.id, actorOf(request))
+    return { request: view(out.request), ...(out.export ? { export: out.export } : {}), ...(out.notice ? { notice: out.notice } : {}) }
   }))
 }

@@ -4,7 +4,8 @@
  * concurrent counts cannot both pass a limit.
  */
 import { TesseraError } from '../../core/errors.js'
-import type { BudgetResult, BudgetSpend, PrivacyStore } from '../../governance/privacy-store.js'
+import type { JsonObject } from '../../core/event.js'
+import type { BudgetResult, BudgetSpend, DsarRecord, DsarStatus, PrivacyStore } from '../../governance/privacy-store.js'
 import { loadPostgresDriver, type PostgresClient, type PostgresPool } from './postgres-pool.js'
 import { num, rollbackAfter, run, toStoreError } from './postgres-query.js'
 
@@ -15,7 +16,31 @@ export const PRIVACY_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (principal, period_start)
   );
   `,
+  `
+  CREATE TABLE dsar_requests (
+    id text COLLATE "C" PRIMARY KEY, type text NOT NULL, identifier text NOT NULL, jurisdiction text NOT NULL, regime text NOT NULL,
+    status text NOT NULL, received_at bigint NOT NULL, due_at bigint NOT NULL, basis text NOT NULL, requested_by text NOT NULL,
+    detail jsonb NOT NULL, result jsonb, completed_at bigint
+  );
+  CREATE INDEX dsar_requests_received ON dsar_requests (received_at);
+  CREATE TABLE suppression (hash text COLLATE "C" PRIMARY KEY, request_id text NOT NULL, created_at bigint NOT NULL);
+  `,
 ]
+
+interface DsarRow {
+  id: string; type: string; identifier: string; jurisdiction: string; regime: string; status: string; received_at: string; due_at: string
+  basis: string; requested_by: string; detail: JsonObject; result: JsonObject | null; completed_at: string | null
+}
+
+const DSAR_COLUMNS = 'id, type, identifier, jurisdiction, regime, status, received_at, due_at, basis, requested_by, detail, result, completed_at'
+
+function toDsar(r: DsarRow): DsarRecord {
+  return {
+    id: r.id, type: r.type as DsarRecord['type'], identifier: r.identifier, jurisdiction: r.jurisdiction, regime: r.regime as DsarRecord['regime'],
+    status: r.status as DsarStatus, receivedAt: num(r.received_at), dueAt: num(r.due_at), basis: r.basis, requestedBy: r.requested_by,
+    detail: r.detail, result: r.result, completedAt: r.completed_at === null ? null : num(r.completed_at),
+  }
+}
 
 export interface PostgresPrivacyStoreOptions {
   readonly url: string
@@ -97,6 +122,46 @@ export class PostgresPrivacyStore implements PrivacyStore {
     const { rows } = await run<{ spent_micros: string }>(this.#pool, 'read privacy budget',
       'SELECT spent_micros FROM privacy_budget WHERE principal = $1 AND period_start = $2', [principal, periodStart])
     return rows[0] ? num(rows[0].spent_micros) : 0
+  }
+
+  async createRequest(r: DsarRecord): Promise<void> {
+    await run(this.#pool, 'record a data-subject request', `INSERT INTO dsar_requests (${DSAR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13)`, [
+      r.id, r.type, r.identifier, r.jurisdiction, r.regime, r.status, r.receivedAt, r.dueAt, r.basis, r.requestedBy, JSON.stringify(r.detail),
+      r.result === null ? null : JSON.stringify(r.result), r.completedAt])
+  }
+
+  async getRequest(id: string): Promise<DsarRecord | null> {
+    const { rows } = await run<DsarRow>(this.#pool, 'read a data-subject request', `SELECT ${DSAR_COLUMNS} FROM dsar_requests WHERE id = $1`, [id])
+    return rows[0] ? toDsar(rows[0]) : null
+  }
+
+  async listRequests(limit: number): Promise<DsarRecord[]> {
+    const { rows } = await run<DsarRow>(this.#pool, 'list data-subject requests', `SELECT ${DSAR_COLUMNS} FROM dsar_requests ORDER BY received_at DESC, id DESC LIMIT $1`, [limit])
+    return rows.map(toDsar)
+  }
+
+  async finishRequest(id: string, u: { status: DsarStatus; result: JsonObject; completedAt: number; identifier: string; detail: JsonObject }): Promise<void> {
+    await run(this.#pool, 'finish a data-subject request', 'UPDATE dsar_requests SET status = $1, result = $2::jsonb, completed_at = $3, identifier = $4, detail = $5::jsonb WHERE id = $6',
+      [u.status, JSON.stringify(u.result), u.completedAt, u.identifier, JSON.stringify(u.detail), id])
+  }
+
+  async redactRequests(identifierKeys: readonly string[]): Promise<number> {
+    if (identifierKeys.length === 0) return 0
+    const { rowCount } = await run(this.#pool, 'redact data-subject requests',
+      "UPDATE dsar_requests SET identifier = '(erased)', detail = '{}'::jsonb WHERE identifier = ANY($1::text[])", [[...new Set(identifierKeys)]])
+    return rowCount ?? 0
+  }
+
+  async addSuppressions(hashes: readonly string[], requestId: string, time: number): Promise<void> {
+    if (hashes.length === 0) return
+    await run(this.#pool, 'add suppressions', `INSERT INTO suppression (hash, request_id, created_at) SELECT h, $2, $3 FROM unnest($1::text[]) AS h
+      ON CONFLICT (hash) DO NOTHING`, [[...new Set(hashes)], requestId, time])
+  }
+
+  async suppressed(hashes: readonly string[]): Promise<Set<string>> {
+    if (hashes.length === 0) return new Set()
+    const { rows } = await run<{ hash: string }>(this.#pool, 'check suppressions', 'SELECT hash FROM suppression WHERE hash = ANY($1::text[])', [[...new Set(hashes)]])
+    return new Set(rows.map((r) => r.hash))
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,8 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { TesseraError } from '../../core/errors.js'
-import type { BudgetResult, BudgetSpend, PrivacyStore } from '../../governance/privacy-store.js'
+import type { JsonObject } from '../../core/event.js'
+import type { BudgetResult, BudgetSpend, DsarRecord, DsarStatus, PrivacyStore } from '../../governance/privacy-store.js'
 import type { SqliteDatabase } from './sqlite-database.js'
 
 export const PRIVACY_MIGRATIONS: readonly string[] = [
@@ -16,7 +17,32 @@ export const PRIVACY_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (principal, period_start)
   ) WITHOUT ROWID;
   `,
+  `
+  CREATE TABLE dsar_requests (
+    id TEXT PRIMARY KEY, type TEXT NOT NULL, identifier TEXT NOT NULL, jurisdiction TEXT NOT NULL, regime TEXT NOT NULL,
+    status TEXT NOT NULL, received_at INTEGER NOT NULL, due_at INTEGER NOT NULL, basis TEXT NOT NULL, requested_by TEXT NOT NULL,
+    detail TEXT NOT NULL, result TEXT, completed_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX dsar_requests_received ON dsar_requests(received_at);
+  CREATE TABLE suppression (hash TEXT PRIMARY KEY, request_id TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
+  `,
 ]
+
+interface DsarRow {
+  id: string; type: string; identifier: string; jurisdiction: string; regime: string; status: string; received_at: number; due_at: number
+  basis: string; requested_by: string; detail: string; result: string | null; completed_at: number | null
+}
+
+const DSAR_COLUMNS = 'id, type, identifier, jurisdiction, regime, status, received_at, due_at, basis, requested_by, detail, result, completed_at'
+
+function toDsar(r: DsarRow): DsarRecord {
+  return {
+    id: r.id, type: r.type as DsarRecord['type'], identifier: r.identifier, jurisdiction: r.jurisdiction, regime: r.regime as DsarRecord['regime'],
+    status: r.status as DsarStatus, receivedAt: Number(r.received_at), dueAt: Number(r.due_at), basis: r.basis, requestedBy: r.requested_by,
+    detail: JSON.parse(r.detail) as JsonObject, result: r.result === null ? null : JSON.parse(r.result) as JsonObject,
+    completedAt: r.completed_at === null ? null : Number(r.completed_at),
+  }
+}
 
 export class SqlitePrivacyStore implements PrivacyStore {
   readonly #db: SqliteDatabase
@@ -45,6 +71,11 @@ export class SqlitePrivacyStore implements PrivacyStore {
     for (let v = current; v < PRIVACY_MIGRATIONS.length; v++) {
       this.#db.exec('BEGIN IMMEDIATE')
       try {
+        // Another process (the pipeline worker) may have migrated meanwhile: re-read under the write lock.
+        if ((this.#db.pragma('user_version', { simple: true }) as number) > v) {
+          this.#db.exec('COMMIT')
+          continue
+        }
         this.#db.exec(PRIVACY_MIGRATIONS[v]!)
         this.#db.pragma(`user_version = ${v + 1}`)
         this.#db.exec('COMMIT')
@@ -68,6 +99,50 @@ export class SqlitePrivacyStore implements PrivacyStore {
   async budgetSpent(principal: string, periodStart: number): Promise<number> {
     const row = this.#db.prepare('SELECT spent_micros FROM privacy_budget WHERE principal = ? AND period_start = ?').get(principal, periodStart) as { spent_micros: number } | undefined
     return row ? Number(row.spent_micros) : 0
+  }
+
+  async createRequest(r: DsarRecord): Promise<void> {
+    this.#db.prepare(`INSERT INTO dsar_requests (${DSAR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      r.id, r.type, r.identifier, r.jurisdiction, r.regime, r.status, r.receivedAt, r.dueAt, r.basis, r.requestedBy, JSON.stringify(r.detail),
+      r.result === null ? null : JSON.stringify(r.result), r.completedAt)
+  }
+
+  async getRequest(id: string): Promise<DsarRecord | null> {
+    const row = this.#db.prepare(`SELECT ${DSAR_COLUMNS} FROM dsar_requests WHERE id = ?`).get(id) as DsarRow | undefined
+    return row ? toDsar(row) : null
+  }
+
+  async listRequests(limit: number): Promise<DsarRecord[]> {
+    return (this.#db.prepare(`SELECT ${DSAR_COLUMNS} FROM dsar_requests ORDER BY received_at DESC, id DESC LIMIT ?`).all(limit) as DsarRow[]).map(toDsar)
+  }
+
+  async finishRequest(id: string, u: { status: DsarStatus; result: JsonObject; completedAt: number; identifier: string; detail: JsonObject }): Promise<void> {
+    this.#db.prepare('UPDATE dsar_requests SET status = ?, result = ?, completed_at = ?, identifier = ?, detail = ? WHERE id = ?')
+      .run(u.status, JSON.stringify(u.result), u.completedAt, u.identifier, JSON.stringify(u.detail), id)
+  }
+
+  async redactRequests(identifierKeys: readonly string[]): Promise<number> {
+    if (identifierKeys.length === 0) return 0
+    return this.#db.prepare("UPDATE dsar_requests SET identifier = '(erased)', detail = '{}' WHERE identifier IN (SELECT value FROM json_each(?))")
+      .run(JSON.stringify([...new Set(identifierKeys)])).changes
+  }
+
+  async addSuppressions(hashes: readonly string[], requestId: string, time: number): Promise<void> {
+    const insert = this.#db.prepare('INSERT OR IGNORE INTO suppression (hash, request_id, created_at) VALUES (?, ?, ?)')
+    this.#db.exec('BEGIN IMMEDIATE')
+    try {
+      for (const h of hashes) insert.run(h, requestId, time)
+      this.#db.exec('COMMIT')
+    } catch (error) {
+      this.#db.exec('ROLLBACK')
+      throw error
+    }
+  }
+
+  async suppressed(hashes: readonly string[]): Promise<Set<string>> {
+    if (hashes.length === 0) return new Set()
+    const rows = this.#db.prepare('SELECT hash FROM suppression WHERE hash IN (SELECT value FROM json_each(?))').all(JSON.stringify([...new Set(hashes)])) as { hash: string }[]
+    return new Set(rows.map((r) => r.hash))
   }
 
   async close(): Promise<void> {

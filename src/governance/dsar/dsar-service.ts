@@ -1,0 +1,239 @@
+/**
+ * @module Data-subject requests: recorded with their legal deadline (deadlines.ts), then run step by step, each
+ * step an audit entry.
+ * - access: a machine-readable export of everything Tessera holds on the person: profile, identities, links,
+ *   merges, timeline, consent records, and the audit entries of every read of their data.
+ * - erasure: suppresses the person's identifiers first (keyed hashes; the pipeline drops their new and replayed
+ *   events), appends a consent tombstone (refusal of every purpose) to each identifier that has consent records,
+ *   then deletes them from the state store (ErasureStore), and blanks the identifier in the request record.
+ *   The event log itself keeps the raw events until log retention or encryption (crypto-shredding) removes them;
+ *   the answer says so.
+ * - opt_out: records a refusal of sale/sharing and advertising in the consent ledger for all their identifiers.
+ * - correct: sends the corrected traits as an identify event through the pipeline, so history stays consistent.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Clock } from '../../core/clock.js'
+import { TesseraError, ValidationError } from '../../core/errors.js'
+import type { JsonObject, JsonValue, RawEvent } from '../../core/event.js'
+import type { ProfileReader } from '../../profiles/profile-reader.js'
+import type { AuditActor } from '../audit-entry.js'
+import type { AuditLog } from '../audit-log.js'
+import type { ConsentLedger } from '../consent/consent-ledger.js'
+import type { DsarRecord, PrivacyStore } from '../privacy-store.js'
+import { DSAR_TYPES, deadline, regimeOf, type DsarType } from './deadlines.js'
+import type { ErasureStore } from './erasure-store.js'
+import type { SuppressionList } from './suppression.js'
+
+export const EVENT_LOG_NOTICE = 'The raw event log (events.raw, events.resolved) still holds the events as received until its retention or ' +
+  'encryption (crypto-shredding, not yet available) removes them; a replay cannot bring the person back because their identifiers are suppressed.'
+
+export interface DsarServiceOptions {
+  readonly store: PrivacyStore
+  readonly reader: ProfileReader
+  readonly openErasure: () => Promise<ErasureStore>
+  readonly ledger: ConsentLedger | null
+  readonly audit: AuditLog
+  readonly suppression: SuppressionList
+  readonly clock: Clock
+  /** `type:value` → the normalised identifier (or a 400 naming `field`). */
+  readonly identifierOf: (text: string, field: string) => { type: string; value: string; key: string }
+  /** Appends events to events.raw (the correction's identify). */
+  readonly appendRaw: (events: readonly RawEvent[]) => Promise<void>
+}
+
+export interface DsarInput {
+  readonly type: string
+  readonly identifier: string
+  readonly jurisdiction: string
+  readonly traits?: JsonObject
+}
+
+export interface DsarRunResult {
+  readonly request: DsarRecord
+  readonly export?: JsonObject
+  readonly notice?: string
+}
+
+const OPT_OUT_PURPOSES = ['sale_share', 'advertising']
+
+export class DsarService {
+  readonly #o: DsarServiceOptions
+
+  constructor(options: DsarServiceOptions) {
+    this.#o = options
+  }
+
+  async create(input: DsarInput, actor: AuditActor): Promise<DsarRecord> {
+    if (!(DSAR_TYPES as readonly string[]).includes(input.type)) throw new ValidationError('.type', `must be one of ${DSAR_TYPES.join(', ')}`)
+    const type = input.type as DsarType
+    const id = this.#o.identifierOf(input.identifier, '.identifier')
+    const regime = regimeOf(input.jurisdiction)
+    if (type === 'correct' && (input.traits === undefined || Object.keys(input.traits).length === 0)) {
+      throw new ValidationError('.traits', 'a correction needs the corrected traits, e.g. { "email": "new@example.com" }')
+    }
+    if (type !== 'correct' && input.traits !== undefined) throw new ValidationError('.traits', 'only a correction takes traits')
+    const now = this.#o.clock.now()
+    const due = deadline(type, regime, now)
+    const record: DsarRecord = {
+      id: randomUUID(), type, identifier: id.key, jurisdiction: input.jurisdiction, regime, status: 'received', receivedAt: now,
+      dueAt: due.dueAt, basis: due.basis, requestedBy: `${actor.type}:${actor.id}`, detail: input.traits === undefined ? {} : { traits: input.traits },
+      result: null, completedAt: null,
+    }
+    await this.#o.store.createRequest(record)
+    await this.#o.audit.record({
+      kind: 'dsar.create', actor, action: `create ${type} request`, purpose: 'privacy_request', decision: 'ok',
+      detail: { requestId: record.id, type, identifierType: id.type, jurisdiction: input.jurisdiction, dueAt: new Date(record.dueAt).toISOString() },
+    })
+    return record
+  }
+
+  async get(id: string): Promise<DsarRecord> {
+    const r = await this.#o.store.getRequest(id)
+    if (!r) throw new TesseraError('TESSERA_NOT_FOUND', `data-subject request ${id} not found`)
+    return r
+  }
+
+  list(limit: number): Promise<DsarRecord[]> {
+    return this.#o.store.listRequests(limit)
+  }
+
+  async #profileOf(key: string): Promise<string | null> {
+    const at = key.indexOf(':')
+    const found = await this.#o.reader.profileIdByIdentifier(key.slice(0, at), key.slice(at + 1))
+    return found === null ? null : this.#o.reader.canonicalId(found)
+  }
+
+  async run(id: string, actor: AuditActor): Promise<DsarRunResult> {
+    const r = await this.get(id)
+    if (r.status === 'completed') throw new TesseraError('TESSERA_CONFLICT', `data-subject request ${id} is already completed (${new Date(r.completedAt ?? 0).toISOString()})`)
+    const profileId = await this.#profileOf(r.identifier)
+    const base = { kind: `dsar.${r.type}`, actor, action: `run ${r.type} request`, purpose: 'privacy_request', subjects: profileId === null ? [] : [profileId] }
+    try {
+      let out: { result: JsonObject; export?: JsonObject; notice?: string; identifier?: string; detail?: JsonObject }
+      switch (r.type) {
+        case 'access': out = await this.#access(r, profileId); break
+        case 'erasure': out = await this.#erase(r, profileId, actor); break
+        case 'opt_out': out = await this.#optOut(r, profileId, actor); break
+        case 'correct': out = await this.#correct(r); break
+      }
+      const completedAt = this.#o.clock.now()
+      await this.#o.store.finishRequest(r.id, { status: 'completed', result: out.result, completedAt, identifier: out.identifier ?? r.identifier, detail: out.detail ?? r.detail })
+      await this.#o.audit.record({ ...base, decision: 'ok', detail: { requestId: r.id, ...out.result } })
+      const request = await this.get(r.id)
+      return { request, ...(out.export ? { export: out.export } : {}), ...(out.notice ? { notice: out.notice } : {}) }
+    } catch (error) {
+      await this.#o.audit.record({ ...base, decision: 'error', reason: (error as Error).message.slice(0, 300), detail: { requestId: r.id } })
+      throw error
+    }
+  }
+
+  async #access(r: DsarRecord, profileId: string | null): Promise<{ result: JsonObject; export: JsonObject }> {
+    const reader = this.#o.reader
+    const profile = profileId === null ? null : await reader.profile(profileId)
+    const identities = profileId === null ? [] : await reader.identities(profileId)
+    const events: JsonValue[] = []
+    if (profileId !== null) {
+      let after: Parameters<ProfileReader['events']>[1]['after']
+      for (;;) {
+        const page = await reader.events(profileId, { limit: 1000, ...(after ? { after } : {}) })
+        for (const e of page.events) events.push({ messageId: e.messageId, sourceId: e.sourceId, type: e.type, name: e.name, timestamp: new Date(e.timestamp).toISOString(), event: e.event })
+        if (!page.next) break
+        after = page.next
+      }
+    }
+    const keys = [...new Set([r.identifier, ...identities.map((i) => i.key)])]
+    const consent: JsonObject = {}
+    if (this.#o.ledger) {
+      for (const key of keys) {
+        const history = await this.#o.ledger.history(key, { limit: 10_000 })
+        consent[key] = history.map((c) => ({
+          seq: c.seq, purpose: c.purpose, state: c.state, source: c.source, legalBasis: c.legalBasis, jurisdiction: c.jurisdiction,
+          time: new Date(c.time).toISOString(), evidence: c.evidence as unknown as JsonObject,
+        }))
+      }
+    }
+    const profileIds = profileId === null ? [] : [profileId, ...(await reader.merges(profileId)).map((m) => m.loser)]
+    const audit: JsonValue[] = []
+    for (const pid of new Set(profileIds)) {
+      for (const entry of await this.#o.audit.search({ profileId: pid, limit: 10_000 })) audit.push({ seq: entry.seq, entry: JSON.parse(entry.text) as JsonObject })
+    }
+    const exported: JsonObject = {
+      format: 'tessera.dsar.access/v1', requestId: r.id, generatedAt: new Date(this.#o.clock.now()).toISOString(), identifier: r.identifier,
+      profile: profile === null ? null : {
+        id: profile.id, createdAt: new Date(profile.createdAt).toISOString(), firstSeen: new Date(profile.firstSeen).toISOString(), lastSeen: new Date(profile.lastSeen).toISOString(),
+        traits: profile.traits, traitTimes: Object.fromEntries(Object.entries(profile.traitTimes).map(([k, t]) => [k, new Date(t).toISOString()])),
+        eventCount: profile.eventCount, eventCounts: profile.eventCounts, sourceCounts: profile.sourceCounts,
+      },
+      identities: identities.map((i) => ({ type: i.type, value: i.value, firstSeen: new Date(i.firstSeen).toISOString() })),
+      links: profileId === null ? [] : (await reader.edges(profileId)).map((e) => ({ from: e.from, to: e.to, rule: e.rule, messageId: e.messageId, eventTime: new Date(e.eventTime).toISOString() })),
+      merges: profileId === null ? [] : (await reader.merges(profileId)).map((m) => ({ winner: m.winner, loser: m.loser, rule: m.rule, eventTime: new Date(m.eventTime).toISOString() })),
+      events, consent, auditEntries: audit,
+    }
+    return { result: { found: profile !== null, events: events.length, identities: identities.length, auditEntries: audit.length }, export: exported }
+  }
+
+  async #erase(r: DsarRecord, profileId: string | null, actor: AuditActor): Promise<{ result: JsonObject; notice: string; identifier: string; detail: JsonObject }> {
+    const now = this.#o.clock.now()
+    const known = profileId === null ? [] : (await this.#o.reader.identities(profileId)).map((i) => i.key)
+    const keys = [...new Set([r.identifier, ...known])]
+    // Suppress first: an event arriving while the rows are deleted is dropped instead of recreating the person.
+    await this.#o.suppression.add(keys, r.id, now)
+    let tombstones = 0
+    if (this.#o.ledger) {
+      const withRecords: string[] = []
+      for (const key of keys) if ((await this.#o.ledger.history(key, { limit: 1 })).length > 0) withRecords.push(key)
+      if (withRecords.length > 0) {
+        const purposes = Object.keys(this.#o.ledger.config.purposes)
+        const stored = await this.#o.ledger.record(withRecords, [{
+          source: 'api', jurisdiction: null, decisions: new Map(purposes.map((p) => [p, 'denied' as const])),
+          evidence: { valid: true, raw: `erasure: data-subject request ${r.id}` },
+        }], { actor, action: `dsar erasure ${r.id}` })
+        tombstones = stored.length
+      }
+    }
+    let deleted: Readonly<Record<string, number>> = {}
+    let profiles = 0
+    if (profileId !== null) {
+      const erasure = await this.#o.openErasure()
+      try {
+        const done = await erasure.erase(profileId)
+        deleted = done.deleted
+        profiles = done.profileIds.length
+        const late = done.identifierKeys.filter((k) => !keys.includes(k))
+        if (late.length > 0) await this.#o.suppression.add(late, r.id, now)
+      } finally {
+        await erasure.close()
+      }
+    }
+    const redacted = await this.#o.store.redactRequests(keys)
+    return {
+      result: { found: profileId !== null, profiles, suppressedIdentifiers: keys.length, consentTombstones: tombstones, otherRequestsRedacted: redacted, deleted: { ...deleted } },
+      notice: EVENT_LOG_NOTICE, identifier: '(erased)', detail: {},
+    }
+  }
+
+  async #optOut(r: DsarRecord, profileId: string | null, actor: AuditActor): Promise<{ result: JsonObject }> {
+    if (!this.#o.ledger) throw new TesseraError('TESSERA_CONFIG', 'an opt-out needs the consent ledger, which this process does not run')
+    const configured = Object.keys(this.#o.ledger.config.purposes)
+    const purposes = OPT_OUT_PURPOSES.filter((p) => configured.includes(p))
+    if (purposes.length === 0) throw new TesseraError('TESSERA_CONFIG', `no opt-out purpose is configured (governance.consent.purposes needs ${OPT_OUT_PURPOSES.join(' or ')})`)
+    const keys = [...new Set([r.identifier, ...(profileId === null ? [] : (await this.#o.reader.identities(profileId)).map((i) => i.key))])]
+    const stored = await this.#o.ledger.record(keys, [{
+      source: 'api', jurisdiction: r.jurisdiction, decisions: new Map(purposes.map((p) => [p, 'denied' as const])),
+      evidence: { valid: true, raw: `opt-out: data-subject request ${r.id}` },
+    }], { actor, action: `dsar opt_out ${r.id}`, jurisdictionHint: r.jurisdiction })
+    return { result: { identifiers: keys.length, purposes: [...purposes], records: stored.length } }
+  }
+
+  async #correct(r: DsarRecord): Promise<{ result: JsonObject }> {
+    const traits = r.detail.traits as JsonObject
+    const at = r.identifier.indexOf(':')
+    const now = new Date(this.#o.clock.now()).toISOString()
+    const event: RawEvent = {
+      type: 'identify', messageId: `dsar-${r.id}`, traits, timestamp: now, receivedAt: now, sourceId: 'tessera-dsar',
+      context: { externalIds: [{ type: r.identifier.slice(0, at), id: r.identifier.slice(at + 1), collection: 'users', encoding: 'none' }] },
+    }
+    await this.#o.appendRaw([event])
+    return { result: { correctedTraits: Object.keys(traits).sort(), messageId: event.messageId } }
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * @module The suppression list of erased people: keyed hashes (HMAC-SHA256 with a key of this deployment) of
+ * their normalised identifiers (`email:ann@example.com`), so the list itself holds no identifier in clear, and a
+ * copy of it without the key cannot be checked against guesses. The pipeline's `suppress` stage drops every
+ * event carrying a suppressed identifier before identity resolution, so neither a new event nor a replay of the
+ * event log brings an erased person back.
+ */
+import { createHmac, randomBytes } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import type { TesseraConfig } from '../../config/config.js'
+import { ConfigError } from '../../core/errors.js'
+import type { PrivacyStore } from '../privacy-store.js'
+
+export function suppressionKeyPath(config: TesseraConfig): string {
+  return config.governance.dsar.suppressionKeyFile ?? join(config.dataDir, 'suppression.key')
+}
+
+/** Reads the 32-byte key (hex), creating it (mode 0600) when absent. */
+export function loadOrCreateSuppressionKey(path: string): Buffer {
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true })
+    try {
+      writeFileSync(path, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' })
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error // another process created it first
+    }
+    chmodSync(path, 0o600)
+  }
+  const text = readFileSync(path, 'utf8').trim()
+  if (!/^[0-9a-f]{64}$/.test(text)) throw new ConfigError(`the suppression key ${path} must hold 64 hex digits (32 bytes); restore it from a backup (without it, erased people are no longer suppressed)`, 'governance.dsar.suppressionKeyFile')
+  return Buffer.from(text, 'hex')
+}
+
+export class SuppressionList {
+  readonly #store: Pick<PrivacyStore, 'suppressed' | 'addSuppressions'>
+  readonly #key: Buffer
+
+  constructor(store: Pick<PrivacyStore, 'suppressed' | 'addSuppressions'>, key: Buffer) {
+    this.#store = store
+    this.#key = key
+  }
+
+  hash(identifierKey: string): string {
+    return createHmac('sha256', this.#key).update(identifierKey, 'utf8').digest('hex')
+  }
+
+  /** The identifier keys (of those given) that are suppressed. */
+  async suppressedAmong(identifierKeys: readonly string[]): Promise<Set<string>> {
+    if (identifierKeys.length === 0) return new Set()
+    const byHash = new Map(identifierKeys.map((k) => [this.hash(k), k]))
+    const hit = await this.#store.suppressed([...byHash.keys()])
+    return new Set([...hit].map((h) => byHash.get(h)!))
+  }
+
+  async add(identifierKeys: readonly string[], requestId: string, time: number): Promise<void> {
+    await this.#store.addSuppressions(identifierKeys.map((k) => this.hash(k)), requestId, time)
+  }
+}

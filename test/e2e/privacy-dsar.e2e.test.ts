@@ -1,0 +1,213 @@
+/**
+ * Data-subject requests end to end, through HTTP and the CLI: access export completeness, erasure proven with
+ * canary values absent from every store (also after `tessera replay`), suppression of new events, deadlines with
+ * a fake clock, and only privacy officers and admins may handle requests.
+ */
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import pino from 'pino'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { startTessera } from '../../src/app/tessera.js'
+import { main } from '../../src/cli/main.js'
+import { loadConfig } from '../../src/config/config.js'
+import { tempDir } from '../support/factories.js'
+import { ADMIN_TOKEN, WRITE_KEY, startHarness, type Harness } from '../support/tessera-harness.js'
+
+const TOKENS = {
+  privacy: { name: 'privacy', token: 'tok_privacy_0123456789abcdef', roles: ['privacy_officer'] },
+  analyst: { name: 'analyst', token: 'tok_analyst_0123456789abcdef', roles: ['analyst'] },
+} as const
+
+const CANARY = {
+  email: 'canary-7f3a9c@example.com', userId: 'canary-user-7f3a9c', trait: 'CANARY-TRAIT-7f3a9c', property: 'CANARY-PROP-7f3a9c',
+  anonymousId: 'canary-anon-7f3a9c',
+}
+
+const data = tempDir()
+let h: Harness
+
+async function call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, token: keyof typeof TOKENS = 'privacy'): Promise<{ status: number; body: T }> {
+  const res = await fetch(h.url + path, {
+    method,
+    headers: { authorization: `Bearer ${TOKENS[token].token}`, 'x-tessera-purpose': token === 'privacy' ? 'privacy_request' : 'analytics', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+  return { status: res.status, body: (await res.json()) as T }
+}
+
+async function cli(...args: string[]): Promise<{ code: number; out: string }> {
+  const lines: string[] = []
+  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')))
+  const err = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')))
+  try {
+    return { code: await main(args), out: lines.join('\n') }
+  } finally {
+    log.mockRestore()
+    err.mockRestore()
+  }
+}
+
+/** Every value of every row of every table of every SQLite store in the data directory, except the event log. */
+function storeText(dir: string): Map<string, string> {
+  const out = new Map<string, string>()
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d)) {
+      const path = join(d, name)
+      if (statSync(path).isDirectory()) {
+        if (name !== 'log') walk(path) // the event log: see EVENT_LOG_NOTICE (item 4, encryption)
+        continue
+      }
+      if (!name.endsWith('.db')) continue
+      const db = new Database(path, { readonly: true })
+      try {
+        const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]
+        out.set(name, tables.map((t) => JSON.stringify(db.prepare(`SELECT * FROM "${t.name}"`).all(), (_, v: unknown) => (Buffer.isBuffer(v) ? v.toString('latin1') : v))).join('\n'))
+      } finally {
+        db.close()
+      }
+    }
+  }
+  walk(dir)
+  return out
+}
+
+function storesHolding(value: string): string[] {
+  return [...storeText(data.dir)].filter(([, text]) => text.includes(value)).map(([name]) => name)
+}
+
+beforeAll(async () => {
+  h = await startHarness({ adminTokens: Object.values(TOKENS).map((t) => ({ ...t, roles: [...t.roles] })) }, data.dir)
+  const send = async (path: string, body: unknown): Promise<void> => {
+    const res = await h.send(path, body)
+    expect(res.status, await res.clone().text()).toBe(200)
+  }
+  await send('/v1/page', { anonymousId: CANARY.anonymousId, name: 'Home' })
+  await send('/v1/identify', { userId: CANARY.userId, anonymousId: CANARY.anonymousId, traits: { email: CANARY.email, note: CANARY.trait, plan: 'pro' } })
+  await send('/v1/track', { userId: CANARY.userId, event: 'Order Completed', properties: { order_id: CANARY.property, revenue: 10 } })
+  await send('/v1/identify', { userId: 'bystander', traits: { email: 'bystander@example.com' } })
+  await h.drain()
+  // A read of the person's data, which the access export must list.
+  expect((await h.admin(`/v1/profiles?identifier=email:${CANARY.email}`)).status).toBe(200)
+})
+
+afterAll(async () => {
+  await h?.close()
+  data.cleanup()
+})
+
+describe('data-subject requests', () => {
+  it('only privacy officers and admins may create requests', async () => {
+    const refused = await call('POST', '/v1/privacy/requests', { type: 'access', identifier: `email:${CANARY.email}`, jurisdiction: 'EU' }, 'analyst')
+    expect(refused.status).toBe(403)
+    expect((await call('POST', '/v1/privacy/requests', { type: 'access', identifier: 'email:x@example.com', jurisdiction: 'US-TX' })).status).toBe(400)
+    expect((await call('POST', '/v1/privacy/requests', { type: 'forget', identifier: 'email:x@example.com', jurisdiction: 'EU' })).status).toBe(400)
+  })
+
+  it('exports everything held on the person: profile, identities, events, consent and the audit entries of reads', async () => {
+    const created = await call<{ id: string; status: string; regime: string }>('POST', '/v1/privacy/requests', { type: 'access', identifier: `email:${CANARY.email}`, jurisdiction: 'EU' })
+    expect(created.status, JSON.stringify(created.body)).toBe(200)
+    expect(created.body).toMatchObject({ status: 'received', regime: 'gdpr' })
+    const ran = await call<{ request: { status: string }; export: Record<string, unknown> }>('POST', `/v1/privacy/requests/${created.body.id}/run`)
+    expect(ran.status, JSON.stringify(ran.body)).toBe(200)
+    expect(ran.body.request.status).toBe('completed')
+    const ex = ran.body.export as { profile: { traits: Record<string, unknown> }; identities: { type: string; value: string }[]; events: { type: string }[]; auditEntries: { entry: { kind: string } }[]; consent: Record<string, unknown> }
+    expect(ex.profile.traits).toMatchObject({ email: CANARY.email, note: CANARY.trait })
+    expect(ex.identities.map((i) => `${i.type}:${i.value}`).sort()).toEqual([`anonymous_id:${CANARY.anonymousId}`, `email:${CANARY.email}`, `user_id:${CANARY.userId}`])
+    expect(ex.events.map((e) => e.type).sort()).toEqual(['identify', 'page', 'track'])
+    expect(JSON.stringify(ex.events)).toContain(CANARY.property)
+    expect(ex.auditEntries.some((a) => a.entry.kind === 'admin.read')).toBe(true)
+    expect(Object.keys(ex.consent)).toContain(`email:${CANARY.email}`)
+  })
+
+  it('erases the person from every store, suppresses new events, and a replay does not bring them back', async () => {
+    for (const v of Object.values(CANARY)) expect(storesHolding(v).length, v).toBeGreaterThan(0)
+    const created = await call<{ id: string }>('POST', '/v1/privacy/requests', { type: 'erasure', identifier: `user_id:${CANARY.userId}`, jurisdiction: 'US-CA' })
+    const ran = await call<{ request: { status: string; identifier: string; result: { deleted: Record<string, number> } }; notice: string }>('POST', `/v1/privacy/requests/${created.body.id}/run`)
+    expect(ran.status, JSON.stringify(ran.body)).toBe(200)
+    expect(ran.body.request.status).toBe('completed')
+    expect(ran.body.request.identifier).toBe('(erased)')
+    expect(ran.body.request.result.deleted.profiles).toBe(1)
+    expect(ran.body.notice).toMatch(/event log/)
+    for (const v of Object.values(CANARY)) expect(storesHolding(v), v).toEqual([])
+    expect((await h.admin(`/v1/profiles?identifier=email:${CANARY.email}`)).status).toBe(404)
+    expect((await h.admin('/v1/profiles?identifier=user_id:bystander')).status).toBe(200)
+
+    // A new event with the same identifiers is dropped by the suppress stage.
+    expect((await h.send('/v1/track', { userId: CANARY.userId, event: 'Came Back', properties: { order_id: CANARY.property } })).status).toBe(200)
+    expect((await h.send('/v1/identify', { anonymousId: 'fresh-device', traits: { email: CANARY.email } })).status).toBe(200)
+    await h.drain()
+    expect((await h.admin(`/v1/profiles?identifier=user_id:${CANARY.userId}`)).status).toBe(404)
+    for (const v of Object.values(CANARY)) expect(storesHolding(v), v).toEqual([])
+
+    await h.close()
+    const replay = await cli('replay', '--from', 'earliest', '--data-dir', data.dir)
+    expect(replay.code, replay.out).toBe(0)
+    for (const v of Object.values(CANARY)) expect(storesHolding(v), `after replay: ${v}`).toEqual([])
+    h = await startHarness({ adminTokens: Object.values(TOKENS).map((t) => ({ ...t, roles: [...t.roles] })) }, data.dir)
+    expect((await h.admin('/v1/profiles?identifier=user_id:bystander')).status).toBe(200)
+    expect((await h.admin(`/v1/profiles?identifier=email:${CANARY.email}`)).status).toBe(404)
+  })
+
+  it('records an opt-out of sale/sharing and advertising, and applies a correction through the pipeline', async () => {
+    const opt = await call<{ id: string; dueAt: string; receivedAt: string }>('POST', '/v1/privacy/requests', { type: 'opt_out', identifier: 'user_id:bystander', jurisdiction: 'US-CA' })
+    expect(opt.status).toBe(200)
+    const ranOpt = await call<{ request: { result: { purposes: string[] } } }>('POST', `/v1/privacy/requests/${opt.body.id}/run`)
+    expect(ranOpt.status, JSON.stringify(ranOpt.body)).toBe(200)
+    expect(ranOpt.body.request.result.purposes).toEqual(['sale_share', 'advertising'])
+    const consent = await fetch(`${h.url}/v1/consent?identifier=user_id:bystander`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    const c = (await consent.json()) as { effective: Record<string, { state: string }> }
+    expect(c.effective.sale_share?.state).toBe('denied')
+    expect(c.effective.advertising?.state).toBe('denied')
+
+    const fix = await call<{ id: string }>('POST', '/v1/privacy/requests', { type: 'correct', identifier: 'user_id:bystander', jurisdiction: 'EU', traits: { firstName: 'Corrected' } })
+    expect(fix.status, JSON.stringify(fix.body)).toBe(200)
+    expect((await call('POST', `/v1/privacy/requests/${fix.body.id}/run`)).status).toBe(200)
+    await h.drain()
+    const p = await h.admin<{ traits: Record<string, unknown> }>('/v1/profiles?identifier=user_id:bystander')
+    expect(p.body.traits.firstName).toBe('Corrected')
+    expect((await call('POST', `/v1/privacy/requests/${fix.body.id}/run`)).status).toBe(409) // already completed
+  })
+
+  it('lists and shows requests through the CLI', async () => {
+    const env = { TESSERA_ADMIN_TOKEN: TOKENS.privacy.token }
+    const list = await cli('dsar', 'list', '--url', h.url, '--token', env.TESSERA_ADMIN_TOKEN)
+    expect(list.code, list.out).toBe(0)
+    expect(list.out).toMatch(/opt_out\s+completed/)
+    const created = await cli('dsar', 'create', '--type', 'access', '--identifier', 'user_id:bystander', '--jurisdiction', 'US-CA', '--url', h.url, '--token', env.TESSERA_ADMIN_TOKEN)
+    expect(created.code, created.out).toBe(0)
+    const id = /([0-9a-f-]{36})/.exec(created.out)![1]!
+    const status = await cli('dsar', 'status', id, '--url', h.url, '--token', env.TESSERA_ADMIN_TOKEN)
+    expect(status.out).toMatch(/received.*due/)
+    const run = await cli('dsar', 'run', id, '--url', h.url, '--token', env.TESSERA_ADMIN_TOKEN, '--json')
+    expect(run.code, run.out).toBe(0)
+    expect(JSON.parse(run.out).export.identities).toContainEqual({ type: 'user_id', value: 'bystander', firstSeen: expect.any(String) })
+  })
+})
+
+describe('DSAR deadlines with a fake clock', () => {
+  it('computes GDPR, CCPA and CCPA opt-out deadlines from the time of receipt, and reports overdue requests', async () => {
+    const t = tempDir()
+    let now = Date.parse('2025-03-03T09:00:00Z') // a Monday
+    const env = { TESSERA_WRITE_KEY: WRITE_KEY, TESSERA_ADMIN_TOKEN: ADMIN_TOKEN }
+    const config = loadConfig({ env, file: undefined, overrides: { dataDir: t.dir, log: { kind: 'memory' }, pipeline: { worker: false } } })
+    const tessera = await startTessera(config, { env, logger: pino({ level: 'silent' }), clock: { now: () => now }, listen: false })
+    try {
+      const create = async (type: string, jurisdiction: string): Promise<{ id: string; dueAt: string }> => {
+        const res = await tessera.app.inject({ method: 'POST', url: '/v1/privacy/requests', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { type, identifier: 'email:a@example.com', jurisdiction } })
+        expect(res.statusCode, res.body).toBe(200)
+        return res.json()
+      }
+      expect((await create('access', 'EU')).dueAt).toBe('2025-04-03T09:00:00.000Z')
+      expect((await create('erasure', 'US-CA')).dueAt).toBe('2025-04-17T09:00:00.000Z')
+      const opt = await create('opt_out', 'US-CA')
+      expect(opt.dueAt).toBe('2025-03-24T09:00:00.000Z')
+      now = Date.parse('2025-03-25T09:00:00Z')
+      const status = await tessera.app.inject({ method: 'GET', url: `/v1/privacy/requests/${opt.id}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+      expect(status.json()).toMatchObject({ status: 'received', overdue: true, daysLeft: -1 })
+    } finally {
+      await tessera.close()
+      t.cleanup()
+    }
+  })
+})
