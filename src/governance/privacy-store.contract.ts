@@ -11,6 +11,9 @@ import { createCheckpointSigner, loadOrCreateSigningKey } from './checkpoint.js'
 import { SAFE_DEFAULT, createClassifier } from './classification.js'
 import { runRetention } from './retention/retention-job.js'
 import type { RetentionStore } from './retention/retention-store.js'
+import type { ErasureStore } from './dsar/erasure-store.js'
+import { rawEvent } from '../../test/support/factories.js'
+import { resolveAndApply } from '../storage/state-backend.contract.js'
 import type { ProfileReader } from '../profiles/profile-reader.js'
 import type { ProfileRecord } from '../profiles/profile-store.js'
 import type { StateBackend } from '../storage/state-backend.js'
@@ -83,7 +86,7 @@ export interface ProfileCountFixture {
   readonly cleanup: () => Promise<void>
 }
 
-function profile(id: string, patch: Partial<ProfileRecord>): ProfileRecord {
+function profileRecord(id: string, patch: Partial<ProfileRecord>): ProfileRecord {
   return {
     id, createdAt: 1, firstSeen: 1, lastSeen: 1, traits: {}, traitTimes: {}, eventCount: 0, sourceCounts: {},
     eventCounts: {}, mergedInto: null, updatedAt: 1, ...patch,
@@ -97,10 +100,10 @@ export function runProfileCountContract(name: string, create: () => Promise<Prof
       f = await create()
       await f.backend.migrate()
       await f.backend.transaction((tx) => tx.profiles.put([
-        profile('p1', { traits: { plan: 'pro', age: 30, vip: true, address: { city: 'Paris' } }, eventCount: 5, eventCounts: { 'Order Completed': 2, signup: 1 }, sourceCounts: { web: 5 } }),
-        profile('p2', { traits: { plan: 'free', age: '30', vip: false }, eventCount: 1, eventCounts: { signup: 1 }, sourceCounts: { ios: 1 } }),
-        profile('p3', { traits: { plan: 'pro', age: 45.5, "it's": "x'; DROP TABLE profiles; --" }, eventCount: 0 }),
-        profile('p4', { traits: { plan: 'pro', age: 50 }, eventCount: 9, mergedInto: 'p1' }),
+        profileRecord('p1', { traits: { plan: 'pro', age: 30, vip: true, address: { city: 'Paris' } }, eventCount: 5, eventCounts: { 'Order Completed': 2, signup: 1 }, sourceCounts: { web: 5 } }),
+        profileRecord('p2', { traits: { plan: 'free', age: '30', vip: false }, eventCount: 1, eventCounts: { signup: 1 }, sourceCounts: { ios: 1 } }),
+        profileRecord('p3', { traits: { plan: 'pro', age: 45.5, "it's": "x'; DROP TABLE profiles; --" }, eventCount: 0 }),
+        profileRecord('p4', { traits: { plan: 'pro', age: 50 }, eventCount: 9, mergedInto: 'p1' }),
       ]))
     })
     afterEach(() => f.cleanup())
@@ -155,11 +158,11 @@ export function runRetentionContract(name: string, create: () => Promise<Retenti
       await f.backend.migrate()
       await f.backend.transaction(async (tx) => {
         await tx.profiles.put([
-          profile('p1', {
+          profileRecord('p1', {
             traits: { plan: 'pro', country: 'FR', email: 'canary@example.com', address: { city: 'Paris', street: '1 rue' } },
             traitTimes: { plan: now - 400 * DAY, country: now - 100 * DAY, email: now - 1000 * DAY, address: now - 95 * DAY },
           }),
-          profile('p2', { traits: { plan: 'free', country: 'DE' }, traitTimes: { plan: now - 10 * DAY, country: now - 10 * DAY } }),
+          profileRecord('p2', { traits: { plan: 'free', country: 'DE' }, traitTimes: { plan: now - 10 * DAY, country: now - 10 * DAY } }),
         ])
         await tx.profiles.appendEvents([
           { profileId: 'p1', messageId: 'old', sourceId: 'web', type: 'track', name: 'x', timestamp: now - 396 * DAY, payload: '{}' },
@@ -206,6 +209,74 @@ export function runRetentionContract(name: string, create: () => Promise<Retenti
       await store.close()
       await audit.close()
       await auditStore.close()
+    })
+  })
+}
+
+export interface ErasureFixture {
+  readonly backend: StateBackend
+  readonly store: () => Promise<ErasureStore>
+  readonly cleanup: () => Promise<void>
+}
+
+/** Erasure of one person from a state built by identity resolution (a merge included), next to a bystander. */
+export function runErasureContract(name: string, create: () => Promise<ErasureFixture>): void {
+  describe(`ErasureStore contract: ${name}`, () => {
+    let f: ErasureFixture
+    beforeEach(async () => {
+      f = await create()
+      await f.backend.migrate()
+    })
+    afterEach(() => f.cleanup())
+
+    it('deletes the person, the profiles merged into them and every row naming them, and nothing of anyone else', async () => {
+      // Two devices browse anonymously, then both identify as the same user: two profiles merged into one.
+      await resolveAndApply(f.backend, [rawEvent('page', { anonymousId: 'a1' }), rawEvent('page', { anonymousId: 'a2' })])
+      await resolveAndApply(f.backend, [rawEvent('identify', { userId: 'victim', anonymousId: 'a1', traits: { email: 'v@example.com' } })])
+      await resolveAndApply(f.backend, [rawEvent('identify', { userId: 'victim', anonymousId: 'a2' })])
+      await resolveAndApply(f.backend, [rawEvent('identify', { userId: 'bystander', anonymousId: 'b1' })])
+      const reader = f.backend.reader()
+      const victim = (await reader.canonicalId((await reader.profileIdByIdentifier('user_id', 'victim'))!))!
+      const bystander = (await reader.profileIdByIdentifier('user_id', 'bystander'))!
+      await f.backend.transaction(async (tx) => {
+        await tx.profiles.put([profileRecord(victim, { traits: { email: 'v@example.com' } }), profileRecord(bystander, {})])
+        await tx.profiles.appendEvents([
+          { profileId: victim, messageId: 'm1', sourceId: 'web', type: 'track', name: 'x', timestamp: 1, payload: '{"userId":"victim"}' },
+          { profileId: bystander, messageId: 'm2', sourceId: 'web', type: 'track', name: 'x', timestamp: 1, payload: '{}' },
+        ])
+        await tx.sessions.put(new Map([['victim', { sessionId: 's1', lastAt: 1, startedAt: 1 }], ['b1', { sessionId: 's2', lastAt: 1, startedAt: 1 }]]))
+      })
+      expect((await reader.merges(victim)).length).toBeGreaterThan(0)
+      const store = await f.store()
+      const result = await store.erase(victim)
+      await store.close()
+      expect([...result.identifierKeys].sort()).toEqual(['anonymous_id:a1', 'anonymous_id:a2', 'email:v@example.com', 'user_id:victim'])
+      expect(result.profileIds.length).toBeGreaterThanOrEqual(1)
+      expect(result.deleted.profiles).toBe(result.profileIds.length)
+      expect(result.deleted.profile_events).toBe(1)
+      expect(result.deleted.sessions).toBe(1)
+      for (const [type, value] of [['user_id', 'victim'], ['anonymous_id', 'a1'], ['anonymous_id', 'a2'], ['email', 'v@example.com']] as const) {
+        expect(await reader.profileIdByIdentifier(type, value)).toBeNull()
+      }
+      for (const id of result.profileIds) {
+        expect(await reader.profile(id)).toBeNull()
+        expect(await reader.merges(id)).toEqual([])
+        expect(await reader.edges(id)).toEqual([])
+      }
+      expect(await reader.profile(bystander)).not.toBeNull()
+      expect((await reader.identities(bystander)).map((i) => i.key).sort()).toEqual(['anonymous_id:b1', 'user_id:bystander'])
+      expect((await reader.events(bystander, { limit: 10 })).events).toHaveLength(1)
+      expect([...(await f.backend.transaction((tx) => tx.sessions.get(['victim', 'b1']))).keys()]).toEqual(['b1'])
+    })
+
+    it('erases nothing else for an unknown profile', async () => {
+      await resolveAndApply(f.backend, [rawEvent('identify', { userId: 'bystander' })])
+      const store = await f.store()
+      const result = await store.erase('no-such-profile')
+      await store.close()
+      expect(result.identifierKeys).toEqual([])
+      expect(Object.values(result.deleted).every((n) => n === 0)).toBe(true)
+      expect(await f.backend.reader().profileIdByIdentifier('user_id', 'bystander')).not.toBeNull()
     })
   })
 }

@@ -1,8 +1,9 @@
 import { dropSchema, freshSchemaName, requirePostgres } from '../../../test/support/services.js'
-import { runPrivacyStoreContract, runProfileCountContract, runRetentionContract } from '../../governance/privacy-store.contract.js'
+import { runPrivacyStoreContract, runProfileCountContract, runRetentionContract, runErasureContract } from '../../governance/privacy-store.contract.js'
 import { openPostgresStateBackend } from './postgres-backend.js'
 import { openPostgresPrivacyStore } from './privacy-store.js'
 import { openPostgresRetentionStore } from './privacy-retention.js'
+import { openPostgresErasureStore } from './privacy-erasure.js'
 
 const url = await requirePostgres()
 
@@ -33,6 +34,19 @@ if (url) {
     return {
       backend,
       store: () => openPostgresRetentionStore({ url, schema }),
+      cleanup: async () => {
+        await backend.close()
+        await dropSchema(url, schema)
+      },
+    }
+  })
+
+  runErasureContract('postgres', async () => {
+    const schema = freshSchemaName('erasure')
+    const backend = await openPostgresStateBackend({ url, schema, poolSize: 2, applicationName: 'tessera-test-erasure' })
+    return {
+      backend,
+      store: () => openPostgresErasureStore({ url, schema }),
       cleanup: async () => {
         await backend.close()
         await dropSchema(url, schema)

@@ -1,9 +1,10 @@
 import { join } from 'node:path'
 import { tempDir } from '../../../test/support/factories.js'
-import { runPrivacyStoreContract, runProfileCountContract, runRetentionContract } from '../../governance/privacy-store.contract.js'
+import { runPrivacyStoreContract, runProfileCountContract, runRetentionContract, runErasureContract } from '../../governance/privacy-store.contract.js'
 import { SqliteStateBackend, openSqliteProfileReader } from './sqlite-backend.js'
 import { SqlitePrivacyStore } from './privacy-store.js'
 import { SqliteRetentionStore } from './privacy-retention.js'
+import { SqliteErasureStore } from './privacy-erasure.js'
 
 runPrivacyStoreContract('sqlite', async () => {
   const t = tempDir()
@@ -34,6 +35,20 @@ runRetentionContract('sqlite', async () => {
   return {
     backend,
     store: async () => new SqliteRetentionStore(path),
+    cleanup: async () => {
+      await backend.close()
+      t.cleanup()
+    },
+  }
+})
+
+runErasureContract('sqlite', async () => {
+  const t = tempDir()
+  const path = join(t.dir, 'state.db')
+  const backend = new SqliteStateBackend({ path, sync: 'normal' })
+  return {
+    backend,
+    store: async () => new SqliteErasureStore(path),
     cleanup: async () => {
       await backend.close()
       t.cleanup()
