@@ -6,14 +6,29 @@ import { Writable } from 'node:stream'
 import { runImport } from '../../src/cli/import.js'
 import { runReplay } from '../../src/cli/replay.js'
 import { tempDir } from '../support/factories.js'
-import { ADMIN_TOKEN, WRITE_KEY, startHarness } from '../support/tessera-harness.js'
+import { ADMIN_TOKEN, WRITE_KEY, startHarness as startTesseraHarness } from '../support/tessera-harness.js'
 
 function sink(): { stream: Writable; text: () => string } {
   let text = ''
   return { stream: new Writable({ write(chunk, _e, done) { text += String(chunk); done() } }), text: () => text }
 }
 
-describe('import and replay', () => {
+/** Runs the CLI's replay with the profile-update mode of the harness (the CLI reads it from the environment). */
+async function replay(args: string[], mode: 'inline' | 'partitioned'): Promise<number> {
+  const before = process.env.TESSERA_PROFILE_UPDATES
+  process.env.TESSERA_PROFILE_UPDATES = mode
+  try {
+    return await runReplay(args)
+  } finally {
+    if (before === undefined) delete process.env.TESSERA_PROFILE_UPDATES
+    else process.env.TESSERA_PROFILE_UPDATES = before
+  }
+}
+
+describe.each(['inline', 'partitioned'] as const)('import and replay (profile updates %s)', (mode) => {
+  const startHarness = (overrides: Parameters<typeof startTesseraHarness>[0], dataDir: string): ReturnType<typeof startTesseraHarness> =>
+    startTesseraHarness({ ...overrides, pipeline: { profileUpdates: mode } }, dataDir)
+
   it('imports a CRM export with a report of rejected rows, and replay rebuilds identical profiles', async () => {
     const temp = tempDir('tessera-replay-')
     const dataDir = join(temp.dir, 'data')
@@ -44,10 +59,10 @@ describe('import and replay', () => {
 
     // Replay refuses to run while Tessera runs on the same data dir.
     h = await startHarness({}, dataDir)
-    await expect(runReplay(['--from', 'earliest', '--data-dir', dataDir])).rejects.toThrow(/in use by process/)
+    await expect(replay(['--from', 'earliest', '--data-dir', dataDir], mode)).rejects.toThrow(/in use by process/)
     await h.tessera.close()
 
-    expect(await runReplay(['--from', 'earliest', '--data-dir', dataDir])).toBe(0)
+    expect(await replay(['--from', 'earliest', '--data-dir', dataDir], mode)).toBe(0)
     h = await startHarness({}, dataDir)
     const after = await h.admin<typeof before.body>('/v1/profiles?identifier=email:ann@example.com')
     // Same ids (deterministic), traits, counters and identities; only updatedAt (wall clock of the rebuild) moves.
@@ -55,7 +70,7 @@ describe('import and replay', () => {
     expect((await h.admin('/v1/stats')).body).toEqual(statsBefore)
     // A replay from a time after everything was sent leaves an empty state.
     await h.tessera.close()
-    expect(await runReplay(['--from', new Date(Date.now() + 60_000).toISOString(), '--data-dir', dataDir])).toBe(0)
+    expect(await replay(['--from', new Date(Date.now() + 60_000).toISOString(), '--data-dir', dataDir], mode)).toBe(0)
     h = await startHarness({}, dataDir)
     expect((await h.admin('/v1/profiles?identifier=email:ann@example.com')).status).toBe(404)
     await h.tessera.close()
