@@ -21,8 +21,9 @@ export async function retentionOnce(config: TesseraConfig, statePath: string, au
 }
 
 /**
- * Starts the retention job of `tessera up`: a first run shortly after start, then every `intervalMinutes`
- * (0 = off). Runs never overlap; a failure is reported and the next run tries again. Returns the stop function.
+ * Starts the retention job of `tessera up`: a run every `intervalMinutes` (0 = off), the first one an interval
+ * after start (so short-lived processes and tests are left alone; `tessera retention run` runs it at once).
+ * Runs never overlap; a failure is reported and the next run tries again. Returns the stop function.
  */
 export function startRetentionJob(options: {
   config: TesseraConfig; statePath: string; audit: AuditLog; clock: Clock; onReport: (r: RetentionReport) => void; onError: (e: Error) => void
@@ -36,12 +37,9 @@ export function startRetentionJob(options: {
       .then(options.onReport, (e: unknown) => options.onError(e as Error))
       .finally(() => { running = null })
   }
-  const first = setTimeout(tick, 5_000)
   const timer = setInterval(tick, minutes * 60_000)
-  first.unref()
   timer.unref()
   return async () => {
-    clearTimeout(first)
     clearInterval(timer)
     await running
   }
