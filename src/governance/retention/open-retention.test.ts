@@ -47,5 +47,4 @@ describe('the retention job of tessera up', () => {
     await backend.close()
     t.cleanup()
   })
-
 })
