@@ -346,7 +346,12 @@ function bestMatch(
   time: number,
 ): MatchChoice | null {
   const seen = new Set<string>()
-  for (const k of match.matching.keysOf(record)) for (const p of match.postings.get(k) ?? []) seen.add(p)
+  const cap = match.matching.options.maxBlockSize
+  for (const k of match.matching.keysOf(record)) {
+    const block = match.postings.get(k)
+    // The cap holds within the batch too: a batch of 2,000 sign-ups must not score every "james" against every other.
+    if (block && block.size <= cap) for (const p of block) seen.add(p)
+  }
   const pool: MatchRecord[] = []
   for (const p of seen) {
     const r = match.byProfile.get(p)

@@ -78,11 +78,12 @@ export class SqliteIdentityStore implements IdentityStore {
   readonly #unmerges: SqliteStatement
 
   constructor(db: SqliteDatabase) {
+    // Driven from the keys (CROSS JOIN fixes the join order): each key probes the primary key, never a scan.
     this.#matchCandidates = db.prepare(
-      `WITH q(key) AS (SELECT value FROM json_each(@keys)),
-       small(key) AS (SELECT q.key FROM q WHERE (SELECT count(*) FROM (SELECT 1 FROM identity_match_keys k WHERE k.key = q.key LIMIT @cap + 1)) <= @cap)
-       SELECT DISTINCT r.profile_id, r.fields FROM small JOIN identity_match_keys k ON k.key = small.key
-       JOIN identity_match_records r ON r.profile_id = k.profile_id`,
+      `SELECT DISTINCT r.profile_id, r.fields FROM json_each(@keys) AS q
+       CROSS JOIN identity_match_keys AS k ON k.key = q.value
+       CROSS JOIN identity_match_records AS r ON r.profile_id = k.profile_id
+       WHERE (SELECT count(*) FROM (SELECT 1 FROM identity_match_keys AS c WHERE c.key = q.value LIMIT @cap + 1)) <= @cap`,
     )
     this.#matchRecords = db.prepare('SELECT profile_id, fields FROM identity_match_records WHERE profile_id IN (SELECT value FROM json_each(?))')
     this.#dropMatch = db.prepare('DELETE FROM identity_match_records WHERE profile_id = ?')
