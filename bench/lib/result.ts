@@ -8,7 +8,7 @@ import type { MachineInfo } from './machine.js'
 
 export const SCENARIO_NAMES = [
   'baseline-raw-limit', 'ingest-http', 'e2e-embedded', 'resolve-100k', 'resolve-1m', 'baseline-sql-stitching',
-  'e2e-scaleout-1w', 'e2e-scaleout-2w',
+  'e2e-scaleout-1w', 'e2e-scaleout-2w', 'match-realtime-1m',
 ] as const
 export type ScenarioName = (typeof SCENARIO_NAMES)[number]
 
