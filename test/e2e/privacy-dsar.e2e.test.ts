@@ -127,7 +127,10 @@ describe('data-subject requests', () => {
     expect(ran.status, JSON.stringify(ran.body)).toBe(200)
     expect(ran.body.request.status).toBe('completed')
     expect(ran.body.request.identifier).toBe('(erased)')
-    expect(ran.body.request.result.deleted.profiles).toBe(1)
+    // One profile row, or two when the pipeline saw the logged-in track before the identify that linked the
+    // devices (then the anonymous profile merged into the user's and left a pointer row): both are the person's.
+    expect(ran.body.request.result.deleted.profiles).toBeGreaterThanOrEqual(1)
+    expect(ran.body.request.result.deleted.profiles).toBeLessThanOrEqual(2)
     expect(ran.body.notice).toMatch(/event log/)
     for (const v of Object.values(CANARY)) expect(storesHolding(v), v).toEqual([])
     expect((await h.admin(`/v1/profiles?identifier=email:${CANARY.email}`)).status).toBe(404)
