@@ -1,6 +1,6 @@
 /**
  * @module Measures the cost of governance on admin reads (not part of the test suite):
- * `npx tsx src/governance/access.bench.ts`. Prints Cedar decisions per second on the shipped policies
+ * `npm run bench:governance`. Prints Cedar decisions per second on the shipped policies
  * (and memory after a soak), audit appends per second on SQLite, and admin read latency over HTTP with the
  * full policy + audit path, for an admin token and for an analyst whose read is masked.
  */
@@ -9,12 +9,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { startTessera } from '../app/tessera.js'
-import { loadConfig } from '../config/config.js'
-import { SqliteAuditStore } from '../storage/sqlite/audit-store.js'
-import { AuditLog } from './audit-log.js'
-import { createCheckpointSigner, loadOrCreateSigningKey } from './checkpoint.js'
-import { PolicyEngine, SHIPPED_POLICY_DIR, SHIPPED_SCHEMA_FILE } from './policy-engine.js'
+import { startTessera } from '../src/app/tessera.js'
+import { loadConfig } from '../src/config/config.js'
+import { SqliteAuditStore } from '../src/storage/sqlite/audit-store.js'
+import { AuditLog } from '../src/governance/audit-log.js'
+import { createCheckpointSigner, loadOrCreateSigningKey } from '../src/governance/checkpoint.js'
+import { PolicyEngine, SHIPPED_POLICY_DIR, SHIPPED_SCHEMA_FILE } from '../src/governance/policy-engine.js'
+import { percentileOfSorted } from './lib/stats.js'
 
 const clock = { now: () => Date.now() }
 
@@ -23,9 +24,6 @@ function tempDir(): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
-}
 
 async function cedar(decisionCache: boolean, n: number): Promise<void> {
   const engine = new PolicyEngine({ dirs: [SHIPPED_POLICY_DIR], schemaFile: SHIPPED_SCHEMA_FILE, clock, decisionCache })
@@ -93,7 +91,7 @@ async function reads(): Promise<void> {
       times.push(performance.now() - t0)
     }
     times.sort((a, b) => a - b)
-    return `p50 ${percentile(times, 0.5).toFixed(2)} ms, p99 ${percentile(times, 0.99).toFixed(2)} ms`
+    return `p50 ${percentileOfSorted(times, 0.5).toFixed(2)} ms, p99 ${percentileOfSorted(times, 0.99).toFixed(2)} ms`
   }
   await measure(env.TESSERA_ADMIN_TOKEN, undefined, 200)
   console.log(`GET /v1/profiles/:id, sequential, 2,000 reads each (policy + audit included): admin ${await measure(env.TESSERA_ADMIN_TOKEN, undefined, 2000)}; analyst (masked) ${await measure(analyst, 'analytics', 2000)}`)
