@@ -145,12 +145,21 @@ export interface TrialPlan {
   readonly totalPredictedCost: number
 }
 
+/** Standard normal CDF (Abramowitz–Stegun 7.1.26 on erf). */
+function phi(x: number): number {
+  const t = 1 / (1 + 0.3275911 * Math.abs(x) / Math.SQRT2)
+  const erf = 1 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-(x * x) / 2)
+  return x >= 0 ? (1 + erf) / 2 : (1 - erf) / 2
+}
+
 /**
- * The next trial configuration for a job with runs `own`: the first is the best static configuration; then the
- * one with the widest predicted P50–P90 band (where the neighbour jobs disagree) per square root of its cost.
+ * The next trial configuration for a job with runs `own`, by constrained expected improvement (CherryPick's
+ * acquisition): runtime is taken as log-normal with the prediction's P50 and P90; a configuration's score is the
+ * probability that it meets the deadline and does not fail, times the expected amount by which its cost undercuts
+ * the cheapest trial so far that met the deadline. Before any trial, the best static configuration.
  */
 export function nextTrial(models: WorkloadModels, job: string, inputBytes: number | null, own: readonly OwnRun[], candidates: readonly Candidate[],
-  extra: Readonly<Record<string, string>> = {}): Candidate | null {
+  deadlineS: number, extra: Readonly<Record<string, string>> = {}): Candidate | null {
   const tried = new Set(own.map((r) => configKey(r.scenario)))
   const open = candidates.filter((c) => !tried.has(configKey(c)))
   if (open.length === 0) return null
@@ -158,11 +167,23 @@ export function nextTrial(models: WorkloadModels, job: string, inputBytes: numbe
     const first = bestStaticCandidate(models, candidates, job)
     return tried.has(configKey(first)) ? open[0]! : first
   }
+  const met = own.filter((r) => r.completed && r.runtimeS <= deadlineS)
+    .map((r) => costOf(candidates.find((c) => configKey(c) === configKey(r.scenario)) ?? { ...r.scenario, pricePerNodeHour: 0 }, r.runtimeS))
+  const incumbent = met.length > 0 ? Math.min(...met) : Infinity
   let best: Candidate | null = null
   let bestScore = -Infinity
   for (const c of open) {
     const p = models.predict(scenarioFor(job, inputBytes, c, extra), own)
-    const score = Math.log(p.p90 / p.p50) / Math.sqrt(Math.max(1e-9, costOf(c, p.p50))) * (1 - p.failureRisk)
+    const sigma = Math.max(0.02, Math.log(p.p90 / p.p50) / 1.2816)
+    const mu = Math.log(costOf(c, p.p50))
+    const feasible = phi((Math.log(deadlineS) - Math.log(p.p50)) / sigma) * (1 - p.failureRisk)
+    let score: number
+    if (!Number.isFinite(incumbent)) score = feasible / Math.exp(mu)
+    else {
+      // E[max(0, incumbent − X)] for X log-normal(mu, sigma).
+      const d = (Math.log(incumbent) - mu) / sigma
+      score = feasible * (incumbent * phi(d) - Math.exp(mu + (sigma * sigma) / 2) * phi(d - sigma))
+    }
     if (score > bestScore) {
       bestScore = score
       best = c
@@ -172,14 +193,14 @@ export function nextTrial(models: WorkloadModels, job: string, inputBytes: numbe
 }
 
 /** A plan of `n` trial runs for a job without enough history, chosen as if each trial ran as predicted. */
-export function planTrials(models: WorkloadModels, job: string, inputBytes: number | null, n: number, extra: Readonly<Record<string, string>> = {}): TrialPlan {
+export function planTrials(models: WorkloadModels, job: string, inputBytes: number | null, n: number, deadlineS: number, extra: Readonly<Record<string, string>> = {}): TrialPlan {
   const candidates = candidatesOf(models)
   const own: OwnRun[] = models.table.rows.filter((r) => r.job === job).map((r) => ({
     scenario: scenarioFor(job, r.inputBytes, { ...r, pricePerNodeHour: r.pricePerNodeHour ?? 0 }, r.extra), runtimeS: r.runtimeS, completed: r.completed,
   }))
   const trials: TrialPlan['trials'][number][] = []
   for (let i = 0; i < n; i++) {
-    const c = nextTrial(models, job, inputBytes, own, candidates, extra)
+    const c = nextTrial(models, job, inputBytes, own, candidates, deadlineS, extra)
     if (!c) break
     const s = scenarioFor(job, inputBytes, c, extra)
     const p = models.predict(s, own)

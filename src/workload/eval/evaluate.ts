@@ -179,7 +179,7 @@ function scoreScenario(models: WorkloadModels, s: ScenarioData, train: readonly 
   let trialCost = 0
   if (useTrials) {
     for (let i = 0; i < options.trials; i++) {
-      const c = nextTrial(models, s.job, s.inputBytes, own, candidates, s.extra)
+      const c = nextTrial(models, s.job, s.inputBytes, own, candidates, s.slaS, s.extra)
       if (!c) break
       const o = s.configs.find((x) => configKey(x.candidate) === configKey(c))!
       trialCost += o.cost

@@ -213,8 +213,9 @@ export class WorkloadModels {
     const risk = neighbours.reduce((a, n) => a + n.weight * this.#jobRisk(n.job, s), 0) / total
     const sameDone = same.filter((r) => r.completed)
     if (sameDone.length > 0) {
+      // Measured here: P50 the geometric mean of the runs, P90 the slowest of them.
       const log = sameDone.reduce((a, r) => a + Math.log(r.runtimeS), 0) / sameDone.length
-      return { p50: Math.exp(log), p90: Math.exp(log + this.runtime.q90All), failureRisk: 0, method: 'observed', peakMemoryGbPerExecutor: memory, cpuSeconds: cpu }
+      return { p50: Math.exp(log), p90: Math.max(...sameDone.map((r) => r.runtimeS)), failureRisk: same.length > sameDone.length ? 1 : 0, method: 'observed', peakMemoryGbPerExecutor: memory, cpuSeconds: cpu }
     }
     return {
       p50: Math.exp(mean), p90: Math.exp(mean + Math.max(this.runtime.q90All, Z90 * Math.sqrt(spread ** 2 + misfit ** 2))),
