@@ -49,7 +49,10 @@ export interface Choice {
 /** Parses `90`, `90s`, `45m`, `2h`, `1h30m` into seconds. */
 export function parseDuration(text: string, field = 'deadline'): number {
   const t = text.trim()
-  if (/^\d+(\.\d+)?$/.test(t)) return Number(t)
+  if (/^\d+(\.\d+)?$/.test(t)) {
+    if (!(Number(t) > 0)) throw new ValidationError(field, 'must be longer than 0 seconds')
+    return Number(t)
+  }
   const m = /^(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m(?:in)?)?\s*(?:(\d+(?:\.\d+)?)s)?$/i.exec(t)
   if (!m || t === '' || (m[1] === undefined && m[2] === undefined && m[3] === undefined)) {
     throw new ValidationError(field, `${JSON.stringify(text.slice(0, 40))} is not a duration; use seconds or e.g. 45m, 2h, 1h30m`)

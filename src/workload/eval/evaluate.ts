@@ -72,6 +72,10 @@ export interface ScenarioResult {
   readonly medianStaticCostRatio: number
   readonly runtimeMape: number | null
   readonly p90Coverage: number | null
+  /** Σ absolute percentage errors and their count (runs), so a job's MAPE is over its individual runs. */
+  readonly apeSum: number
+  readonly apeRuns: number
+  readonly coveredRuns: number
 }
 
 export interface EvalReport {
@@ -207,6 +211,7 @@ function scoreScenario(models: WorkloadModels, s: ScenarioData, train: readonly 
     chosenCompleted: picked.outcome?.completed ?? false, costRatioVsOracle: picked.cost / s.oracleCost, slaViolated: picked.violated,
     trialCostRuns: trialCost / s.oracleCost, bestStatic: statics.best, bestStaticCostRatio: stat.cost / s.oracleCost, bestStaticSlaViolated: stat.violated,
     medianStaticCostRatio: med.cost / s.oracleCost, runtimeMape: errors.length > 0 ? mean(errors) : null, p90Coverage: covered.length > 0 ? mean(covered) : null,
+    apeSum: errors.reduce((a, b) => a + b, 0), apeRuns: errors.length, coveredRuns: covered.reduce((a, b) => a + b, 0),
   }
 }
 
@@ -259,7 +264,10 @@ export function evaluate(table: RunsTable, opts: Partial<EvalOptions> & Pick<Eva
             covered.push(row.runtimeS <= p.p90 ? 1 : 0)
           }
         }
-        results.push({ ...r, runtimeMape: errors.length > 0 ? mean(errors) : null, p90Coverage: covered.length > 0 ? mean(covered) : null })
+        results.push({
+          ...r, runtimeMape: errors.length > 0 ? mean(errors) : null, p90Coverage: covered.length > 0 ? mean(covered) : null,
+          apeSum: errors.reduce((a, b) => a + b, 0), apeRuns: errors.length, coveredRuns: covered.reduce((a, b) => a + b, 0),
+        })
       }
       options.onFold?.(++done, foldsTotal)
     }
@@ -273,8 +281,15 @@ function summarise(table: RunsTable, options: EvalOptions, results: readonly Sce
   const perJob = <T>(f: (rs: ScenarioResult[]) => T): T[] => [...byJob.values()].map(f)
   const jobMean = (pick: (r: ScenarioResult) => number | null): number =>
     mean(perJob((rs) => mean(rs.map(pick).filter((v): v is number => v !== null && Number.isFinite(v)))).filter(Number.isFinite))
+  // Runtime accuracy per job over its individual held-out runs, then averaged over jobs (macro).
   const mapeByJob: Record<string, number> = {}
-  for (const [job, rs] of byJob) mapeByJob[job] = mean(rs.map((r) => r.runtimeMape).filter((v): v is number => v !== null))
+  const coverageByJob: number[] = []
+  for (const [job, rs] of byJob) {
+    const runs = rs.reduce((a, r) => a + r.apeRuns, 0)
+    if (runs === 0) continue
+    mapeByJob[job] = rs.reduce((a, r) => a + r.apeSum, 0) / runs
+    coverageByJob.push(rs.reduce((a, r) => a + r.coveredRuns, 0) / runs)
+  }
   const chosenCost = mean(results.map((r) => r.costRatioVsOracle))
   const staticCost = mean(results.map((r) => r.bestStaticCostRatio))
   const trial = jobMean((r) => r.trialCostRuns)
@@ -282,7 +297,7 @@ function summarise(table: RunsTable, options: EvalOptions, results: readonly Sce
   return {
     protocol: options.protocol, sla: options.sla, trials: options.protocol === 'leave-one-job-out' ? options.trials : 0, seeds: options.seeds,
     rows: table.rows.length, jobs: byJob.size,
-    runtime_mape: jobMean((r) => r.runtimeMape), runtime_mape_by_job: mapeByJob, p90_coverage: jobMean((r) => r.p90Coverage),
+    runtime_mape: mean(Object.values(mapeByJob)), runtime_mape_by_job: mapeByJob, p90_coverage: mean(coverageByJob),
     cost_ratio_vs_oracle: jobMean((r) => r.costRatioVsOracle), sla_violation_rate: jobMean((r) => (r.slaViolated ? 1 : 0)),
     trial_cost_runs: trial, best_static_cost_ratio: jobMean((r) => r.bestStaticCostRatio),
     best_static_sla_violation_rate: jobMean((r) => (r.bestStaticSlaViolated ? 1 : 0)), median_static_cost_ratio: jobMean((r) => r.medianStaticCostRatio),

@@ -122,7 +122,8 @@ export function formatRunsTable(table: RunsTable): string {
       ...table.extraColumns.map((k) => r.extra[k] ?? ''),
     ]))
   }
-  return lines.join('\n') + '\n'
+  // formatCsvRow ends each row with CRLF (RFC 4180).
+  return lines.join('')
 }
 
 /** Concatenates tables (the union of their further columns). */
