@@ -125,7 +125,7 @@ export const workloadPlugin: FastifyPluginAsync<WorkloadPluginOptions> = async (
         type: 'object', required: ['job', 'deadline'], additionalProperties: false,
         properties: {
           job: { type: 'string', minLength: 1, maxLength: 200 }, inputGb: { type: 'number', minimum: 0 },
-          deadline: { type: ['string', 'number'], description: 'seconds, or a duration such as 45m, 2h, 1h30m' },
+          deadline: { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string', maxLength: 20 }], description: 'seconds, or a duration such as 45m, 2h, 1h30m' },
           features: { type: 'object', additionalProperties: { type: 'string', maxLength: 200 }, maxProperties: 50 },
           maxFailureRisk: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
         },
