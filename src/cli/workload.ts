@@ -195,7 +195,7 @@ export async function runWorkload(argv: readonly string[]): Promise<number> {
       writeFileSync(out, JSON.stringify({ ...report, elapsed_s: Math.round((performance.now() - started) / 100) / 10 }, null, 2) + '\n')
       const pct = (v: number): string => `${(100 * v).toFixed(1)} %`
       console.log(`${protocol}, SLA ${String(sla)}, ${report.trials} trial(s), ${seeds} seed(s): ${report.jobs} jobs, ${report.scenarios} scenarios`)
-      console.log(`  runtime MAPE ${pct(report.runtime_mape)} (P90 coverage ${pct(report.p90_coverage)})`)
+      console.log(`  runtime MAPE ${pct(report.runtime_mape)} over runs, ${pct(report.runtime_mape_vs_config_mean)} against configuration means (P90 coverage ${pct(report.p90_coverage)})`)
       console.log(`  cost / oracle ${report.cost_ratio_vs_oracle.toFixed(3)}, SLA violations ${pct(report.sla_violation_rate)}, trial cost ${report.trial_cost_runs.toFixed(2)} oracle runs`)
       console.log(`  best static ${report.best_static_cost_ratio.toFixed(3)} (violations ${pct(report.best_static_sla_violation_rate)}), median static ${report.median_static_cost_ratio.toFixed(3)}`)
       console.log(`  saving vs best static ${pct(report.saving_vs_best_static)} per run; break-even after ${report.break_even_runs ?? 'never'} runs`)

@@ -151,7 +151,11 @@ export class WorkloadService {
     const warnings: string[] = []
     if (!choice.meetsDeadline) warnings.push(`no configuration in the history meets the deadline of ${req.deadlineS} s at P90 with failure risk <= ${advisor.maxFailureRisk}; this is the fastest safe one`)
     if (memory && memory.p90 > layout.containerGb) warnings.push(`predicted peak executor memory P90 ${round(memory.p90, 2)} GB exceeds the container (${round(layout.containerGb, 2)} GB): consider a memory-optimised instance type`)
-    if (thin) warnings.push(`${req.job} has ${known?.configs ?? 0} configuration(s) in the history: runtimes are transferred from similar jobs; run the proposed trials to sharpen them`)
+    if (thin) {
+      warnings.push(choice.chosen.prediction.method === 'prior'
+        ? `${req.job} has no completed run in the history: it is predicted as an average job of the history; run the proposed trials, then ingest their logs`
+        : `${req.job} has ${known?.configs ?? 0} configuration(s) in the history: runtimes are transferred from similar jobs; run the proposed trials to sharpen them`)
+    }
     const plan = thin ? planTrials(models, req.job, inputBytes, advisor.trials, req.deadlineS, extra) : null
     const advice: JsonObject = {
       id, job: req.job, inputGb: req.inputGb, deadlineS: req.deadlineS, meetsDeadline: choice.meetsDeadline,

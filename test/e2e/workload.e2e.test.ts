@@ -102,7 +102,7 @@ describe('tessera workload (CLI)', () => {
     expect(advice.exploration.needed).toBe(true)
     expect(advice.exploration.trials).toHaveLength(3)
     expect(advice.exploration.totalPredictedCostUsd).toBeGreaterThan(0)
-    expect(advice.warnings.join(' ')).toMatch(/transferred from similar jobs/)
+    expect(advice.warnings.join(' ')).toMatch(/no completed run in the history: it is predicted as an average job/)
   })
 
   it('evaluates a runs table and writes the JSON report', async () => {

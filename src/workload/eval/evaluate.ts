@@ -76,6 +76,9 @@ export interface ScenarioResult {
   readonly apeSum: number
   readonly apeRuns: number
   readonly coveredRuns: number
+  /** The same against each configuration's mean runtime (C3O's README scores this way), and the configurations. */
+  readonly apeMeanSum: number
+  readonly apeConfigs: number
 }
 
 export interface EvalReport {
@@ -88,6 +91,8 @@ export interface EvalReport {
   /** Means over the held-out jobs (each job's scenarios averaged first, then the jobs). */
   readonly runtime_mape: number
   readonly runtime_mape_by_job: Readonly<Record<string, number>>
+  /** MAPE of P50 against each held-out configuration's mean runtime (repetitions averaged first), macro over jobs. */
+  readonly runtime_mape_vs_config_mean: number
   readonly p90_coverage: number
   readonly cost_ratio_vs_oracle: number
   readonly sla_violation_rate: number
@@ -198,6 +203,7 @@ function scoreScenario(models: WorkloadModels, s: ScenarioData, train: readonly 
   // Runtime accuracy on the completed configurations that were not tried, against individual runs.
   const errors: number[] = []
   const covered: number[] = []
+  const meanErrors: number[] = []
   for (const o of s.configs) {
     if (!o.completed || tried.has(configKey(o.candidate))) continue
     const p = models.predict(scenarioFor(s.job, s.inputBytes, o.candidate, s.extra), useTrials ? own : undefined)
@@ -205,6 +211,7 @@ function scoreScenario(models: WorkloadModels, s: ScenarioData, train: readonly 
       errors.push(Math.abs(p.p50 - r.runtimeS) / r.runtimeS)
       covered.push(r.runtimeS <= p.p90 ? 1 : 0)
     }
+    meanErrors.push(Math.abs(p.p50 - o.runtimeS) / o.runtimeS)
   }
   return {
     job: s.job, scenario: s.key, slaS: s.slaS, chosen: configKey(choice.chosen.candidate), chosenRuntimeS: picked.outcome?.runtimeS ?? NaN,
@@ -212,6 +219,7 @@ function scoreScenario(models: WorkloadModels, s: ScenarioData, train: readonly 
     trialCostRuns: trialCost / s.oracleCost, bestStatic: statics.best, bestStaticCostRatio: stat.cost / s.oracleCost, bestStaticSlaViolated: stat.violated,
     medianStaticCostRatio: med.cost / s.oracleCost, runtimeMape: errors.length > 0 ? mean(errors) : null, p90Coverage: covered.length > 0 ? mean(covered) : null,
     apeSum: errors.reduce((a, b) => a + b, 0), apeRuns: errors.length, coveredRuns: covered.reduce((a, b) => a + b, 0),
+    apeMeanSum: meanErrors.reduce((a, b) => a + b, 0), apeConfigs: meanErrors.length,
   }
 }
 
@@ -256,6 +264,7 @@ export function evaluate(table: RunsTable, opts: Partial<EvalOptions> & Pick<Eva
         }
         const errors: number[] = []
         const covered: number[] = []
+        const meanErrors: number[] = []
         for (const o of heldConfigs) {
           if (!o.completed) continue
           const p = models.predict(scenarioFor(s.job, s.inputBytes, o.candidate, s.extra))
@@ -263,10 +272,12 @@ export function evaluate(table: RunsTable, opts: Partial<EvalOptions> & Pick<Eva
             errors.push(Math.abs(p.p50 - row.runtimeS) / row.runtimeS)
             covered.push(row.runtimeS <= p.p90 ? 1 : 0)
           }
+          meanErrors.push(Math.abs(p.p50 - o.runtimeS) / o.runtimeS)
         }
         results.push({
           ...r, runtimeMape: errors.length > 0 ? mean(errors) : null, p90Coverage: covered.length > 0 ? mean(covered) : null,
           apeSum: errors.reduce((a, b) => a + b, 0), apeRuns: errors.length, coveredRuns: covered.reduce((a, b) => a + b, 0),
+          apeMeanSum: meanErrors.reduce((a, b) => a + b, 0), apeConfigs: meanErrors.length,
         })
       }
       options.onFold?.(++done, foldsTotal)
@@ -284,11 +295,13 @@ function summarise(table: RunsTable, options: EvalOptions, results: readonly Sce
   // Runtime accuracy per job over its individual held-out runs, then averaged over jobs (macro).
   const mapeByJob: Record<string, number> = {}
   const coverageByJob: number[] = []
+  const configMapeByJob: number[] = []
   for (const [job, rs] of byJob) {
     const runs = rs.reduce((a, r) => a + r.apeRuns, 0)
     if (runs === 0) continue
     mapeByJob[job] = rs.reduce((a, r) => a + r.apeSum, 0) / runs
     coverageByJob.push(rs.reduce((a, r) => a + r.coveredRuns, 0) / runs)
+    configMapeByJob.push(rs.reduce((a, r) => a + r.apeMeanSum, 0) / Math.max(1, rs.reduce((a, r) => a + r.apeConfigs, 0)))
   }
   const chosenCost = mean(results.map((r) => r.costRatioVsOracle))
   const staticCost = mean(results.map((r) => r.bestStaticCostRatio))
@@ -297,7 +310,7 @@ function summarise(table: RunsTable, options: EvalOptions, results: readonly Sce
   return {
     protocol: options.protocol, sla: options.sla, trials: options.protocol === 'leave-one-job-out' ? options.trials : 0, seeds: options.seeds,
     rows: table.rows.length, jobs: byJob.size,
-    runtime_mape: mean(Object.values(mapeByJob)), runtime_mape_by_job: mapeByJob, p90_coverage: mean(coverageByJob),
+    runtime_mape: mean(Object.values(mapeByJob)), runtime_mape_by_job: mapeByJob, runtime_mape_vs_config_mean: mean(configMapeByJob), p90_coverage: mean(coverageByJob),
     cost_ratio_vs_oracle: jobMean((r) => r.costRatioVsOracle), sla_violation_rate: jobMean((r) => (r.slaViolated ? 1 : 0)),
     trial_cost_runs: trial, best_static_cost_ratio: jobMean((r) => r.bestStaticCostRatio),
     best_static_sla_violation_rate: jobMean((r) => (r.bestStaticSlaViolated ? 1 : 0)), median_static_cost_ratio: jobMean((r) => r.medianStaticCostRatio),
