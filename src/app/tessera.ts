@@ -23,6 +23,9 @@ import { startRetentionJob } from '../governance/retention/open-retention.js'
 import { DsarService } from '../governance/dsar/dsar-service.js'
 import { SuppressionList, loadOrCreateSuppressionKey, suppressionKeyPath } from '../governance/dsar/suppression.js'
 import { openErasureStore } from '../governance/open-privacy.js'
+import { openWorkloadStore } from '../workload/open-workload.js'
+import { WorkloadService } from '../workload/workload-service.js'
+import { httpFetchJson } from '../workload/eventlog/history-server.js'
 import { ValidationError } from '../core/errors.js'
 import { extractIdentifiers } from '../identity/extract-identifiers.js'
 import { createMetrics, type Metrics } from '../server/metrics.js'
@@ -207,6 +210,8 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
         await log.append(TOPICS.raw, events.map((e) => ({ key: String(e.userId ?? e.anonymousId ?? e.messageId), value: JSON.stringify(e), timestamp: clock.now() })))
       },
     })
+    const workloadStore = await openWorkloadStore(config, layout.dataDir)
+    closers.push(() => workloadStore.close())
     const app = await buildApp({
       config, sources: auth.sources, adminTokens: auth.adminTokens, log, reader, pipeline, metrics, clock, logger,
       ingest: role !== 'pipeline',
@@ -222,6 +227,10 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
         identifiersOf: (event) => extractIdentifiers(event, rules).identifiers.map((i) => i.key),
       },
       privacy: { counter, dsar },
+      workload: {
+        service: new WorkloadService(workloadStore, config.workload, clock),
+        maxUploadBytes: Math.round(config.workload.maxUploadMb * 1024 * 1024), fetchJson: httpFetchJson(),
+      },
     })
     closers.push(() => app.close())
     let url = ''

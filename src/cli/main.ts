@@ -27,6 +27,9 @@ Commands:
                           delete timeline events and trait values older than their category's schedule
   dsar create|status|list|run
                           data-subject requests: access export, erasure, opt-out, correction (admin API)
+  workload ingest|recommend|eval|convert|runs|accuracy
+                          Spark workload advisor: learn from event logs, recommend the cheapest cluster
+                          that meets a deadline, evaluate it (docs/workload.md)
   version                 print the version
 
 Run \`tessera <command> --help\` for the options of a command.
@@ -61,6 +64,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./retention.js')).runRetentionCommand(rest)
       case 'dsar':
         return await (await import('./dsar.js')).runDsar(rest)
+      case 'workload':
+        return await (await import('./workload.js')).runWorkload(rest)
       case 'version':
       case '--version':
         console.log(packageVersion())

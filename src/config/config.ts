@@ -10,6 +10,7 @@ import { SAFE_DEFAULT, validateClassification, type Classification } from '../go
 import { DEFAULT_RESIDENCY, type ResidencyConfig } from '../governance/residency.js'
 import { DEFAULT_CONSENT, validateConsentConfig, type ConsentConfig } from '../governance/consent/consent-config.js'
 import { DEFAULT_DP, DEFAULT_DSAR, DEFAULT_RETENTION, validatePrivacyConfig, type DpConfig, type DsarConfig, type RetentionConfig } from '../governance/privacy-config.js'
+import { DEFAULT_WORKLOAD, validateWorkloadConfig, type WorkloadConfig } from '../workload/workload-config.js'
 
 export interface SourceConfig {
   /** Stable id recorded on every event (`web`, `ios`, `crm`). */
@@ -161,6 +162,8 @@ export interface TesseraConfig {
     readonly matching: MatchingConfig
   }
   readonly governance: GovernanceConfig
+  /** The Spark workload advisor (docs/workload.md). */
+  readonly workload: WorkloadConfig
 }
 
 /** identity.matching: off by default; a trained model file (`tessera match-train`) and the pipeline's thresholds. */
@@ -207,6 +210,7 @@ export function defaultConfig(): TesseraConfig {
       retention: DEFAULT_RETENTION,
       dsar: DEFAULT_DSAR,
     },
+    workload: DEFAULT_WORKLOAD,
   }
 }
 
@@ -386,6 +390,7 @@ export function validateConfig(value: unknown): TesseraConfig {
   need(typeof mt.autoMerge === 'number' && mt.autoMerge >= mt.review && mt.autoMerge < 1, 'identity.matching.autoMerge', 'must be a probability below 1 and at least identity.matching.review, e.g. 0.99')
   need(isInt(mt.maxBlockSize, 1) && mt.maxBlockSize <= 10_000, 'identity.matching.maxBlockSize', 'must be an integer from 1 to 10000')
   validateGovernance(c.governance, need)
+  validateWorkloadConfig(c.workload, need)
   return c
 }
 

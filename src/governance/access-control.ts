@@ -133,7 +133,7 @@ export class AccessScope {
   }
 
   /** Non-profile resources: stats, audit, policies. */
-  requireSystem(action: Exclude<PolicyAction, 'viewProfile' | 'readField'>, id: 'stats' | 'audit' | 'policies' | 'privacy_requests'): void {
+  requireSystem(action: Exclude<PolicyAction, 'viewProfile' | 'readField'>, id: 'stats' | 'audit' | 'policies' | 'privacy_requests' | 'workload'): void {
     const d = this.#o.engine.authorize(this.principal, action, { type: 'System', id }, this.#context())
     this.#note(d)
     if (!d.allow) throw this.#deny(`${action} is not allowed`, d)

@@ -142,6 +142,6 @@ describe('PolicyEngine loading', () => {
   })
 
   it('ships one policy file per default role, plus the guardrails', () => {
-    expect(readdirSync(SHIPPED_POLICY_DIR).sort()).toEqual(['00-guardrails.cedar', 'admin.cedar', 'analyst.cedar', 'marketer.cedar', 'privacy-officer.cedar', 'support.cedar', 'tessera.cedarschema'])
+    expect(readdirSync(SHIPPED_POLICY_DIR).sort()).toEqual(['00-guardrails.cedar', 'admin.cedar', 'analyst.cedar', 'data-engineer.cedar', 'marketer.cedar', 'privacy-officer.cedar', 'support.cedar', 'tessera.cedarschema'])
   })
 })

@@ -20,7 +20,7 @@ export interface Principal {
 }
 
 /** The built-in roles, each with a shipped policy file in policies/. */
-export const DEFAULT_ROLES = ['admin', 'analyst', 'marketer', 'support', 'privacy_officer'] as const
+export const DEFAULT_ROLES = ['admin', 'analyst', 'marketer', 'support', 'privacy_officer', 'data_engineer'] as const
 
 export const NAMESPACE = 'Tessera'
 

@@ -22,6 +22,7 @@ import { openState } from '../app/open-state.js'
 import { dataLayout } from '../app/data-layout.js'
 import { consentPlugin } from './consent-plugin.js'
 import { privacyPlugin } from './privacy-plugin.js'
+import { workloadPlugin, type WorkloadPluginOptions } from './workload-plugin.js'
 import type { PrivateCounter } from '../governance/dp/private-count.js'
 import type { DsarService } from '../governance/dsar/dsar-service.js'
 import type { ConsentLedger } from '../governance/consent/consent-ledger.js'
@@ -57,6 +58,8 @@ export interface AppPorts {
   readonly consent?: { readonly ledger: ConsentLedger; readonly identifiersOf: (event: RawEvent) => readonly string[]; readonly identifierTypes: readonly string[] }
   /** Privacy operations: differentially private counts (src/server/privacy-plugin.ts). */
   readonly privacy?: { readonly counter: PrivateCounter; readonly dsar?: DsarService }
+  /** The Spark workload advisor (src/server/workload-plugin.ts). */
+  readonly workload?: Pick<WorkloadPluginOptions, 'service' | 'maxUploadBytes' | 'fetchJson'>
 }
 
 export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
@@ -95,6 +98,7 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
         { name: 'audit', description: 'Tamper-evident audit log (signed checkpoints, RFC 6962 proofs) and policy reload' },
         { name: 'consent', description: 'The consent ledger per identifier and purpose (write key to record, admin token to read)' },
         { name: 'privacy', description: 'Differentially private counts with a per-token ε budget, and data-subject requests' },
+        { name: 'workload', description: 'Spark workload advisor: run history from event logs, recommendations, feedback and evaluation' },
         { name: 'operations', description: 'Health and metrics' },
       ],
     },
@@ -158,6 +162,7 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
       ...(ports.privacy.dsar ? { dsar: ports.privacy.dsar } : {}),
     })
   }
+  if (ports.workload) await app.register(workloadPlugin, { authenticate, access: ports.governance.access, audit: ports.governance.audit, ...ports.workload })
   registerHealthRoutes(app, { log: ports.log, pipeline: ports.pipeline, metrics: ports.metrics, rawTopic: TOPICS.raw })
   return app
 }
