@@ -22,7 +22,8 @@ import { PrivateCounter } from '../governance/dp/private-count.js'
 import { startRetentionJob } from '../governance/retention/open-retention.js'
 import { DsarService } from '../governance/dsar/dsar-service.js'
 import { SuppressionList, loadOrCreateSuppressionKey, suppressionKeyPath } from '../governance/dsar/suppression.js'
-import { openErasureStore } from '../governance/open-privacy.js'
+import { openErasureStore, openVerificationStore, verificationChannel } from '../governance/open-privacy.js'
+import { RequesterVerification } from '../governance/dsar/requester-verification.js'
 import { ValidationError } from '../core/errors.js'
 import { extractIdentifiers } from '../identity/extract-identifiers.js'
 import { createMetrics, type Metrics } from '../server/metrics.js'
@@ -191,8 +192,13 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       const rule = rules.byName(type)
       return rule ? rule.normalize(value) : value
     }
+    const verificationStore = await openVerificationStore(config, layout.dataDir)
+    closers.push(() => verificationStore.close())
+    const verification = new RequesterVerification({
+      store: verificationStore, channel: verificationChannel(config, clock), audit: governance.audit, clock, config: config.governance.dsar.verification,
+    })
     const dsar = new DsarService({
-      store: privacyStore, reader, ledger: consent.ledger, audit: governance.audit, clock,
+      store: privacyStore, reader, ledger: consent.ledger, audit: governance.audit, clock, verification,
       suppression: new SuppressionList(privacyStore, loadOrCreateSuppressionKey(suppressionKeyPath(config))),
       openErasure: () => openErasureStore(config, layout.state),
       identifierOf: (text, field) => {

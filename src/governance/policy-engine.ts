@@ -20,7 +20,7 @@ export const MASK_MODES = ['partial', 'hash', 'redact'] as const
 export type MaskMode = (typeof MASK_MODES)[number]
 const MASK_ORDER: Readonly<Record<MaskMode | 'none', number>> = { none: 0, partial: 1, hash: 2, redact: 3 }
 
-export const ACTIONS = ['viewProfile', 'readField', 'readStats', 'readAudit', 'reloadPolicies', 'unmergeProfile', 'readMatchReview', 'decideMatchReview', 'handlePrivacyRequest'] as const
+export const ACTIONS = ['viewProfile', 'readField', 'readStats', 'readAudit', 'reloadPolicies', 'unmergeProfile', 'readMatchReview', 'decideMatchReview', 'handlePrivacyRequest', 'attestPrivacyRequester'] as const
 export type PolicyAction = (typeof ACTIONS)[number]
 
 export type PolicyResource =
