@@ -17,15 +17,15 @@ import type { ProfileReader } from '../profiles/profile-reader.js'
 import { buildApp } from '../server/app.js'
 import { openGovernance } from '../governance/open-governance.js'
 import { openConsent } from '../governance/consent/open-consent.js'
-import { openPrivacyStore } from '../governance/open-privacy.js'
 import { PrivateCounter } from '../governance/dp/private-count.js'
 import { startRetentionJob } from '../governance/retention/open-retention.js'
 import { DsarService } from '../governance/dsar/dsar-service.js'
 import { SuppressionList, loadOrCreateSuppressionKey, suppressionKeyPath } from '../governance/dsar/suppression.js'
-import { openErasureStore } from '../governance/open-privacy.js'
 import { openWorkloadStore } from '../workload/open-workload.js'
 import { WorkloadService } from '../workload/workload-service.js'
 import { httpFetchJson } from '../workload/eventlog/history-server.js'
+import { openErasureStore, openPrivacyStore, openVerificationStore, verificationChannel } from '../governance/open-privacy.js'
+import { RequesterVerification } from '../governance/dsar/requester-verification.js'
 import { ValidationError } from '../core/errors.js'
 import { extractIdentifiers } from '../identity/extract-identifiers.js'
 import { createMetrics, type Metrics } from '../server/metrics.js'
@@ -34,6 +34,8 @@ import { dataLayout, type DataLayout } from './data-layout.js'
 import { createLogger } from './logger.js'
 import { openLog } from './open-log.js'
 import { openReader, openState } from './open-state.js'
+import { openRetentionLogs } from './retention-logs.js'
+import { logTopicSettings } from '../governance/retention/log-retention.js'
 import { acquireProcessLock, type ProcessLock } from './process-lock.js'
 
 /** What this process runs: everything (default), only the HTTP ingest + admin API, or only the pipeline. */
@@ -106,7 +108,8 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     const inWorker = config.pipeline.worker && config.log.kind !== 'memory'
     const log: EventLog = await openLog(config, { path: layout.rawLog, role, logger })
     closers.push(() => log.close())
-    await log.ensureTopic(TOPICS.raw, config.log.partitions)
+    const topicSettings = logTopicSettings(config)
+    await log.ensureTopic(TOPICS.raw, config.log.partitions, topicSettings)
 
     const state: StateBackend = await openState(config, layout.state)
     try {
@@ -116,6 +119,8 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       throw error
     }
     let pipeline: PipelineHandle | null = null
+    /** The output log this process has open (in-process pipeline), for the retention job. */
+    let outputLog: EventLog | undefined
     const onBatch = (r: BatchReport): void => {
       for (const [stage, n] of Object.entries(r.stageErrors)) metrics.stageErrors.inc({ stage }, n)
       if (r.topic !== TOPICS.raw) {
@@ -142,7 +147,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
         if (config.log.kind === 'kafka') output = log
         else {
           const opened = await openLog(config, { path: layout.outputLog, readOnly: true })
-          await opened.ensureTopic(TOPICS.resolved, config.log.partitions)
+          await opened.ensureTopic(TOPICS.resolved, config.log.partitions, topicSettings)
           closers.push(() => opened.close())
           output = opened
         }
@@ -153,8 +158,9 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       })
     } else {
       const output: EventLog = config.log.kind === 'memory' ? new MemoryEventLog() : await openLog(config, { path: layout.outputLog, role: 'pipeline-out', logger })
-      await output.ensureTopic(TOPICS.resolved, config.log.partitions)
-      await output.ensureTopic(TOPICS.deadLetter, 1)
+      await output.ensureTopic(TOPICS.resolved, config.log.partitions, topicSettings)
+      await output.ensureTopic(TOPICS.deadLetter, 1, topicSettings)
+      outputLog = output
       closers.push(() => output.close(), () => state.close())
       pipeline = startInProcessPipeline({ config, input: log, output, state, logger: pipelineLogger, onBatch })
     }
@@ -184,7 +190,8 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     if (role !== 'ingest') {
       const stopRetention = startRetentionJob({
         config, statePath: layout.state, audit: governance.audit, clock,
-        onReport: (r) => logger.info({ events: r.events, traits: r.traits, profiles: r.profilesChanged }, 'retention run'),
+        openLogTopics: () => openRetentionLogs(config, layout, { raw: log, ...(outputLog ? { output: outputLog } : {}) }),
+        onReport: (r) => logger.info({ events: r.events, traits: r.traits, profiles: r.profilesChanged, log: r.log }, 'retention run'),
         onError: (e) => logger.error({ err: { message: e.message } }, 'retention run failed'),
       })
       closers.push(stopRetention)
@@ -194,8 +201,13 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       const rule = rules.byName(type)
       return rule ? rule.normalize(value) : value
     }
+    const verificationStore = await openVerificationStore(config, layout.dataDir)
+    closers.push(() => verificationStore.close())
+    const verification = new RequesterVerification({
+      store: verificationStore, channel: verificationChannel(config, clock), audit: governance.audit, clock, config: config.governance.dsar.verification,
+    })
     const dsar = new DsarService({
-      store: privacyStore, reader, ledger: consent.ledger, audit: governance.audit, clock,
+      store: privacyStore, reader, ledger: consent.ledger, audit: governance.audit, clock, verification,
       suppression: new SuppressionList(privacyStore, loadOrCreateSuppressionKey(suppressionKeyPath(config))),
       openErasure: () => openErasureStore(config, layout.state),
       identifierOf: (text, field) => {

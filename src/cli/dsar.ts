@@ -1,6 +1,7 @@
 /**
- * @module `tessera dsar create|status|list|run`: data-subject requests through the admin API
- * (`/v1/privacy/requests`), as a privacy officer (purpose privacy_request) or an admin.
+ * @module `tessera dsar create|status|list|verify|run`: data-subject requests through the admin API
+ * (`/v1/privacy/requests`), as a privacy officer (purpose privacy_request) or an admin. `verify` sends the requester a
+ * one-time code, checks the code they gave back, or (privacy officers only) attests how they were verified.
  */
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
@@ -12,7 +13,12 @@ const HELP = `Usage: tessera dsar <command> [options]
          [--traits JSON]        record a request (corrected traits for correct); prints its id and deadline
   status <id>                   status and legal deadline of a request
   list [--limit N]              requests, newest first
-  run <id> [--out FILE]         carry a request out (an access export is printed, or written to FILE)
+  verify <id> --send-code       send the requester a one-time code through the verification webhook
+  verify <id> --code CODE       check the code the requester gave back
+  verify <id> --attest TEXT [--basis account|documents|callback|in_person|other]
+                                attest (privacy officers only) how the requester was verified, and what was checked
+  run <id> [--out FILE]         carry a request out once its requester is verified (opt_out needs no verification;
+                                an access export is printed, or written to FILE)
 
   --purpose NAME      X-Tessera-Purpose (default privacy_request; an admin token bound to administration: administration)
   --json              print the API's answer as JSON
@@ -23,11 +29,14 @@ const HELP = `Usage: tessera dsar <command> [options]
 interface RequestView {
   id: string; type: string; status: string; jurisdiction: string; regime: string; receivedAt: string; dueAt: string; daysLeft: number; overdue: boolean
   result: Record<string, unknown> | null
+  verification?: { status: string; method: string | null; codeExpiresAt: string | null; attemptsLeft: number | null; codesLeft: number }
 }
 
 function line(r: RequestView): string {
   const due = r.status === 'completed' ? `due ${r.dueAt}` : `due ${r.dueAt} (${r.overdue ? 'OVERDUE' : `${r.daysLeft} days left`})`
-  return `${r.id}  ${r.type.padEnd(8)} ${r.status.padEnd(10)} ${r.regime} ${r.jurisdiction}  received ${r.receivedAt}  ${due}`
+  const v = r.verification
+  const verified = v === undefined ? '' : `  verification ${v.status}${v.method ? ` (${v.method})` : ''}${v.status === 'code_sent' ? ` until ${v.codeExpiresAt}, ${v.attemptsLeft} attempts left` : ''}`
+  return `${r.id}  ${r.type.padEnd(8)} ${r.status.padEnd(10)} ${r.regime} ${r.jurisdiction}  received ${r.receivedAt}  ${due}${verified}`
 }
 
 export async function runDsar(argv: readonly string[], fetchImpl: typeof fetch = fetch): Promise<number> {
@@ -36,6 +45,7 @@ export async function runDsar(argv: readonly string[], fetchImpl: typeof fetch =
     options: {
       type: { type: 'string' }, identifier: { type: 'string' }, jurisdiction: { type: 'string' }, traits: { type: 'string' },
       limit: { type: 'string' }, out: { type: 'string' }, purpose: { type: 'string' }, json: { type: 'boolean' }, token: { type: 'string' },
+      'send-code': { type: 'boolean' }, code: { type: 'string' }, attest: { type: 'string' }, basis: { type: 'string' },
       url: { type: 'string' }, 'data-dir': { type: 'string' }, help: { type: 'boolean' },
     },
   })
@@ -71,6 +81,16 @@ export async function runDsar(argv: readonly string[], fetchImpl: typeof fetch =
     case 'list':
       request = { method: 'GET', path: `/v1/privacy/requests?limit=${encodeURIComponent(values.limit ?? '100')}` }
       break
+    case 'verify': {
+      if (id === undefined) return fail('verify needs a request id')
+      const chosen = [values['send-code'] === true, values.code !== undefined, values.attest !== undefined].filter(Boolean).length
+      if (chosen !== 1) return fail(`verify needs exactly one of --send-code, --code CODE or --attest TEXT\n\n${HELP}`)
+      const base = `/v1/privacy/requests/${encodeURIComponent(id)}/verification`
+      request = values['send-code'] === true ? { method: 'POST', path: `${base}/code` }
+        : values.code !== undefined ? { method: 'POST', path: `${base}/confirm`, body: { code: values.code } }
+          : { method: 'POST', path: `${base}/attest`, body: { basis: values.basis ?? 'other', evidence: values.attest } }
+      break
+    }
     default:
       return fail(`unknown command ${JSON.stringify(command ?? '')}\n\n${HELP}`)
   }

@@ -12,6 +12,7 @@ import { openState } from '../app/open-state.js'
 import { acquireProcessLock } from '../app/process-lock.js'
 import { createLogger } from '../app/logger.js'
 import { TOPICS, type TopicPartitionOffset } from '../log/event-log.js'
+import { logTopicSettings } from '../governance/retention/log-retention.js'
 import { startInProcessPipeline } from '../pipeline/pipeline-host.js'
 import { PIPELINE_GROUP } from '../pipeline/pipeline-runner.js'
 import { PROFILES_GROUP } from '../pipeline/build-pipeline.js'
@@ -66,13 +67,16 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
     if (from.kind === 'time') start = await input.offsetsForTime(TOPICS.raw, from.time)
     else {
       const ends = await input.endOffsets(TOPICS.raw)
+      // Log retention may have removed the oldest records: start no earlier than what the log still holds, so the
+      // pipeline does not report the removed ones as lost.
+      const firsts = await input.startOffsets(TOPICS.raw)
       start = Array.from({ length: partitions }, (_, partition) => ({
-        topic: TOPICS.raw, partition, offset: Math.min(from.offset, ends[partition]?.offset ?? 0),
+        topic: TOPICS.raw, partition, offset: Math.min(Math.max(from.offset, firsts[partition]?.offset ?? 0), ends[partition]?.offset ?? 0),
       }))
     }
     const total = (await input.endOffsets(TOPICS.raw)).reduce((n, e) => n + e.offset - (start[e.partition]?.offset ?? 0), 0)
-    await output.ensureTopic(TOPICS.resolved, config.log.partitions)
-    await output.ensureTopic(TOPICS.deadLetter, 1)
+    await output.ensureTopic(TOPICS.resolved, config.log.partitions, logTopicSettings(config))
+    await output.ensureTopic(TOPICS.deadLetter, 1, logTopicSettings(config))
     await state.reset()
     await state.transaction((tx) => tx.offsets.save(PIPELINE_GROUP, start))
     if (profileUpdatesMode(config) === 'partitioned') {

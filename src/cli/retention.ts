@@ -1,8 +1,9 @@
 /**
  * @module `tessera retention run [--dry-run]`: deletes timeline events and trait values older than their data
- * category's schedule (governance.retention.schedules) from the state store, prints what was (or, with
- * --dry-run, would be) deleted per category, and records the run in the audit log. `tessera up` runs the same
- * job every governance.retention.intervalMinutes.
+ * category's schedule (governance.retention.schedules) from the state store, and the expired records of the event
+ * log that every pipeline consumer has read, prints what was (or, with --dry-run, would be) deleted per category
+ * and topic, and records the run in the audit log. `tessera up` runs the same job every
+ * governance.retention.intervalMinutes.
  */
 import { parseArgs } from 'node:util'
 import { dataLayout } from '../app/data-layout.js'
@@ -13,6 +14,7 @@ import { AuditLog } from '../governance/audit-log.js'
 import { createCheckpointSigner, loadOrCreateSigningKey } from '../governance/checkpoint.js'
 import { openAuditStore, signingKeyPath } from '../governance/open-governance.js'
 import { retentionOnce } from '../governance/retention/open-retention.js'
+import { openRetentionLogs } from '../app/retention-logs.js'
 
 const HELP = `Usage: tessera retention run [--dry-run] [options]
 
@@ -53,13 +55,15 @@ export async function runRetentionCommand(argv: readonly string[]): Promise<numb
   })
   try {
     const dryRun = values['dry-run'] ?? false
-    const report = await retentionOnce(config, layout.state, audit, systemClock, { type: 'cli', id: 'tessera retention' }, dryRun)
+    const report = await retentionOnce(config, layout.state, audit, systemClock, { type: 'cli', id: 'tessera retention' }, dryRun,
+      () => openRetentionLogs(config, layout))
     if (values.json) console.log(JSON.stringify(report, null, 2))
     else {
       const verb = dryRun ? 'would delete' : 'deleted'
       const list = (m: Readonly<Record<string, number>>): string => Object.entries(m).map(([c, n]) => `${c} ${n}`).join(', ') || 'none'
       console.log(`retention ${dryRun ? 'dry run' : 'run'} at ${report.time}: ${verb} timeline events: ${list(report.events)}; trait values: ${list(report.traits)} ` +
-        `(${report.profilesChanged} profiles)`)
+        `(${report.profilesChanged} profiles); event-log records: ${list(report.log)}`)
+      for (const note of report.logNotes) console.log(`  ${note}`)
       for (const [c, t] of Object.entries(report.cutoffs)) console.log(`  ${c}: before ${t}`)
     }
     return 0

@@ -9,6 +9,7 @@ import { DEFAULT_IDENTIFIER_TYPES, NORMALIZERS, parseWindow, type IdentifierType
 import { SAFE_DEFAULT, validateClassification, type Classification } from '../governance/classification.js'
 import { DEFAULT_RESIDENCY, type ResidencyConfig } from '../governance/residency.js'
 import { DEFAULT_CONSENT, validateConsentConfig, type ConsentConfig } from '../governance/consent/consent-config.js'
+import { validateLogRetention } from '../governance/retention/log-retention.js'
 import { DEFAULT_DP, DEFAULT_DSAR, DEFAULT_RETENTION, validatePrivacyConfig, type DpConfig, type DsarConfig, type RetentionConfig } from '../governance/privacy-config.js'
 import { DEFAULT_WORKLOAD, validateWorkloadConfig, type WorkloadConfig } from '../workload/workload-config.js'
 
@@ -116,6 +117,11 @@ export interface TesseraConfig {
     readonly brokers: readonly string[]
     /** Kafka client id prefix (the role is appended). */
     readonly clientId: string
+    /**
+     * `retention.ms` of the Kafka topics Tessera creates; default the events' retention schedule (docs/operations.md).
+     * At most that schedule. The embedded log is cut by the retention job instead.
+     */
+    readonly retentionMs?: number
   }
   readonly store: {
     readonly kind: StoreKind
@@ -391,6 +397,7 @@ export function validateConfig(value: unknown): TesseraConfig {
   need(isInt(mt.maxBlockSize, 1) && mt.maxBlockSize <= 10_000, 'identity.matching.maxBlockSize', 'must be an integer from 1 to 10000')
   validateGovernance(c.governance, need)
   validateWorkloadConfig(c.workload, need)
+  validateLogRetention(c)
   return c
 }
 

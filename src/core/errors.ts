@@ -13,6 +13,8 @@ export const ERROR_CODES = [
   'TESSERA_LOCKED',
   // identity graph (unmerge): the request conflicts with the graph or the deployment mode
   'TESSERA_CONFLICT',
+  // a service Tessera calls out to (a verification webhook) refused or did not answer
+  'TESSERA_UPSTREAM',
 ] as const
 export type ErrorCode = (typeof ERROR_CODES)[number]
 

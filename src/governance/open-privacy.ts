@@ -13,6 +13,12 @@ import type { RetentionStore } from './retention/retention-store.js'
 import { openPostgresErasureStore } from '../storage/postgres/privacy-erasure.js'
 import { SqliteErasureStore } from '../storage/sqlite/privacy-erasure.js'
 import type { ErasureStore } from './dsar/erasure-store.js'
+import { openPostgresVerificationStore } from '../storage/postgres/dsar-verification-store.js'
+import { SqliteVerificationStore } from '../storage/sqlite/dsar-verification-store.js'
+import type { VerificationStore } from './dsar/verification-store.js'
+import type { Clock } from '../core/clock.js'
+import { WebhookVerificationChannel, loadOrCreateWebhookSecret } from './dsar/webhook-channel.js'
+import type { VerificationChannel } from './dsar/verification-channel.js'
 
 export function privacyStorePath(dataDir: string): string {
   return join(dataDir, 'privacy.db')
@@ -44,4 +50,19 @@ export async function openErasureStore(config: TesseraConfig, statePath: string)
   return config.store.kind === 'postgres'
     ? openPostgresErasureStore({ url: config.store.url!, schema: config.store.schema })
     : new SqliteErasureStore(statePath)
+}
+
+/** Opens the requester-verification side of the privacy store (the privacy store must have been migrated). */
+export async function openVerificationStore(config: TesseraConfig, dataDir: string): Promise<VerificationStore> {
+  return config.store.kind === 'postgres'
+    ? openPostgresVerificationStore({ url: config.store.url!, schema: config.store.schema })
+    : new SqliteVerificationStore(privacyStorePath(dataDir))
+}
+
+/** The delivery channel for one-time codes: the webhook when `governance.dsar.verification.webhookUrl` is set, else none. */
+export function verificationChannel(config: TesseraConfig, clock: Clock): VerificationChannel | null {
+  const v = config.governance.dsar.verification
+  if (v.webhookUrl === undefined) return null
+  const secret = loadOrCreateWebhookSecret(v.webhookSecretFile ?? join(config.dataDir, 'dsar-webhook.key'))
+  return new WebhookVerificationChannel({ url: v.webhookUrl, secret, timeoutMs: v.webhookTimeoutMs, now: () => clock.now() })
 }

@@ -21,7 +21,7 @@ export type MaskMode = (typeof MASK_MODES)[number]
 const MASK_ORDER: Readonly<Record<MaskMode | 'none', number>> = { none: 0, partial: 1, hash: 2, redact: 3 }
 
 export const ACTIONS = ['viewProfile', 'readField', 'readStats', 'readAudit', 'reloadPolicies', 'unmergeProfile', 'readMatchReview', 'decideMatchReview', 'handlePrivacyRequest',
-  'ingestWorkload', 'recommendWorkload', 'readWorkload'] as const
+  'attestPrivacyRequester', 'ingestWorkload', 'recommendWorkload', 'readWorkload'] as const
 export type PolicyAction = (typeof ACTIONS)[number]
 
 export type PolicyResource =

@@ -210,6 +210,16 @@ export function runRetentionContract(name: string, create: () => Promise<Retenti
       await audit.close()
       await auditStore.close()
     })
+
+    it('reads the consumer offsets a pipeline group stored with its state (how far log retention may go)', async () => {
+      const store = await f.store()
+      expect(await store.committedOffsets('tessera-pipeline', 'events.raw')).toEqual([])
+      await f.backend.transaction((tx) => tx.offsets.save('tessera-pipeline', [{ topic: 'events.raw', partition: 1, offset: 7 }, { topic: 'events.raw', partition: 0, offset: 12 }]))
+      await f.backend.transaction((tx) => tx.offsets.save('other', [{ topic: 'events.raw', partition: 0, offset: 1 }]))
+      expect(await store.committedOffsets('tessera-pipeline', 'events.raw')).toEqual([{ topic: 'events.raw', partition: 0, offset: 12 }, { topic: 'events.raw', partition: 1, offset: 7 }])
+      expect(await store.committedOffsets('tessera-pipeline', 'events.resolved')).toEqual([])
+      await store.close()
+    })
   })
 }
 

@@ -444,6 +444,77 @@ export function runEventLogContract(name: string, create: () => Promise<EventLog
       })
     })
 
+    describe('retention (deleteRecordsBefore, startOffsets)', () => {
+      /** One partition holding records with these timestamps, offsets 0.. in order. */
+      async function timed(timestamps: readonly number[]): Promise<string> {
+        const topic = uniqueName('retain')
+        await log.ensureTopic(topic, 1)
+        await log.append(topic, timestamps.map((timestamp, i) => ({ key: 'same', value: `v${i}`, timestamp })))
+        return topic
+      }
+      const upTo = (topic: string, offset: number): TopicPartitionOffset[] => [{ topic, partition: 0, offset }]
+      const offsetsOf = async (topic: string): Promise<number[]> => (await log.read(topic, 0, 0, 1000)).map((r) => r.offset)
+
+      it('startOffsets is the first stored offset, the end offset for an empty partition', async () => {
+        const topic = uniqueName('start')
+        await log.ensureTopic(topic, 2)
+        expect(await log.startOffsets(topic)).toEqual([{ topic, partition: 0, offset: 0 }, { topic, partition: 1, offset: 0 }])
+        await log.append(topic, records(10, (i) => ({ key: `k${i}`, value: `v${i}` })))
+        expect((await log.startOffsets(topic)).map((o) => o.offset)).toEqual([0, 0])
+      })
+
+      it('deletes the expired prefix below what every reader consumed, never moving the end; a dry run only counts', async () => {
+        const topic = await timed([1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000])
+        const dry = await log.deleteRecordsBefore(topic, 5500, upTo(topic, 10), true)
+        if (!dry.supported) {
+          // An adapter whose broker deletes by itself (Kafka retention.ms) deletes nothing here, dry or not.
+          expect(dry.reason).toMatch(/retention/)
+          expect(await log.deleteRecordsBefore(topic, 5500, upTo(topic, 10), false)).toMatchObject({ supported: false })
+          expect(await offsetsOf(topic)).toEqual(range(0, 10))
+          return
+        }
+        expect(dry).toEqual({ supported: true, deleted: 5, partitions: [{ topic, partition: 0, offset: 5 }] })
+        expect(await offsetsOf(topic)).toEqual(range(0, 10))
+        // Readers have consumed only up to offset 3: nothing at or above it goes.
+        expect(await log.deleteRecordsBefore(topic, 5500, upTo(topic, 3), false)).toMatchObject({ deleted: 3 })
+        expect(await offsetsOf(topic)).toEqual(range(3, 10))
+        expect(await log.startOffsets(topic)).toEqual([{ topic, partition: 0, offset: 3 }])
+        expect(await log.deleteRecordsBefore(topic, 5500, upTo(topic, 10), false)).toMatchObject({ deleted: 2, partitions: [{ topic, partition: 0, offset: 5 }] })
+        expect(await offsetsOf(topic)).toEqual(range(5, 10))
+        // A partition missing from upTo keeps everything; the end never moves; appends go on from it.
+        expect(await log.deleteRecordsBefore(topic, 99_000, [], false)).toMatchObject({ deleted: 0 })
+        expect(await log.endOffsets(topic)).toEqual([{ topic, partition: 0, offset: 10 }])
+        expect((await log.append(topic, [{ key: 'same', value: 'late', timestamp: 11_000 }])).positions).toEqual([{ topic, partition: 0, offset: 10 }])
+        expect((await log.offsetsForTime(topic, 0))[0]!.offset).toBe(5)
+        expect((await log.offsetsForTime(topic, 8500))[0]!.offset).toBe(8)
+      })
+
+      it('stops at the first record that is not expired, and can empty a partition without reusing its offsets', async () => {
+        const topic = await timed([1000, 9000, 2000, 3000])
+        const first = await log.deleteRecordsBefore(topic, 5000, upTo(topic, 4), false)
+        if (!first.supported) return
+        expect(first.deleted).toBe(1)
+        expect(await offsetsOf(topic)).toEqual([1, 2, 3])
+        expect(await log.deleteRecordsBefore(topic, 10_000, upTo(topic, 4), false)).toMatchObject({ deleted: 3 })
+        expect(await offsetsOf(topic)).toEqual([])
+        expect(await log.startOffsets(topic)).toEqual([{ topic, partition: 0, offset: 4 }])
+        expect(await log.endOffsets(topic)).toEqual([{ topic, partition: 0, offset: 4 }])
+        expect((await log.append(topic, [{ key: 'same', value: 'next', timestamp: 20_000 }])).positions[0]!.offset).toBe(4)
+      })
+
+      it('never deletes what a consumer group committed in this log has not passed', async () => {
+        const topic = await timed([1000, 2000, 3000, 4000, 5000, 6000])
+        const group = uniqueName('reader')
+        await consumeUntil(log, { group, topic, maxWaitMs: MAX_WAIT_MS }, (d) => d.length > 0, async (_batch, consumer) => {
+          await consumer.commit([{ topic, partition: 0, offset: 2 }])
+        })
+        const result = await log.deleteRecordsBefore(topic, 10_000, upTo(topic, 6), false)
+        if (!result.supported) return
+        expect(result.deleted).toBe(2)
+        expect(await offsetsOf(topic)).toEqual([2, 3, 4, 5])
+      })
+    })
+
     describe('close', () => {
       it('ends running consumers, then rejects appends with TESSERA_LOG_UNAVAILABLE; closing twice is fine', async () => {
         const topic = uniqueName('close')

@@ -50,6 +50,18 @@ export interface RecordBatch {
 
 export type BatchHandler = (batch: RecordBatch) => Promise<void>
 
+/** What {@link EventLog.deleteRecordsBefore} did: records deleted (or counted, in a dry run), or why it cannot delete. */
+export type DeleteRecordsResult =
+  /** `partitions`: where each partition starts after the deletion (in a dry run: would start). */
+  | { readonly supported: true; readonly deleted: number; readonly partitions: readonly TopicPartitionOffset[] }
+  | { readonly supported: false; readonly reason: string }
+
+/** Settings of a topic Tessera creates. */
+export interface TopicSettings {
+  /** How long the broker keeps records (Kafka `retention.ms`); adapters that delete through the retention job ignore it. */
+  readonly retentionMs?: number
+}
+
 export interface ConsumerOptions {
   readonly group: string
   readonly topic: string
@@ -83,8 +95,8 @@ export interface LogConsumer {
 export interface EventLog {
   /** Human-readable adapter name for logs and metrics (`embedded`, `kafka`, `memory`). */
   readonly kind: string
-  /** Creates the topic with this many partitions if it does not exist. Idempotent. */
-  ensureTopic(topic: string, partitions: number): Promise<void>
+  /** Creates the topic with this many partitions (and settings) if it does not exist. Idempotent; an existing topic is left as it is. */
+  ensureTopic(topic: string, partitions: number, settings?: TopicSettings): Promise<void>
   /** Number of partitions of an existing topic. */
   partitions(topic: string): Promise<number>
   /**
@@ -97,12 +109,34 @@ export interface EventLog {
   read(topic: string, partition: number, offset: number, limit: number): Promise<readonly LogRecord[]>
   /** Offset that the next appended record of each partition will get (Kafka's high watermark). */
   endOffsets(topic: string): Promise<readonly TopicPartitionOffset[]>
+  /** First offset still stored per partition (Kafka's log start offset); the end offset when the partition is empty. */
+  startOffsets(topic: string): Promise<readonly TopicPartitionOffset[]>
+  /**
+   * Log retention: deletes, per partition, the longest run of records from the start whose timestamps are all before
+   * `before`, but never a record at or above `upTo` for its partition (what every reader has consumed; a partition
+   * missing from `upTo` keeps everything) nor one a consumer group committed in this log has not passed. Offsets are
+   * never reused: the start of the partition moves, its end stays. With `dryRun`, only counts. Adapters whose broker
+   * deletes by itself (Kafka, `retention.ms`) answer `supported: false` and delete nothing.
+   */
+  deleteRecordsBefore(topic: string, before: number, upTo: readonly TopicPartitionOffset[], dryRun: boolean): Promise<DeleteRecordsResult>
   /** First offset per partition whose record timestamp is >= `timestamp` (or the end offset). */
   offsetsForTime(topic: string, timestamp: number): Promise<readonly TopicPartitionOffset[]>
   /** The group's committed offsets (those recorded through `LogConsumer.commit`). */
   committedOffsets(group: string, topic: string): Promise<readonly TopicPartitionOffset[]>
   createConsumer(options: ConsumerOptions): LogConsumer
   close(): Promise<void>
+}
+
+/**
+ * The first offset, per partition, that retention may not delete: `upTo` (missing partition: 0), lowered to the
+ * position of every consumer group that committed in this log.
+ */
+export function deletableUpTo(topic: string, partitions: number, upTo: readonly TopicPartitionOffset[], groups: readonly ReadonlyMap<number, number>[]): number[] {
+  return Array.from({ length: partitions }, (_, partition) => {
+    let limit = upTo.find((o) => o.topic === topic && o.partition === partition)?.offset ?? 0
+    for (const g of groups) limit = Math.min(limit, g.get(partition) ?? 0)
+    return Math.max(0, limit)
+  })
 }
 
 /** Topic names used by Tessera. */

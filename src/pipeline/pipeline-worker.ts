@@ -7,6 +7,7 @@ import { profileUpdatesMode, type TesseraConfig } from '../config/config.js'
 import { openLog } from '../app/open-log.js'
 import { openState } from '../app/open-state.js'
 import { TOPICS } from '../log/event-log.js'
+import { logTopicSettings } from '../governance/retention/log-retention.js'
 import { buildPipeline } from './build-pipeline.js'
 import type { WorkerMessage } from './pipeline-host.js'
 import type { PipelineLogger } from './pipeline-runner.js'
@@ -28,8 +29,8 @@ const logger: PipelineLogger = {
 
 const input = await openLog(config, { path: paths.rawLog, readOnly: true, role: 'pipeline', logger })
 const output = await openLog(config, { path: paths.outputLog, role: 'pipeline-out', logger })
-await output.ensureTopic(TOPICS.resolved, config.log.partitions)
-await output.ensureTopic(TOPICS.deadLetter, 1)
+await output.ensureTopic(TOPICS.resolved, config.log.partitions, logTopicSettings(config))
+await output.ensureTopic(TOPICS.deadLetter, 1, logTopicSettings(config))
 const state = await openState(config, paths.state)
 await state.migrate()
 // On PostgreSQL the profile owners get their own pool so both runners' transactions run at once.

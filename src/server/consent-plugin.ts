@@ -15,7 +15,8 @@ import type { AccessControl } from '../governance/access-control.js'
 import type { AuditLog } from '../governance/audit-log.js'
 import type { ConsentLedger } from '../governance/consent/consent-ledger.js'
 import type { ConsentSignal, StoredConsentRecord } from '../governance/consent/consent-record.js'
-import { gpcSignal, isGpcHeader, segmentSignal } from '../governance/consent/consent-signals.js'
+import { gpcSignal, isGpcHeader, refusalsWin, segmentSignal, usPrivacySignal } from '../governance/consent/consent-signals.js'
+import { googleConsentModeSignal } from '../governance/consent/google-consent-mode.js'
 import { assertPurpose, jurisdictionOf } from '../governance/consent/effective-consent.js'
 import { decodeGppSignals } from '../governance/consent/gpp-signal.js'
 import { decodeTcfSignal } from '../governance/consent/tcf-signal.js'
@@ -46,6 +47,8 @@ interface ConsentBody {
   categoryPreferences?: Record<string, unknown>
   tcf?: string
   gpp?: string
+  usPrivacy?: string
+  googleConsentMode?: Record<string, unknown>
   jurisdiction?: string
   writeKey?: string
 }
@@ -74,8 +77,9 @@ export const consentPlugin: FastifyPluginAsync<ConsentPluginOptions> = async (ap
     schema: {
       summary: 'Record consent choices for identifiers (CMP backends, preference centres)',
       description: 'Authenticated with a source write key (HTTP Basic user name, or `writeKey` in the body). Give explicit choices per purpose ' +
-        '(`purposes`), and/or the evidence a CMP produced: a TCF v2.2 TC string (`tcf`), a GPP string (`gpp`), Segment-style `categoryPreferences`. ' +
-        'A `Sec-GPC: 1` header also records an opt-out of sale/sharing and advertising. Undecodable strings are recorded as invalid evidence and grant nothing.',
+        '(`purposes`), and/or the evidence a CMP produced: a TCF v2.2+ TC string (`tcf`), a GPP string (`gpp`), a US Privacy string (`usPrivacy`), ' +
+        'Google Consent Mode types (`googleConsentMode`), Segment-style `categoryPreferences`. A `Sec-GPC: 1` header also records an opt-out of ' +
+        'sale/sharing and advertising. Undecodable strings are recorded as invalid evidence and grant nothing; a refusal in one signal wins over a grant in another.',
       tags: ['consent'],
       security: [{ writeKey: [] }],
       body: {
@@ -88,6 +92,8 @@ export const consentPlugin: FastifyPluginAsync<ConsentPluginOptions> = async (ap
           categoryPreferences: { type: 'object', additionalProperties: true },
           tcf: { type: 'string', maxLength: 16384 },
           gpp: { type: 'string', maxLength: 16384 },
+          usPrivacy: { type: 'string', maxLength: 10, description: 'US Privacy string, e.g. 1YYN' },
+          googleConsentMode: { type: 'object', additionalProperties: true, description: 'consent type → "granted" / "denied", e.g. { "ad_storage": "denied" }' },
           jurisdiction: { type: 'string', maxLength: 10, description: 'EU, US, US-CA, ... or a country code; default from the signals' },
           writeKey: { type: 'string' },
         },
@@ -121,9 +127,14 @@ export const consentPlugin: FastifyPluginAsync<ConsentPluginOptions> = async (ap
     if (body.categoryPreferences !== undefined) signals.push(segmentSignal(body.categoryPreferences, config))
     if (body.tcf !== undefined) signals.push(decodeTcfSignal(body.tcf, config))
     if (body.gpp !== undefined) signals.push(...decodeGppSignals(body.gpp, config))
+    if (body.usPrivacy !== undefined) signals.push(usPrivacySignal(body.usPrivacy, config))
+    if (body.googleConsentMode !== undefined) {
+      const gcm = googleConsentModeSignal({ consent: { googleConsentMode: body.googleConsentMode } }, config)
+      if (gcm !== null) signals.push(gcm)
+    }
     if (isGpcHeader(request.headers['sec-gpc'])) signals.push(gpcSignal(config))
-    if (signals.length === 0) throw new ValidationError('(body)', 'holds no consent: give "purposes", "categoryPreferences", "tcf" or "gpp" (or send Sec-GPC: 1)')
-    const stored = await ledger.record(identifiers, signals, {
+    if (signals.length === 0) throw new ValidationError('(body)', 'holds no consent: give "purposes", "categoryPreferences", "tcf", "gpp", "usPrivacy" or "googleConsentMode" (or send Sec-GPC: 1)')
+    const stored = await ledger.record(identifiers, refusalsWin(signals), {
       actor: { type: 'system', id: `source:${auth.source.id}` }, action: 'POST /v1/consent', sourceId: auth.source.id, jurisdictionHint: jurisdiction,
     })
     return { success: true, recorded: stored.length }

@@ -19,6 +19,7 @@ const STATUS: Readonly<Record<ErrorCode, number>> = {
   TESSERA_STORE: 503,
   TESSERA_LOCKED: 409,
   TESSERA_CONFLICT: 409,
+  TESSERA_UPSTREAM: 502,
 }
 
 /** The JSON body of every error response. */

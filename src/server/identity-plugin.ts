@@ -305,6 +305,13 @@ export const identityPlugin: FastifyPluginAsync<IdentityPluginOptions> = async (
       response: { 200: { type: 'object', properties: { items: { type: 'array', items: reviewItemSchema }, hidden: { type: 'integer' } } }, ...errors },
     },
   }, (request, reply) => auditedRead(access, audit, request, reply, 'identity.read', async (scope) => {
+    // Deny by default: a token that may review no profile at all (asked for a profile of its own region, the widest
+    // it could see) is refused, rather than answered an empty list with a count of the items it cannot see.
+    const probe = engine.authorize(scope.principal, 'readMatchReview', { type: 'Profile', id: '', region: scope.principal.attributes.region ?? 'UNKNOWN' },
+      { purpose: scope.purpose, legalBasis: scope.legalBasis })
+    if (!probe.allow) {
+      throw new TesseraError('TESSERA_FORBIDDEN', `reading the review queue needs the readMatchReview permission (roles admin, privacy_officer, support by default) for purpose ${scope.purpose}`)
+    }
     const list = await (await state()).transaction((tx) => tx.identity.reviewList({
       limit: request.query.limit, status: request.query.status ?? 'open', ...(request.query.after === undefined ? {} : { afterSeq: request.query.after }),
     }))

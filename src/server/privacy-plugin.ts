@@ -1,8 +1,9 @@
 /**
  * @module The privacy API (admin tokens): `GET /v1/stats/count`, a differentially private count of the profiles
  * matching a filter, spending ε from the token's budget; and data-subject requests (`/v1/privacy/requests`:
- * create, status with the legal deadline, list, run), which only privacy officers and admins may handle
- * (Cedar action `handlePrivacyRequest`). Every call states a purpose, goes through the access policies and is
+ * create, status with the legal deadline, list, verification of the requester by one-time code or a privacy
+ * officer's attestation, run), which only privacy officers and admins may handle (Cedar actions
+ * `handlePrivacyRequest`, and `attestPrivacyRequester` for privacy officers only). Every call states a purpose, goes through the access policies and is
  * written to the audit log, also when it is refused; counts log the ε spent and the fields read, never values.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
@@ -124,11 +125,21 @@ export const privacyPlugin: FastifyPluginAsync<PrivacyPluginOptions> = async (ap
       status: { type: 'string' }, receivedAt: { type: 'string', format: 'date-time' }, dueAt: { type: 'string', format: 'date-time' },
       basis: { type: 'string' }, overdue: { type: 'boolean' }, daysLeft: { type: 'integer' }, requestedBy: { type: 'string' },
       completedAt: { type: ['string', 'null'] }, result: { type: ['object', 'null'], additionalProperties: true },
+      verification: {
+        type: 'object',
+        description: 'Whether the requester is verified: pending, code_sent, locked (too many wrong codes), verified, or not_required (opt-outs)',
+        properties: {
+          status: { type: 'string', enum: ['pending', 'code_sent', 'locked', 'verified', 'not_required'] }, method: { type: ['string', 'null'] },
+          verifiedAt: { type: ['string', 'null'] }, verifiedBy: { type: ['string', 'null'] }, codeExpiresAt: { type: ['string', 'null'] },
+          attemptsLeft: { type: ['integer', 'null'] }, codesLeft: { type: 'integer' }, channel: { type: ['string', 'null'] },
+        },
+      },
     },
   } as const
-  const view = (r: DsarRecord): JsonObject => {
+  const view = async (r: DsarRecord): Promise<JsonObject> => {
     const now = opts.clock.now()
     return {
+      verification: { ...(await dsar.verificationOf(r)) },
       id: r.id, type: r.type, identifier: r.identifier, jurisdiction: r.jurisdiction, regime: r.regime, status: r.status,
       receivedAt: new Date(r.receivedAt).toISOString(), dueAt: new Date(r.dueAt).toISOString(), basis: r.basis,
       overdue: r.status !== 'completed' && now > r.dueAt, daysLeft: Math.ceil((r.dueAt - now) / 86_400_000), requestedBy: r.requestedBy,
@@ -161,7 +172,7 @@ export const privacyPlugin: FastifyPluginAsync<PrivacyPluginOptions> = async (ap
     handle(scope)
     const r = await dsar.create(request.body, actorOf(request))
     detail.requestId = r.id
-    return view(r)
+    return await view(r)
   }))
 
   app.get<{ Querystring: { limit: number } }>('/v1/privacy/requests', {
@@ -172,7 +183,7 @@ export const privacyPlugin: FastifyPluginAsync<PrivacyPluginOptions> = async (ap
     },
   }, (request, reply) => auditedAction(access, audit, request, reply, 'dsar.list', async (scope) => {
     handle(scope)
-    return { requests: (await dsar.list(request.query.limit)).map(view) }
+    return { requests: await Promise.all((await dsar.list(request.query.limit)).map(view)) }
   }))
 
   app.get<{ Params: { id: string } }>('/v1/privacy/requests/:id', {
@@ -183,13 +194,14 @@ export const privacyPlugin: FastifyPluginAsync<PrivacyPluginOptions> = async (ap
   }, (request, reply) => auditedAction(access, audit, request, reply, 'dsar.status', async (scope, detail) => {
     handle(scope)
     detail.requestId = request.params.id
-    return view(await dsar.get(request.params.id))
+    return await view(await dsar.get(request.params.id))
   }))
 
   app.post<{ Params: { id: string } }>('/v1/privacy/requests/:id/run', {
     schema: {
       summary: 'Carry out a data-subject request',
-      description: 'access answers the complete export (profile, identities, links, merges, events, consent records, audit entries of reads of ' +
+      description: 'Refused (403) until the requester is verified (POST .../verification/code and .../confirm, or .../attest), except opt_out, which ' +
+        'needs no verification. access answers the complete export (profile, identities, links, merges, events, consent records, audit entries of reads of ' +
         'this person). erasure suppresses the identifiers (the pipeline drops new and replayed events carrying them), appends consent tombstones, ' +
         'and deletes the person from every state table; the event log keeps the raw events (see `notice`). opt_out refuses sale_share and ' +
         'advertising in the consent ledger; correct sends the corrected traits as an identify through the pipeline.',
@@ -203,6 +215,57 @@ export const privacyPlugin: FastifyPluginAsync<PrivacyPluginOptions> = async (ap
     handle(scope)
     detail.requestId = request.params.id
     const out = await dsar.run(request.params.id, actorOf(request))
-    return { request: view(out.request), ...(out.export ? { export: out.export } : {}), ...(out.notice ? { notice: out.notice } : {}) }
+    return { request: await view(out.request), ...(out.export ? { export: out.export } : {}), ...(out.notice ? { notice: out.notice } : {}) }
+  }))
+
+  app.post<{ Params: { id: string } }>('/v1/privacy/requests/:id/verification/code', {
+    schema: {
+      summary: 'Send the requester a one-time code',
+      description: 'Generates an 8-digit code, valid for governance.dsar.verification.codeTtlMinutes, and delivers it through the configured channel ' +
+        '(an HMAC-signed webhook) to the identifier the request names. At most maxCodes codes per request; 409 without a channel (attest instead), ' +
+        '502 when the channel fails (the code is withdrawn). Privacy officers (purpose privacy_request) and admins; audited, never the code.',
+      tags: ['privacy'], security: [{ adminToken: [] }], headers: purposeHeaderSchema, params: idParam, response: { 200: requestSchema, ...errors, 502: errorBodySchema },
+    },
+  }, (request, reply) => auditedAction(access, audit, request, reply, 'dsar.verify', async (scope, detail) => {
+    handle(scope)
+    detail.requestId = request.params.id
+    detail.step = 'send_code'
+    return await view(await dsar.sendVerificationCode(request.params.id, actorOf(request)))
+  }))
+
+  app.post<{ Params: { id: string }; Body: { code: string } }>('/v1/privacy/requests/:id/verification/confirm', {
+    schema: {
+      summary: 'Check the one-time code the requester gave back',
+      description: 'Verifies the requester when the code matches and has not expired. Each try counts; after maxAttempts wrong tries the code is ' +
+        'locked (send a new one, or attest). 403 for a wrong or expired code (with the attempts left), 409 when no code is out. Audited.',
+      tags: ['privacy'], security: [{ adminToken: [] }], headers: purposeHeaderSchema, params: idParam,
+      body: { type: 'object', required: ['code'], additionalProperties: false, properties: { code: { type: 'string', maxLength: 20 } } },
+      response: { 200: requestSchema, ...errors },
+    },
+  }, (request, reply) => auditedAction(access, audit, request, reply, 'dsar.verify', async (scope, detail) => {
+    handle(scope)
+    detail.requestId = request.params.id
+    detail.step = 'confirm_code'
+    return await view(await dsar.confirmVerificationCode(request.params.id, request.body.code, actorOf(request)))
+  }))
+
+  app.post<{ Params: { id: string }; Body: { basis: string; evidence: string } }>('/v1/privacy/requests/:id/verification/attest', {
+    schema: {
+      summary: 'Attest that the requester was verified by other means',
+      description: 'A privacy officer records how the person was verified (basis: account, documents, callback, in_person, other) and what was ' +
+        'checked (evidence, 10-2000 characters; kept with the request and blanked if the person is erased; the audit entry holds its SHA-256). ' +
+        'Cedar action attestPrivacyRequester: privacy officers only, purpose privacy_request (a guardrail refuses every other role).',
+      tags: ['privacy'], security: [{ adminToken: [] }], headers: purposeHeaderSchema, params: idParam,
+      body: {
+        type: 'object', required: ['basis', 'evidence'], additionalProperties: false,
+        properties: { basis: { type: 'string', enum: ['account', 'documents', 'callback', 'in_person', 'other'] }, evidence: { type: 'string', maxLength: 2000 } },
+      },
+      response: { 200: requestSchema, ...errors },
+    },
+  }, (request, reply) => auditedAction(access, audit, request, reply, 'dsar.verify', async (scope, detail) => {
+    scope.requireSystem('attestPrivacyRequester', 'privacy_requests')
+    detail.requestId = request.params.id
+    detail.step = 'attest'
+    return await view(await dsar.attestRequester(request.params.id, request.body, actorOf(request)))
   }))
 }

@@ -6,6 +6,7 @@
  * every change is in the audit log.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bits, gppString, tcString } from '../../src/governance/consent/testing/consent-strings.js'
 import { basicAuth, startHarness, WRITE_KEY, ADMIN_TOKEN, type Harness } from '../support/tessera-harness.js'
 
 const MARKETER = { name: 'marketer', token: 'tok_marketer_consent_0123456789', roles: ['marketer'] }
@@ -16,7 +17,7 @@ interface ConsentAnswer {
   identifier: string
   profileId: string | null
   effective: Record<string, { state: string; explicit: string }>
-  records: { seq: number; purpose: string; state: string; source: string; jurisdiction: string; evidence: { valid: boolean; error?: string; raw?: string } }[]
+  records: { seq: number; purpose: string; state: string; source: string; jurisdiction: string; evidence: { valid: boolean; error?: string; raw?: string; decoded?: Record<string, unknown> } }[]
 }
 
 async function consentOf(identifier: string, token = ADMIN_TOKEN, purpose?: string): Promise<{ status: number; body: ConsentAnswer; headers: Headers }> {
@@ -38,7 +39,11 @@ async function profileByUser(userId: string, token = ADMIN_TOKEN, purpose?: stri
 }
 
 beforeAll(async () => {
-  h = await startHarness({ adminTokens: [{ name: 'admin', token: ADMIN_TOKEN }, MARKETER, ANALYST] })
+  // Tessera is TCF vendor 12; advertising data would go to vendor 755's destination.
+  h = await startHarness({
+    adminTokens: [{ name: 'admin', token: ADMIN_TOKEN }, MARKETER, ANALYST],
+    governance: { consent: { tcf: { vendorIds: [12], purposeVendors: { advertising: [755] } } } },
+  })
 })
 afterAll(async () => {
   await h?.close()
@@ -94,6 +99,57 @@ describe('consent through the tracking API', () => {
     const c = await consentOf('user_id:u-garbled')
     expect(c.body.records.map((r) => [r.source, r.purpose, r.evidence.valid])).toEqual(expect.arrayContaining([['tcf', '*', false], ['gpp', '*', false]]))
     expect(Object.values(c.body.effective).every((e) => e.explicit === 'unknown')).toBe(true)
+  })
+})
+
+describe('TCF vendors, TCF Canada, US Privacy and Google Consent Mode through the tracking API', () => {
+  const states = (c: ConsentAnswer): string[] => c.records.map((r) => `${r.source}:${r.purpose}:${r.state}:${r.jurisdiction}`).sort()
+
+  it('grants a TCF purpose only with the consent of Tessera\'s vendor and the destination vendors that use it', async () => {
+    const all = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    await h.send('/v1/identify', { userId: 'u-tcf-vendor', traits: { email: 'v@example.eu' }, context: { consent: { tcf: tcString({ consents: all, vendorConsents: [12] }) } } })
+    const c = (await consentOf('user_id:u-tcf-vendor')).body
+    expect(states(c)).toEqual(['tcf:advertising:denied:EU', 'tcf:analytics:granted:EU', 'tcf:personalization:granted:EU'])
+    expect(c.records[0]!.evidence.decoded).toMatchObject({ vendors: { 12: { consent: true }, 755: { consent: false } } })
+    // A publisher restriction forbidding Tessera's vendor a purpose refuses it, whatever the consents.
+    await h.send('/v1/track', { userId: 'u-tcf-restricted', event: 'Viewed', context: { gdpr_consent: tcString({ consents: all, vendorConsents: [12, 755], restrictions: [[12, 9, 0]] }) } })
+    expect(states((await consentOf('user_id:u-tcf-restricted')).body)).toEqual(['tcf:advertising:granted:EU', 'tcf:analytics:denied:EU', 'tcf:personalization:granted:EU'])
+  })
+
+  it('reads TCF Canada and US Privacy sections of a GPP string, and a US Privacy string on its own', async () => {
+    const gpp = gppString({
+      tcfcav1: { PurposesImpliedConsent: bits(24, [2, 3, 4, 5, 6, 7, 8, 9, 10]), VendorImpliedConsent: [12, 755] },
+      uspv1: { Notice: 'Y', OptOutSale: 'Y' },
+    })
+    expect((await h.send('/v1/page', { anonymousId: 'a-gpp-ca', name: 'Accueil', context: { gpp } })).status).toBe(200)
+    expect(states((await consentOf('anonymous_id:a-gpp-ca')).body)).toEqual([
+      'gpp:advertising:denied:CA', 'gpp:analytics:granted:CA', 'gpp:personalization:denied:CA', 'gpp:sale_share:denied:US-CA']) // implied consent: never for profiles
+    await h.send('/v1/track', { userId: 'u-usp', event: 'Viewed', context: { us_privacy: '1YYN' } })
+    expect(states((await consentOf('user_id:u-usp')).body)).toEqual(['usp:sale_share:denied:US-CA'])
+  })
+
+  it('enforces Google Consent Mode from the gtag shape and the gcs parameter before the event is stored', async () => {
+    const res = await h.send('/v1/identify', {
+      userId: 'u-gcm', traits: { email: 'gcm@example.com', age: 52, plan: 'pro' },
+      context: { location: { country: 'DE' }, consent: { googleConsentMode: { ad_storage: 'denied', analytics_storage: 'denied', ad_user_data: 'denied', ad_personalization: 'denied' } } },
+    })
+    expect(res.status).toBe(200)
+    await h.drain()
+    const p = await profileByUser('u-gcm')
+    expect(p.body.traits.email).toMatch(/^hmac:/) // no purpose left for contact data: hashed
+    expect(p.body.traits).not.toHaveProperty('age')
+    const c = (await consentOf('user_id:u-gcm')).body
+    expect(states(c)).toEqual(['gcm:advertising:denied:EU', 'gcm:analytics:denied:EU', 'gcm:sale_share:denied:EU'])
+    // gcs G111 grants analytics (both its types granted) but cannot grant advertising (its v2 types are missing).
+    await h.send('/v1/track', { userId: 'u-gcs', event: 'Viewed', context: { gcs: 'G111', consent: { gcd: '11l1l1l1l5' } } })
+    expect(states((await consentOf('user_id:u-gcs')).body)).toEqual(['gcm:analytics:granted:UNKNOWN'])
+  })
+
+  it('takes usPrivacy and googleConsentMode through POST /v1/consent', async () => {
+    const ok = await postConsent({ identifiers: ['user_id:u-api-gcm'], googleConsentMode: { ad_user_data: 'denied' }, usPrivacy: '1YNN', jurisdiction: 'US' })
+    expect(ok.status, await ok.clone().text()).toBe(200)
+    expect(states((await consentOf('user_id:u-api-gcm')).body)).toEqual(['gcm:advertising:denied:US', 'gcm:sale_share:denied:US', 'usp:sale_share:granted:US-CA'])
+    expect((await consentOf('user_id:u-api-gcm')).body.effective.sale_share!.state).toBe('denied') // the refusal wins within the request
   })
 })
 

@@ -1,9 +1,13 @@
 /**
- * Data-subject requests end to end, through HTTP and the CLI: access export completeness, erasure proven with
- * canary values absent from every store (also after `tessera replay`), suppression of new events, deadlines with
- * a fake clock, and only privacy officers and admins may handle requests.
+ * Data-subject requests end to end, through HTTP and the CLI: verification of the requester first (one-time code
+ * through a real webhook receiver, or a privacy officer's attestation; limits, expiry, audit), access export
+ * completeness, erasure proven with canary values absent from every store (also after `tessera replay`),
+ * suppression of new events, deadlines with a fake clock, and only privacy officers and admins may handle requests.
  */
-import { readdirSync, statSync } from 'node:fs'
+import { createHmac } from 'node:crypto'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import pino from 'pino'
@@ -26,6 +30,40 @@ const CANARY = {
 
 const data = tempDir()
 let h: Harness
+
+/** The company's notification service, as Tessera's verification webhook sees it: keeps every code it is sent. */
+interface Receiver { url: string; messages: { requestId: string; identifier: string; code: string; expiresAt: string; signature: string; body: string }[]; failNext: boolean; server: Server }
+async function startReceiver(): Promise<Receiver> {
+  const r: Receiver = { url: '', messages: [], failNext: false, server: createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => { body += c.toString() })
+    req.on('end', () => {
+      if (r.failNext) {
+        r.failNext = false
+        res.statusCode = 503
+        res.end()
+        return
+      }
+      r.messages.push({ ...(JSON.parse(body) as { requestId: string; identifier: string; code: string; expiresAt: string }), signature: String(req.headers['x-tessera-signature']), body })
+      res.statusCode = 204
+      res.end()
+    })
+  }) }
+  await new Promise<void>((done) => r.server.listen(0, '127.0.0.1', done))
+  r.url = `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/tessera/codes`
+  return r
+}
+let receiver: Receiver
+const harnessConfig = (): Parameters<typeof startHarness>[0] => ({
+  adminTokens: Object.values(TOKENS).map((t) => ({ ...t, roles: [...t.roles] })),
+  governance: { dsar: { verification: { webhookUrl: receiver.url } } },
+})
+
+/** Verifies a request's requester the way a privacy officer does when the person proved it otherwise. */
+async function attest(id: string): Promise<void> {
+  const res = await call('POST', `/v1/privacy/requests/${id}/verification/attest`, { basis: 'account', evidence: 'request sent from the signed-in account; postcode matched' })
+  expect(res.status, JSON.stringify(res.body)).toBe(200)
+}
 
 async function call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, token: keyof typeof TOKENS = 'privacy'): Promise<{ status: number; body: T }> {
   const res = await fetch(h.url + path, {
@@ -77,7 +115,8 @@ function storesHolding(value: string): string[] {
 }
 
 beforeAll(async () => {
-  h = await startHarness({ adminTokens: Object.values(TOKENS).map((t) => ({ ...t, roles: [...t.roles] })) }, data.dir)
+  receiver = await startReceiver()
+  h = await startHarness(harnessConfig(), data.dir)
   const send = async (path: string, body: unknown): Promise<void> => {
     const res = await h.send(path, body)
     expect(res.status, await res.clone().text()).toBe(200)
@@ -93,6 +132,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h?.close()
+  receiver?.server.closeAllConnections()
+  await new Promise((r) => receiver?.server.close(r))
   data.cleanup()
 })
 
@@ -108,6 +149,10 @@ describe('data-subject requests', () => {
     const created = await call<{ id: string; status: string; regime: string }>('POST', '/v1/privacy/requests', { type: 'access', identifier: `email:${CANARY.email}`, jurisdiction: 'EU' })
     expect(created.status, JSON.stringify(created.body)).toBe(200)
     expect(created.body).toMatchObject({ status: 'received', regime: 'gdpr' })
+    // The requester proves control of the address: the code goes to the webhook, comes back through the privacy officer.
+    expect((await call('POST', `/v1/privacy/requests/${created.body.id}/verification/code`)).status).toBe(200)
+    const sent = receiver.messages.at(-1)!
+    expect((await call('POST', `/v1/privacy/requests/${created.body.id}/verification/confirm`, { code: sent.code })).status).toBe(200)
     const ran = await call<{ request: { status: string }; export: Record<string, unknown> }>('POST', `/v1/privacy/requests/${created.body.id}/run`)
     expect(ran.status, JSON.stringify(ran.body)).toBe(200)
     expect(ran.body.request.status).toBe('completed')
@@ -123,6 +168,7 @@ describe('data-subject requests', () => {
   it('erases the person from every store, suppresses new events, and a replay does not bring them back', async () => {
     for (const v of Object.values(CANARY)) expect(storesHolding(v).length, v).toBeGreaterThan(0)
     const created = await call<{ id: string }>('POST', '/v1/privacy/requests', { type: 'erasure', identifier: `user_id:${CANARY.userId}`, jurisdiction: 'US-CA' })
+    await attest(created.body.id)
     const ran = await call<{ request: { status: string; identifier: string; result: { deleted: Record<string, number> } }; notice: string }>('POST', `/v1/privacy/requests/${created.body.id}/run`)
     expect(ran.status, JSON.stringify(ran.body)).toBe(200)
     expect(ran.body.request.status).toBe('completed')
@@ -147,7 +193,7 @@ describe('data-subject requests', () => {
     const replay = await cli('replay', '--from', 'earliest', '--data-dir', data.dir)
     expect(replay.code, replay.out).toBe(0)
     for (const v of Object.values(CANARY)) expect(storesHolding(v), `after replay: ${v}`).toEqual([])
-    h = await startHarness({ adminTokens: Object.values(TOKENS).map((t) => ({ ...t, roles: [...t.roles] })) }, data.dir)
+    h = await startHarness(harnessConfig(), data.dir)
     expect((await h.admin('/v1/profiles?identifier=user_id:bystander')).status).toBe(200)
     expect((await h.admin(`/v1/profiles?identifier=email:${CANARY.email}`)).status).toBe(404)
   })
@@ -165,6 +211,7 @@ describe('data-subject requests', () => {
 
     const fix = await call<{ id: string }>('POST', '/v1/privacy/requests', { type: 'correct', identifier: 'user_id:bystander', jurisdiction: 'EU', traits: { firstName: 'Corrected' } })
     expect(fix.status, JSON.stringify(fix.body)).toBe(200)
+    await attest(fix.body.id)
     expect((await call('POST', `/v1/privacy/requests/${fix.body.id}/run`)).status).toBe(200)
     await h.drain()
     const p = await h.admin<{ traits: Record<string, unknown> }>('/v1/profiles?identifier=user_id:bystander')
@@ -182,32 +229,147 @@ describe('data-subject requests', () => {
     const id = /([0-9a-f-]{36})/.exec(created.out)![1]!
     const status = await cli('dsar', 'status', id, '--url', h.url, '--token', env.TESSERA_ADMIN_TOKEN)
     expect(status.out).toMatch(/received.*due/)
+    expect(status.out).toMatch(/verification pending/)
+    const early = await cli('dsar', 'run', id, '--url', h.url, '--token', env.TESSERA_ADMIN_TOKEN)
+    expect(early.code).toBe(1)
+    expect(early.out).toMatch(/403 .*cannot run before its requester is verified/)
+    const sent = await cli('dsar', 'verify', id, '--send-code', '--url', h.url, '--token', env.TESSERA_ADMIN_TOKEN)
+    expect(sent.code, sent.out).toBe(0)
+    expect(sent.out).toMatch(/verification code_sent/)
+    const confirmed = await cli('dsar', 'verify', id, '--code', receiver.messages.at(-1)!.code, '--url', h.url, '--token', env.TESSERA_ADMIN_TOKEN)
+    expect(confirmed.code, confirmed.out).toBe(0)
+    expect(confirmed.out).toMatch(/verification verified \(code\)/)
     const run = await cli('dsar', 'run', id, '--url', h.url, '--token', env.TESSERA_ADMIN_TOKEN, '--json')
     expect(run.code, run.out).toBe(0)
     expect(JSON.parse(run.out).export.identities).toContainEqual({ type: 'user_id', value: 'bystander', firstSeen: expect.any(String) })
   })
 })
 
+interface VerificationView { status: string; method: string | null; verifiedBy: string | null; attemptsLeft: number | null; codesLeft: number; channel: string | null }
+
+describe('verifying the requester before a request runs', () => {
+  const confirm = (id: string, code: string): Promise<{ status: number; body: { message: string; verification: VerificationView } }> =>
+    call('POST', `/v1/privacy/requests/${id}/verification/confirm`, { code })
+
+  it('refuses to run an unverified request, sends signed codes to the webhook, counts attempts, locks, and audits every step without the code', async () => {
+    const created = await call<{ id: string; verification: VerificationView }>('POST', '/v1/privacy/requests', { type: 'access', identifier: 'email:bystander@example.com', jurisdiction: 'EU' })
+    expect(created.body.verification).toMatchObject({ status: 'pending', codesLeft: 3, channel: expect.stringMatching(/^webhook http:\/\/127\.0\.0\.1:\d+$/) })
+    const id = created.body.id
+    const early = await call<{ message: string }>('POST', `/v1/privacy/requests/${id}/run`)
+    expect(early.status).toBe(403)
+    expect(early.body.message).toMatch(/cannot run before its requester is verified/)
+    expect((await confirm(id, '12345678')).status).toBe(409) // no code out yet
+
+    // The code goes to the identifier the request names, signed with the webhook secret.
+    const sent = await call<{ verification: VerificationView }>('POST', `/v1/privacy/requests/${id}/verification/code`)
+    expect(sent.status).toBe(200)
+    expect(sent.body.verification).toMatchObject({ status: 'code_sent', attemptsLeft: 5, codesLeft: 2 })
+    const msg = receiver.messages.at(-1)!
+    expect(msg).toMatchObject({ requestId: id, identifier: 'email:bystander@example.com', code: expect.stringMatching(/^\d{8}$/) })
+    const secret = Buffer.from(readFileSync(join(data.dir, 'dsar-webhook.key'), 'utf8').trim(), 'hex')
+    const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(msg.signature)!
+    expect(v1).toBe(createHmac('sha256', secret).update(`${t}.${msg.body}`).digest('hex'))
+
+    // Wrong codes each count; the fifth locks the code, after which even the right one does not verify.
+    const wrong = msg.code === '00000000' ? '11111111' : '00000000'
+    for (let left = 4; left >= 1; left--) {
+      const res = await confirm(id, wrong)
+      expect(res.status).toBe(403)
+      expect(res.body.message).toMatch(new RegExp(`wrong code .*; ${left} attempts? left`))
+    }
+    expect((await confirm(id, wrong)).body.message).toMatch(/no attempts left on this code/)
+    expect((await confirm(id, msg.code)).status).toBe(409)
+    expect((await call<{ verification: VerificationView }>('GET', `/v1/privacy/requests/${id}`)).body.verification.status).toBe('locked')
+
+    // A webhook that fails: 502, and the code is withdrawn (it was never delivered).
+    receiver.failNext = true
+    const failed = await call<{ code: string; message: string }>('POST', `/v1/privacy/requests/${id}/verification/code`)
+    expect(failed.status).toBe(502)
+    expect(failed.body).toMatchObject({ code: 'TESSERA_UPSTREAM', message: expect.stringMatching(/answered 503/) })
+    expect((await call<{ verification: VerificationView }>('GET', `/v1/privacy/requests/${id}`)).body.verification).toMatchObject({ status: 'pending', codesLeft: 1 })
+
+    // The last code allowed: the right one verifies; a further code is refused.
+    expect((await call('POST', `/v1/privacy/requests/${id}/verification/code`)).status).toBe(200)
+    const ok = await confirm(id, receiver.messages.at(-1)!.code.replace(/^(\d{4})/, '$1 '))
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200)
+    expect(ok.body.verification).toMatchObject({ status: 'verified', method: 'code', verifiedBy: 'token:privacy', codesLeft: 0 })
+    expect((await call('POST', `/v1/privacy/requests/${id}/verification/code`)).status).toBe(409)
+    expect((await call('POST', `/v1/privacy/requests/${id}/run`)).status).toBe(200)
+
+    const audit = await fetch(`${h.url}/v1/audit/entries?kind=dsar.verification&limit=1000`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    const entries = ((await audit.json()) as { entries: { text: string; entry: { decision: string; detail: { requestId: string; step: string } } }[] }).entries
+      .filter((e) => e.entry.detail.requestId === id)
+    expect(entries.map((e) => e.entry.detail.step)).toEqual(['no_code', 'code_sent', 'code_wrong', 'code_wrong', 'code_wrong', 'code_wrong', 'locked', 'no_code', 'delivery_failed', 'code_sent', 'verified'])
+    expect(entries.map((e) => e.entry.decision)).toContain('deny')
+    for (const m of receiver.messages.filter((x) => x.requestId === id)) expect(entries.map((e) => e.text).join('\n')).not.toContain(m.code)
+    expect(JSON.stringify(entries)).not.toContain('bystander@example.com')
+  })
+
+  it('lets only privacy officers attest, keeps the evidence with the request and only its hash in the audit log; opt-outs need none', async () => {
+    const created = await call<{ id: string }>('POST', '/v1/privacy/requests', { type: 'erasure', identifier: 'email:nobody-here@example.com', jurisdiction: 'UK' })
+    const id = created.body.id
+    const asAdmin = await fetch(`${h.url}/v1/privacy/requests/${id}/verification/attest`, {
+      method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ basis: 'documents', evidence: 'passport seen on a video call' }),
+    })
+    expect(asAdmin.status).toBe(403) // the guardrail: not even an admin
+    expect(((await asAdmin.json()) as { message: string }).message).toMatch(/attestPrivacyRequester is not allowed/)
+    expect((await call('POST', `/v1/privacy/requests/${id}/verification/attest`, { basis: 'documents', evidence: 'ok' })).status).toBe(400)
+    expect((await call('POST', `/v1/privacy/requests/${id}/verification/attest`, { basis: 'gut feeling', evidence: 'looked trustworthy enough' })).status).toBe(400)
+    const evidence = 'passport seen on a video call; name and postcode matched the account'
+    const ok = await call<{ verification: VerificationView }>('POST', `/v1/privacy/requests/${id}/verification/attest`, { basis: 'documents', evidence })
+    expect(ok.status).toBe(200)
+    expect(ok.body.verification).toMatchObject({ status: 'verified', method: 'attestation', verifiedBy: 'token:privacy' })
+    const audit = await (await fetch(`${h.url}/v1/audit/entries?kind=dsar.verification&limit=1000`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text()
+    expect(audit).toMatch(/"evidenceSha256":"[0-9a-f]{64}"/)
+    expect(audit).not.toContain('passport seen')
+    expect(storesHolding('passport seen on a video call')).toEqual(['privacy.db'])
+    // Running the erasure blanks the evidence too: it describes the person.
+    expect((await call('POST', `/v1/privacy/requests/${id}/run`)).status).toBe(200)
+    expect(storesHolding('passport seen on a video call')).toEqual([])
+
+    const opt = await call<{ id: string; verification: VerificationView }>('POST', '/v1/privacy/requests', { type: 'opt_out', identifier: 'email:nobody-here@example.com', jurisdiction: 'US-CA' })
+    expect(opt.body.verification.status).toBe('not_required')
+    expect((await call('POST', `/v1/privacy/requests/${opt.body.id}/verification/code`)).status).toBe(409)
+  })
+})
+
 describe('DSAR deadlines with a fake clock', () => {
-  it('computes GDPR, CCPA and CCPA opt-out deadlines from the time of receipt, and reports overdue requests', async () => {
+  it('computes GDPR, CCPA and CCPA opt-out deadlines from the time of receipt, reports overdue requests, and expires codes', async () => {
     const t = tempDir()
     let now = Date.parse('2025-03-03T09:00:00Z') // a Monday
     const env = { TESSERA_WRITE_KEY: WRITE_KEY, TESSERA_ADMIN_TOKEN: ADMIN_TOKEN }
-    const config = loadConfig({ env, file: undefined, overrides: { dataDir: t.dir, log: { kind: 'memory' }, pipeline: { worker: false } } })
+    const config = loadConfig({ env, file: undefined, overrides: {
+      dataDir: t.dir, log: { kind: 'memory' }, pipeline: { worker: false }, governance: { dsar: { verification: { webhookUrl: receiver.url, codeTtlMinutes: 30 } } },
+    } })
     const tessera = await startTessera(config, { env, logger: pino({ level: 'silent' }), clock: { now: () => now }, listen: false })
     try {
+      const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
       const create = async (type: string, jurisdiction: string): Promise<{ id: string; dueAt: string }> => {
-        const res = await tessera.app.inject({ method: 'POST', url: '/v1/privacy/requests', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { type, identifier: 'email:a@example.com', jurisdiction } })
+        const res = await tessera.app.inject({ method: 'POST', url: '/v1/privacy/requests', headers: admin, payload: { type, identifier: 'email:a@example.com', jurisdiction } })
         expect(res.statusCode, res.body).toBe(200)
         return res.json()
       }
-      expect((await create('access', 'EU')).dueAt).toBe('2025-04-03T09:00:00.000Z')
+      const access = await create('access', 'EU')
+      expect(access.dueAt).toBe('2025-04-03T09:00:00.000Z')
       expect((await create('erasure', 'US-CA')).dueAt).toBe('2025-04-17T09:00:00.000Z')
       const opt = await create('opt_out', 'US-CA')
       expect(opt.dueAt).toBe('2025-03-24T09:00:00.000Z')
+
+      // A code is good for 30 minutes; waiting for verification does not stop the clock of the deadline.
+      expect((await tessera.app.inject({ method: 'POST', url: `/v1/privacy/requests/${access.id}/verification/code`, headers: admin })).statusCode).toBe(200)
+      const code = receiver.messages.at(-1)!
+      expect(code.expiresAt).toBe('2025-03-03T09:30:00.000Z')
+      now += 31 * 60_000
+      const late = await tessera.app.inject({ method: 'POST', url: `/v1/privacy/requests/${access.id}/verification/confirm`, headers: admin, payload: { code: code.code } })
+      expect(late.statusCode).toBe(403)
+      expect(late.json()).toMatchObject({ message: expect.stringMatching(/expired at 2025-03-03T09:30:00\.000Z/) })
+
       now = Date.parse('2025-03-25T09:00:00Z')
-      const status = await tessera.app.inject({ method: 'GET', url: `/v1/privacy/requests/${opt.id}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+      const status = await tessera.app.inject({ method: 'GET', url: `/v1/privacy/requests/${opt.id}`, headers: admin })
       expect(status.json()).toMatchObject({ status: 'received', overdue: true, daysLeft: -1 })
+      const waiting = await tessera.app.inject({ method: 'GET', url: `/v1/privacy/requests/${access.id}`, headers: admin })
+      expect(waiting.json()).toMatchObject({ dueAt: '2025-04-03T09:00:00.000Z', daysLeft: 9, verification: { status: 'code_sent' } })
     } finally {
       await tessera.close()
       t.cleanup()

@@ -51,6 +51,14 @@ export interface ConsentConfig {
   readonly defaultRegime: Regime
   /** Tessera purpose → TCF v2.2 purposes (1-11) that must all be allowed for it. Unlisted purposes get no TCF signal. */
   readonly tcfPurposes: Readonly<Record<string, readonly number[]>>
+  /** Vendor checks on TCF strings (EU TC strings and GPP's tcfeuv2 and tcfcav1 sections). */
+  readonly tcf: TcfVendorConfig
+  /** TCF Canada (GPP section tcfcav1): express consent, or implied consent for the purposes that allow it. */
+  readonly tcfCanada: TcfCanadaConfig
+  /** Google Consent Mode signals (gtag consent types, `gcs` / `gcd` parameters) → Tessera purposes. */
+  readonly googleConsentMode: GoogleConsentModeConfig
+  /** The US Privacy string (GPP section uspv1, or `context.us_privacy`): purposes an opt-out of sale refuses. */
+  readonly usPrivacy: { readonly purposes: readonly string[] }
   /** Segment / CMP category (`context.consent.categoryPreferences` key, compared case-insensitively) → Tessera purposes. */
   readonly segmentCategories: Readonly<Record<string, readonly string[]>>
   /** Admin read purpose (governance.purposes) → consent purposes it needs; the Cedar context carries their state. */
@@ -60,6 +68,50 @@ export interface ConsentConfig {
 }
 
 const ALL_BUT_HEALTH: readonly DataCategory[] = DATA_CATEGORIES.filter((c) => c !== 'health' && c !== 'technical')
+
+/**
+ * Which TCF vendors must be allowed for a Tessera purpose to be granted. With no vendor at all (the default), the
+ * purpose-level signals decide alone. With vendors, every TCF purpose mapped to the Tessera purpose must be
+ * allowed for every one of them: the vendor's consent bit with the purpose's, or (where TCF allows legitimate
+ * interest) the vendor's LI bit with the purpose's, as the publisher's restrictions for that vendor and purpose
+ * permit (not allowed / consent only / LI only).
+ */
+export interface TcfVendorConfig {
+  /** Tessera's own IAB Global Vendor List id(s), when this deployment is a registered vendor: every purpose needs them. */
+  readonly vendorIds: readonly number[]
+  /** Per Tessera purpose, the GVL vendor ids of the destinations that would receive data for it (e.g. advertising → [755]). */
+  readonly purposeVendors: Readonly<Record<string, readonly number[]>>
+  /**
+   * TCF 2.3: a string created on or after this day (YYYY-MM-DD) must list the vendor in its disclosedVendors segment
+   * for the vendor's bits to count, and a string of that age without the segment grants nothing (its refusals
+   * still count). Null: checked only when a string carries the segment. Default 2026-03-01 (IAB Europe's deadline).
+   */
+  readonly disclosedVendorsRequiredFrom: string | null
+}
+
+export interface TcfCanadaConfig {
+  /** Tessera purpose → TCF Canada purposes (numbered as on IAB Canada's vendor list) that must all be allowed. */
+  readonly purposes: Readonly<Record<string, readonly number[]>>
+  /**
+   * TCF Canada purposes for which implied consent counts (as legitimate interest does in TCF v2.2); the others need
+   * express consent. Default 2, 7-11: never profiling (3-6) or storage on the device (1).
+   */
+  readonly impliedConsentPurposes: readonly number[]
+}
+
+export interface GoogleConsentModeConfig {
+  /**
+   * Consent type (`ad_storage`, `analytics_storage`, `ad_user_data`, `ad_personalization`, ...) → Tessera purposes.
+   * A denied type refuses every purpose it maps to; a purpose is granted only when every type mapped to it is
+   * present and granted (so `gcs`, which carries only ad_storage and analytics_storage, can refuse advertising but
+   * never grant it).
+   */
+  readonly types: Readonly<Record<string, readonly string[]>>
+  /** Purposes Consent Mode may refuse but never grant (Google's signals speak of Google's ads, not of selling data). */
+  readonly refuseOnly: readonly string[]
+}
+
+export const GCM_TYPES = ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_personalization', 'functionality_storage', 'personalization_storage', 'security_storage'] as const
 
 export const DEFAULT_CONSENT: ConsentConfig = {
   purposes: {
@@ -73,6 +125,7 @@ export const DEFAULT_CONSENT: ConsentConfig = {
     EU: { regime: 'opt_in', countries: EU_EEA },
     UK: { regime: 'opt_in', countries: ['GB'] },
     US: { regime: 'opt_out', countries: ['US'] },
+    CA: { regime: 'opt_in', countries: ['CA'] },
   },
   defaultRegime: 'opt_in',
   // TCF v2.2: 1 store on device; 2 limited data for ads; 3/4 ad profile; 5/6 content profile; 7 ad measurement;
@@ -82,6 +135,19 @@ export const DEFAULT_CONSENT: ConsentConfig = {
     personalization: [5, 6],
     advertising: [2, 3, 4, 7],
   },
+  tcf: { vendorIds: [], purposeVendors: {}, disclosedVendorsRequiredFrom: '2026-03-01' },
+  tcfCanada: { purposes: { analytics: [8, 9, 10], personalization: [5, 6], advertising: [2, 3, 4, 7] }, impliedConsentPurposes: [2, 7, 8, 9, 10, 11] },
+  googleConsentMode: {
+    types: {
+      analytics_storage: ['analytics'],
+      ad_storage: ['advertising'],
+      ad_user_data: ['advertising', 'sale_share'],
+      ad_personalization: ['advertising'],
+      personalization_storage: ['personalization'],
+    },
+    refuseOnly: ['sale_share'],
+  },
+  usPrivacy: { purposes: ['sale_share'] },
   segmentCategories: {
     analytics: ['analytics'], performance: ['analytics'], statistics: ['analytics'],
     personalization: ['personalization'], functional: ['personalization'], preferences: ['personalization'],
@@ -97,6 +163,31 @@ export const TCF_LI_ALLOWED: ReadonlySet<number> = new Set([2, 7, 8, 9, 10, 11])
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+type Need = (ok: boolean, field: string, message: string) => void
+
+const isVendorList = (v: unknown): boolean => Array.isArray(v) && v.length <= 1000 && v.every((n) => Number.isInteger(n) && n >= 1 && n <= 65_535)
+const isTcfPurposeList = (v: unknown, max: number): boolean => Array.isArray(v) && v.length > 0 && v.every((n) => Number.isInteger(n) && n >= 1 && n <= max)
+
+function validateTcfConfig(c: ConsentConfig, purposes: readonly string[], need: Need): void {
+  need(isPlainObject(c.tcf), '.tcf', 'must be an object { "vendorIds", "purposeVendors", "disclosedVendorsRequiredFrom" }')
+  need(isVendorList(c.tcf.vendorIds), '.tcf.vendorIds', 'must be a list of IAB Global Vendor List ids (whole numbers 1-65535)')
+  need(isPlainObject(c.tcf.purposeVendors), '.tcf.purposeVendors', 'must map Tessera purposes to lists of GVL vendor ids')
+  for (const [name, list] of Object.entries(c.tcf.purposeVendors)) {
+    need(purposes.includes(name), `.tcf.purposeVendors.${name}`, `is not a consent purpose (one of ${purposes.join(', ')})`)
+    need(isVendorList(list), `.tcf.purposeVendors.${name}`, 'must be a list of GVL vendor ids (whole numbers 1-65535)')
+  }
+  const from = c.tcf.disclosedVendorsRequiredFrom
+  need(from === null || (typeof from === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(from) && !Number.isNaN(Date.parse(`${from}T00:00:00Z`))),
+    '.tcf.disclosedVendorsRequiredFrom', 'must be a day YYYY-MM-DD (TCF 2.3: 2026-03-01), or null to check disclosed vendors only when a string lists them')
+  need(isPlainObject(c.tcfCanada) && isPlainObject(c.tcfCanada.purposes), '.tcfCanada.purposes', 'must map Tessera purposes to lists of TCF Canada purposes (1-24)')
+  for (const [name, list] of Object.entries(c.tcfCanada.purposes)) {
+    need(purposes.includes(name), `.tcfCanada.purposes.${name}`, `is not a consent purpose (one of ${purposes.join(', ')})`)
+    need(isTcfPurposeList(list, 24), `.tcfCanada.purposes.${name}`, 'must be a non-empty list of TCF Canada purposes 1-24')
+  }
+  need(Array.isArray(c.tcfCanada.impliedConsentPurposes) && c.tcfCanada.impliedConsentPurposes.every((n) => Number.isInteger(n) && n >= 1 && n <= 24),
+    '.tcfCanada.impliedConsentPurposes', 'must be a list of TCF Canada purposes (1-24) for which implied consent counts (may be empty)')
 }
 
 /** Checks `governance.consent`; `readPurposes` keys must be admin purposes from `governance.purposes`. */
@@ -130,6 +221,14 @@ export function validateConsentConfig(value: unknown, adminPurposes: readonly st
     need(purposes.includes(name), `.tcfPurposes.${name}`, `is not a consent purpose (one of ${purposes.join(', ')})`)
     need(Array.isArray(list) && list.length > 0 && list.every((n) => Number.isInteger(n) && n >= 1 && n <= 11), `.tcfPurposes.${name}`, 'must be a non-empty list of TCF purposes 1-11')
   }
+  validateTcfConfig(c, purposes, need)
+  need(isPlainObject(c.googleConsentMode) && isPlainObject(c.googleConsentMode.types), '.googleConsentMode.types', 'must map consent types (ad_storage, analytics_storage, ...) to lists of Tessera purposes')
+  for (const [type, list] of Object.entries(c.googleConsentMode.types)) {
+    need(/^[a-z][a-z_]{0,40}$/.test(type), `.googleConsentMode.types.${type}`, `consent types are lower case names such as ${GCM_TYPES.slice(0, 4).join(', ')}`)
+    need(Array.isArray(list) && list.every((p) => purposes.includes(p)), `.googleConsentMode.types.${type}`, `must list consent purposes (${purposes.join(', ')})`)
+  }
+  need(Array.isArray(c.googleConsentMode.refuseOnly) && c.googleConsentMode.refuseOnly.every((p) => purposes.includes(p)), '.googleConsentMode.refuseOnly', `must list consent purposes (${purposes.join(', ')})`)
+  need(isPlainObject(c.usPrivacy) && Array.isArray(c.usPrivacy.purposes) && c.usPrivacy.purposes.every((p) => purposes.includes(p)), '.usPrivacy.purposes', `must list consent purposes (${purposes.join(', ')})`)
   need(isPlainObject(c.segmentCategories), '.segmentCategories', 'must map CMP categories to lists of Tessera purposes')
   for (const [name, list] of Object.entries(c.segmentCategories)) {
     need(Array.isArray(list) && list.every((p) => purposes.includes(p)), `.segmentCategories.${name}`, `must list consent purposes (${purposes.join(', ')})`)

@@ -1,13 +1,14 @@
 /**
  * @module What the consent ledger holds. One record says: for this identifier (`type:value`) and this purpose,
- * consent was granted or refused, from which signal (the consent API, Segment's consent object, a TCF or GPP
- * string, the Sec-GPC header), when, under which legal basis and jurisdiction, with the evidence (the raw
+ * consent was granted or refused, from which signal (the consent API, Segment's consent object, a TCF, GPP or US
+ * Privacy string, Google Consent Mode, the Sec-GPC header), when, under which legal basis and jurisdiction, with the evidence (the raw
  * string, the decoded view, the event and source it came with). A signal that cannot be decoded is kept as an
  * `invalid` record: evidence that something was sent, never a grant.
  */
 import type { JsonObject } from '../../core/event.js'
 
-export const CONSENT_SOURCES = ['api', 'segment', 'tcf', 'gpp', 'gpc'] as const
+/** `usp`: a US Privacy string outside GPP; `gcm`: Google Consent Mode. */
+export const CONSENT_SOURCES = ['api', 'segment', 'tcf', 'gpp', 'gpc', 'usp', 'gcm'] as const
 export type ConsentSource = (typeof CONSENT_SOURCES)[number]
 
 export const CONSENT_STATES = ['granted', 'denied', 'invalid'] as const

@@ -5,13 +5,19 @@
  *   categories are kept as evidence and decide nothing);
  * - a TCF v2.x TC string: `context.consent.tcf`, or `context.gdpr_consent` (the name of the IAB URL macro);
  * - a GPP string: `context.consent.gpp`, or `context.gpp`;
+ * - a US Privacy string (`1YNN`): `context.consent.usPrivacy`, or `context.us_privacy` (the IAB macro's name);
+ * - Google Consent Mode: gtag consent types in `context.consent` or `context.consent.googleConsentMode`, and the
+ *   `gcs` / `gcd` parameters (google-consent-mode.ts);
  * - the `Sec-GPC: 1` request header: a refusal of `sale_share` and `advertising`.
- * A signal that is present but unusable comes back as an invalid signal (recorded, decides nothing).
+ * A signal that is present but unusable comes back as an invalid signal (recorded, decides nothing). Within one
+ * event, a refusal in any signal wins over a grant of the same purpose in another ({@link refusalsWin}).
  */
 import type { JsonObject, JsonValue } from '../../core/event.js'
 import type { ConsentConfig } from './consent-config.js'
+import { UspV1 } from '@iabgpp/cmpapi'
 import { invalidSignal, MAX_RAW_EVIDENCE, type ConsentSignal } from './consent-record.js'
-import { decodeGppSignals } from './gpp-signal.js'
+import { googleConsentModeSignal } from './google-consent-mode.js'
+import { decodeGppSignals, uspDecision } from './gpp-signal.js'
 import { decodeTcfSignal } from './tcf-signal.js'
 
 function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
@@ -60,6 +66,50 @@ export function gpcSignal(config: Pick<ConsentConfig, 'purposes'>): ConsentSigna
   return { source: 'gpc', jurisdiction: null, decisions, evidence: { raw: 'Sec-GPC: 1', valid: true } }
 }
 
+/** A US Privacy string on its own (`1YNN`: version, notice, opted out of sale, LSPA), decoded with `@iabgpp/cmpapi`'s UspV1. */
+export function usPrivacySignal(raw: unknown, config: Pick<ConsentConfig, 'usPrivacy' | 'purposes'>): ConsentSignal {
+  if (typeof raw !== 'string') return invalidSignal('usp', undefined, 'a US Privacy string must be a string such as "1YNN"')
+  const text = raw.trim()
+  if (!/^1[YN-]{3}$/.test(text)) return invalidSignal('usp', raw, 'a US Privacy string is version 1 and three of Y, N or -, e.g. "1YNN"')
+  let notice: unknown
+  let optOut: unknown
+  try {
+    const section = new UspV1(text)
+    notice = section.getFieldValue('Notice')
+    optOut = section.getFieldValue('OptOutSale')
+  } catch (error) {
+    return invalidSignal('usp', raw, `the US Privacy string does not decode: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  const decisions = new Map<string, 'granted' | 'denied'>()
+  const d = uspDecision(notice, optOut)
+  if (d !== null) for (const p of config.usPrivacy.purposes) if (Object.hasOwn(config.purposes, p)) decisions.set(p, d)
+  return { source: 'usp', jurisdiction: 'US-CA', decisions, evidence: { raw: text, valid: true, decoded: { notice: String(notice), optOutSale: String(optOut) } } }
+}
+
+/**
+ * Within one event, a refusal in one signal wins over a grant of the same purpose in another. Signals are recorded
+ * in order and the latest record counts, so a refusal that comes before a grant is repeated after the last
+ * signal (the same signal, with only those refusals). Grants are never dropped: they carry the jurisdiction the
+ * signal implies, and losing it could move a person to a laxer regime.
+ */
+export function refusalsWin(signals: readonly ConsentSignal[]): ConsentSignal[] {
+  const lastGrant = new Map<string, number>()
+  const lastRefusal = new Map<string, number>()
+  signals.forEach((s, i) => {
+    for (const [p, d] of s.decisions) (d === 'granted' ? lastGrant : lastRefusal).set(p, i)
+  })
+  const repeat = new Map<number, Map<string, 'denied'>>()
+  for (const [p, r] of lastRefusal) {
+    const g = lastGrant.get(p)
+    if (g === undefined || r > g) continue
+    const m = repeat.get(r) ?? new Map<string, 'denied'>()
+    m.set(p, 'denied')
+    repeat.set(r, m)
+  }
+  if (repeat.size === 0) return [...signals]
+  return [...signals, ...[...repeat].sort(([a], [b]) => a - b).map(([i, decisions]) => ({ ...signals[i]!, decisions }))]
+}
+
 /** Is this the `Sec-GPC` header of a request that opts out? Only the exact value `1` counts (W3C GPC). */
 export function isGpcHeader(value: string | readonly string[] | undefined): boolean {
   const v = typeof value === 'string' ? value : value?.[0]
@@ -70,7 +120,7 @@ export function isGpcHeader(value: string | readonly string[] | undefined): bool
 export function signalsOf(context: unknown, gpc: boolean, config: ConsentConfig): ConsentSignal[] {
   const signals: ConsentSignal[] = []
   // GPC goes last: recorded after a CMP's answer in the same event, its opt-out is the one in force.
-  const withGpc = (): ConsentSignal[] => (gpc ? [...signals, gpcSignal(config)] : signals)
+  const withGpc = (): ConsentSignal[] => refusalsWin(gpc ? [...signals, gpcSignal(config)] : signals)
   if (!isObject(context)) return withGpc()
   const consent = own(context, 'consent')
   const c = isObject(consent) ? consent : undefined
@@ -84,6 +134,10 @@ export function signalsOf(context: unknown, gpc: boolean, config: ConsentConfig)
   if (tcf !== undefined && tcf !== null) signals.push(decodeTcfSignal(tcf, config))
   const gpp = (c === undefined ? undefined : own(c, 'gpp')) ?? own(context, 'gpp')
   if (gpp !== undefined && gpp !== null) signals.push(...decodeGppSignals(gpp, config))
+  const usp = (c === undefined ? undefined : own(c, 'usPrivacy')) ?? own(context, 'us_privacy')
+  if (usp !== undefined && usp !== null) signals.push(usPrivacySignal(usp, config))
+  const gcm = googleConsentModeSignal(context, config)
+  if (gcm !== null) signals.push(gcm)
   return withGpc()
 }
 

@@ -1,5 +1,4 @@
 import { GppModel } from '@iabgpp/cmpapi'
-import { GVL, TCModel, TCString } from '@iabtechlabtcf/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createClassifier, SAFE_DEFAULT } from '../classification.js'
@@ -10,18 +9,13 @@ import { signalsOf } from './consent-signals.js'
 import { effectiveConsent, readConsent } from './effective-consent.js'
 import { decodeGppSignals } from './gpp-signal.js'
 import { decodeTcfSignal } from './tcf-signal.js'
+import { tcString as encodeTc } from './testing/consent-strings.js'
 
 const config: ConsentConfig = DEFAULT_CONSENT
 const PURPOSES = Object.keys(config.purposes)
 
 function tcString(consents: number[], interests: number[] = [], policyVersion = 4): string {
-  const gvl = new GVL({ gvlSpecificationVersion: 3, vendorListVersion: 1, tcfPolicyVersion: policyVersion, lastUpdated: '2024-01-01T00:00:00Z', purposes: {}, specialPurposes: {}, features: {}, specialFeatures: {}, vendors: {}, stacks: {}, dataCategories: {} } as never)
-  const m = new TCModel(gvl)
-  m.cmpId = 10
-  m.cmpVersion = 1
-  m.purposeConsents.set(consents)
-  m.purposeLegitimateInterests.set(interests)
-  return TCString.encode(m)
+  return encodeTc({ consents, interests, policyVersion })
 }
 
 let seq = 0
@@ -81,6 +75,10 @@ describe('signals on an event', () => {
     expect(Object.fromEntries(signals[1]!.decisions)).toEqual({ sale_share: 'denied', advertising: 'denied' })
     expect(signalsOf({ consent: 'yes' }, false, config)[0]!.evidence.valid).toBe(false)
     expect(signalsOf(undefined, false, config)).toEqual([])
+    // A refusal before a grant of the same purpose in another signal is repeated after it (the latest record counts).
+    const mixed = signalsOf({ consent: { categoryPreferences: { Advertising: false }, tcf: tcString([2, 3, 4, 7]) } }, false, config)
+    expect(mixed.map((s) => `${s.source}:${JSON.stringify(Object.fromEntries(s.decisions))}`)).toEqual([
+      'segment:{"advertising":"denied"}', 'tcf:{"analytics":"denied","personalization":"denied","advertising":"granted"}', 'segment:{"advertising":"denied"}'])
   })
 })
 

@@ -77,9 +77,18 @@ export function effectiveConsent(
   const place = new Map<string, StoredConsentRecord>()
   for (const r of records) {
     if (r.state === 'invalid') continue
-    // Only a grant says where the person is: a refusal never moves an identifier to a laxer regime, so adding
-    // one can never widen what the defaults allow (revoking never widens access).
-    if (r.state === 'granted' && r.jurisdiction !== UNKNOWN_JURISDICTION && (place.get(r.identifier)?.seq ?? -1) < r.seq) place.set(r.identifier, r)
+    // Where the person is: the strictest regime named by the identifier's grants, or by its refusals from opt-in
+    // jurisdictions; among those, the latest record's jurisdiction. A refusal can therefore only keep the regime or
+    // make it stricter, and turning a grant into a refusal never moves an identifier to a laxer regime (the laxest,
+    // opt-out, is the floor), so no refusal widens what the defaults allow (revoking never widens access).
+    if (r.jurisdiction !== UNKNOWN_JURISDICTION) {
+      const strict = regimeOf(r.jurisdiction, config) === 'opt_in'
+      if (r.state === 'granted' || strict) {
+        const before = place.get(r.identifier)
+        const beforeStrict = before !== undefined && regimeOf(before.jurisdiction, config) === 'opt_in'
+        if (before === undefined || (strict && !beforeStrict) || (strict === beforeStrict && before.seq < r.seq)) place.set(r.identifier, r)
+      }
+    }
     if (r.purpose !== purpose) continue
     if ((latest.get(r.identifier)?.seq ?? -1) < r.seq) latest.set(r.identifier, r)
   }

@@ -1,21 +1,30 @@
 /**
- * @module IAB TCF v2.x TC strings → consent decisions per Tessera purpose, with `@iabtechlabtcf/core`. A
- * Tessera purpose is granted when every TCF purpose mapped to it (`governance.consent.tcfPurposes`) has consent,
- * or legitimate interest where TCF v2.2 still allows it (purposes 2, 7-11; never 1, 3-6), and refused otherwise.
- * Anything that does not decode, is not version 2, or predates TCF v2.2 (policy version < 4) is invalid
- * evidence and decides nothing. Decoding never throws.
+ * @module IAB TCF v2.x TC strings → consent decisions per Tessera purpose, with `@iabtechlabtcf/core`'s decoded
+ * fields (purpose and vendor consents and legitimate interests, publisher restrictions, disclosed vendors). The
+ * decision rule (tcf-decisions.ts): every TCF purpose mapped to a Tessera purpose (`governance.consent.tcfPurposes`)
+ * must have consent, or legitimate interest where TCF v2.2 allows it (2, 7-11; never 1, 3-6), and, when
+ * `governance.consent.tcf` names vendors for it (Tessera's own vendor id, the vendors of the destinations that
+ * would use it), so must each of those vendors, within the publisher's restrictions. Anything that does not decode,
+ * is not version 2, or predates TCF v2.2 (policy version < 4) is invalid evidence and decides nothing. Decoding
+ * never throws.
  */
 import { TCString } from '@iabtechlabtcf/core'
 import type { ConsentConfig } from './consent-config.js'
 import { TCF_LI_ALLOWED } from './consent-config.js'
 import { invalidSignal, MAX_RAW_EVIDENCE, type ConsentSignal } from './consent-record.js'
+import { dateMs, disclosureCutoff, tcfDecisions, type TcfView } from './tcf-decisions.js'
 
 /** Longer strings are refused before decoding (a TC string with every vendor is a few KB). */
 export const MAX_TC_STRING = 16_384
 
 interface IdSet {
   has(id: number): boolean
+  readonly maxId: number
   forEach(fn: (value: boolean, id: number) => void): void
+}
+
+interface Restrictions {
+  getRestrictionType(vendorId: number, purposeId: number): number | undefined
 }
 
 function ids(set: IdSet): number[] {
@@ -26,7 +35,7 @@ function ids(set: IdSet): number[] {
   return out
 }
 
-export function decodeTcfSignal(raw: unknown, config: Pick<ConsentConfig, 'tcfPurposes'>): ConsentSignal {
+export function decodeTcfSignal(raw: unknown, config: Pick<ConsentConfig, 'tcfPurposes' | 'tcf'>): ConsentSignal {
   if (typeof raw !== 'string') return invalidSignal('tcf', undefined, 'a TC string must be a string')
   const text = raw.trim()
   if (text === '') return invalidSignal('tcf', raw, 'the TC string is empty')
@@ -46,20 +55,33 @@ export function decodeTcfSignal(raw: unknown, config: Pick<ConsentConfig, 'tcfPu
     }
     const consents = model.purposeConsents as unknown as IdSet
     const interests = model.purposeLegitimateInterests as unknown as IdSet
-    const decisions = new Map<string, 'granted' | 'denied'>()
-    for (const [purpose, tcf] of Object.entries(config.tcfPurposes)) {
-      const ok = tcf.every((n) => consents.has(n) || (TCF_LI_ALLOWED.has(n) && interests.has(n)))
-      decisions.set(purpose, ok ? 'granted' : 'denied')
+    const vendorConsents = model.vendorConsents as unknown as IdSet
+    const vendorInterests = model.vendorLegitimateInterests as unknown as IdSet
+    const disclosed = model.vendorsDisclosed as unknown as IdSet
+    const restrictions = model.publisherRestrictions as unknown as Restrictions
+    const created = dateMs(model.created)
+    const view: TcfView = {
+      purposeConsent: (n) => consents.has(n),
+      purposeInterest: (n) => interests.has(n),
+      vendorConsent: (v) => vendorConsents.has(v),
+      vendorInterest: (v) => vendorInterests.has(v),
+      restriction: (v, n) => restrictions.getRestrictionType(v, n),
+      hasDisclosedVendors: disclosed.maxId > 0,
+      disclosed: (v) => disclosed.has(v),
+      created,
     }
-    const created = model.created instanceof Date && !Number.isNaN(model.created.getTime()) ? model.created.toISOString() : null
-    const updated = model.lastUpdated instanceof Date && !Number.isNaN(model.lastUpdated.getTime()) ? model.lastUpdated.toISOString() : null
+    const outcome = tcfDecisions(view, { purposes: config.tcfPurposes, interestAllowed: TCF_LI_ALLOWED, disclosureRequiredFrom: disclosureCutoff(config) }, config)
+    const updated = dateMs(model.lastUpdated)
     return {
-      source: 'tcf', jurisdiction: 'EU', decisions,
+      source: 'tcf', jurisdiction: 'EU', decisions: outcome.decisions,
       evidence: {
         raw: text.slice(0, MAX_RAW_EVIDENCE), valid: true,
         decoded: {
           policyVersion: policy, cmpId: Number(model.cmpId), cmpVersion: Number(model.cmpVersion), vendorListVersion: Number(model.vendorListVersion),
-          created, lastUpdated: updated, purposeConsents: ids(consents), purposeLegitimateInterests: ids(interests),
+          created: created === null ? null : new Date(created).toISOString(), lastUpdated: updated === null ? null : new Date(updated).toISOString(),
+          purposeConsents: ids(consents), purposeLegitimateInterests: ids(interests), disclosedVendors: disclosed.maxId > 0,
+          ...(Object.keys(outcome.vendors).length > 0 ? { vendors: outcome.vendors } : {}),
+          ...(outcome.warning === undefined ? {} : { warning: outcome.warning }),
         },
       },
     }

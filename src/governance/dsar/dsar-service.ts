@@ -1,5 +1,6 @@
 /**
- * @module Data-subject requests: recorded with their legal deadline (deadlines.ts), then run step by step, each
+ * @module Data-subject requests: recorded with their legal deadline (deadlines.ts), verified (the requester must
+ * prove who they are before anything but an opt-out runs: requester-verification.ts), then run step by step, each
  * step an audit entry.
  * - access: a machine-readable export of everything Tessera holds on the person: profile, identities, links,
  *   merges, timeline, consent records, and the audit entries of every read of their data.
@@ -22,6 +23,7 @@ import type { ConsentLedger } from '../consent/consent-ledger.js'
 import type { DsarRecord, PrivacyStore } from '../privacy-store.js'
 import { DSAR_TYPES, deadline, regimeOf, type DsarType } from './deadlines.js'
 import type { ErasureStore } from './erasure-store.js'
+import type { RequesterVerification } from './requester-verification.js'
 import type { SuppressionList } from './suppression.js'
 
 export const EVENT_LOG_NOTICE = 'The raw event log (events.raw, events.resolved) still holds the events as received until its retention or ' +
@@ -34,6 +36,8 @@ export interface DsarServiceOptions {
   readonly ledger: ConsentLedger | null
   readonly audit: AuditLog
   readonly suppression: SuppressionList
+  /** Requester verification: every request but an opt-out waits for it. */
+  readonly verification: RequesterVerification
   readonly clock: Clock
   /** `type:value` → the normalised identifier (or a 400 naming `field`). */
   readonly identifierOf: (text: string, field: string) => { type: string; value: string; key: string }
@@ -80,6 +84,7 @@ export class DsarService {
       result: null, completedAt: null,
     }
     await this.#o.store.createRequest(record)
+    await this.#o.verification.init(record)
     await this.#o.audit.record({
       kind: 'dsar.create', actor, action: `create ${type} request`, purpose: 'privacy_request', decision: 'ok',
       detail: { requestId: record.id, type, identifierType: id.type, jurisdiction: input.jurisdiction, dueAt: new Date(record.dueAt).toISOString() },
@@ -106,6 +111,12 @@ export class DsarService {
   async run(id: string, actor: AuditActor): Promise<DsarRunResult> {
     const r = await this.get(id)
     if (r.status === 'completed') throw new TesseraError('TESSERA_CONFLICT', `data-subject request ${id} is already completed (${new Date(r.completedAt ?? 0).toISOString()})`)
+    try {
+      await this.#o.verification.requireVerified(r)
+    } catch (error) {
+      await this.#o.audit.record({ kind: `dsar.${r.type}`, actor, action: `run ${r.type} request`, purpose: 'privacy_request', decision: 'deny', reason: (error as Error).message.slice(0, 300), detail: { requestId: r.id } })
+      throw error
+    }
     const profileId = await this.#profileOf(r.identifier)
     const base = { kind: `dsar.${r.type}`, actor, action: `run ${r.type} request`, purpose: 'privacy_request', subjects: profileId === null ? [] : [profileId] }
     try {
@@ -118,6 +129,8 @@ export class DsarService {
       }
       const completedAt = this.#o.clock.now()
       await this.#o.store.finishRequest(r.id, { status: 'completed', result: out.result, completedAt, identifier: out.identifier ?? r.identifier, detail: out.detail ?? r.detail })
+      // The verification evidence of this and every other request naming the erased person may describe them.
+      if (r.type === 'erasure') out.result.verificationEvidenceErased = await this.#o.verification.eraseEvidence()
       await this.#o.audit.record({ ...base, decision: 'ok', detail: { requestId: r.id, ...out.result } })
       const request = await this.get(r.id)
       return { request, ...(out.export ? { export: out.export } : {}), ...(out.notice ? { notice: out.notice } : {}) }
@@ -125,6 +138,29 @@ export class DsarService {
       await this.#o.audit.record({ ...base, decision: 'error', reason: (error as Error).message.slice(0, 300), detail: { requestId: r.id } })
       throw error
     }
+  }
+
+  /** The verification of a request's requester, as the API shows it. */
+  async verificationOf(r: DsarRecord): Promise<ReturnType<RequesterVerification['view']>> {
+    return this.#o.verification.view(await this.#o.verification.state(r))
+  }
+
+  async sendVerificationCode(id: string, actor: AuditActor): Promise<DsarRecord> {
+    const r = await this.get(id)
+    await this.#o.verification.sendCode(r, actor)
+    return r
+  }
+
+  async confirmVerificationCode(id: string, code: string, actor: AuditActor): Promise<DsarRecord> {
+    const r = await this.get(id)
+    await this.#o.verification.confirm(r, code, actor)
+    return r
+  }
+
+  async attestRequester(id: string, input: { basis: string; evidence: string }, actor: AuditActor): Promise<DsarRecord> {
+    const r = await this.get(id)
+    await this.#o.verification.attest(r, input, actor)
+    return r
   }
 
   async #access(r: DsarRecord, profileId: string | null): Promise<{ result: JsonObject; export: JsonObject }> {

@@ -8,14 +8,24 @@ import type { AuditActor } from '../audit-entry.js'
 import type { AuditLog } from '../audit-log.js'
 import { createClassifier } from '../classification.js'
 import { openRetentionStore } from '../open-privacy.js'
-import { runRetention, type RetentionReport } from './retention-job.js'
+import { runRetention, type LogTopicTarget, type RetentionReport } from './retention-job.js'
 
-/** One retention run: opens the state's retention side, runs, closes. */
-export async function retentionOnce(config: TesseraConfig, statePath: string, audit: AuditLog, clock: Clock, actor: AuditActor, dryRun: boolean): Promise<RetentionReport> {
+/** Opens the event-log topics for one run (src/app/retention-logs.ts); `close` releases what it opened. */
+export type OpenLogTopics = () => Promise<{ readonly topics: readonly LogTopicTarget[]; close(): Promise<void> }>
+
+/** One retention run: opens the state's retention side (and the log's topics), runs, closes. */
+export async function retentionOnce(
+  config: TesseraConfig, statePath: string, audit: AuditLog, clock: Clock, actor: AuditActor, dryRun: boolean, openLogTopics?: OpenLogTopics,
+): Promise<RetentionReport> {
   const store = await openRetentionStore(config, statePath)
+  const logs = openLogTopics ? await openLogTopics() : undefined
   try {
-    return await runRetention({ store, classifier: createClassifier(config.governance.classification), config: config.governance.retention, clock, audit, actor }, dryRun)
+    return await runRetention({
+      store, classifier: createClassifier(config.governance.classification), config: config.governance.retention, clock, audit, actor,
+      ...(logs ? { logTopics: logs.topics } : {}),
+    }, dryRun)
   } finally {
+    await logs?.close()
     await store.close()
   }
 }
@@ -27,13 +37,14 @@ export async function retentionOnce(config: TesseraConfig, statePath: string, au
  */
 export function startRetentionJob(options: {
   config: TesseraConfig; statePath: string; audit: AuditLog; clock: Clock; onReport: (r: RetentionReport) => void; onError: (e: Error) => void
+  openLogTopics?: OpenLogTopics
 }): () => Promise<void> {
   const minutes = options.config.governance.retention.intervalMinutes
   if (minutes <= 0) return async () => {}
   let running: Promise<void> | null = null
   const tick = (): void => {
     if (running) return
-    running = retentionOnce(options.config, options.statePath, options.audit, options.clock, { type: 'system', id: 'retention' }, false)
+    running = retentionOnce(options.config, options.statePath, options.audit, options.clock, { type: 'system', id: 'retention' }, false, options.openLogTopics)
       .then(options.onReport, (e: unknown) => options.onError(e as Error))
       .finally(() => { running = null })
   }

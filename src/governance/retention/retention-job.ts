@@ -5,6 +5,12 @@
  * location while `traits.address.street` is kept as contact). Each run is an audit entry with the counts per
  * category, the cut-offs and the time, never the values. Run by `tessera up` every `intervalMinutes` and by
  * `tessera retention run [--dry-run]`.
+ *
+ * The event log too: records of events.raw, events.resolved and events.dead-letter older than the schedule of
+ * the events' category (behavioral by default) are deleted from the start of each partition, but only below what
+ * every pipeline consumer group reading the topic has stored as done with its state (and what any group that
+ * committed in the log itself has passed), so no record is deleted before it was read. A group that never ran
+ * protects everything. Logs whose broker deletes by itself (Kafka, `retention.ms`) are reported, not touched.
  */
 import type { Clock } from '../../core/clock.js'
 import type { JsonObject, JsonValue } from '../../core/event.js'
@@ -12,6 +18,8 @@ import type { AuditActor } from '../audit-entry.js'
 import type { AuditLog } from '../audit-log.js'
 import type { Classifier, DataCategory } from '../classification.js'
 import type { RetentionConfig } from '../privacy-config.js'
+import { isTesseraError } from '../../core/errors.js'
+import type { EventLog, TopicPartitionOffset } from '../../log/event-log.js'
 import type { RetentionStore, TraitRow } from './retention-store.js'
 
 const DAY_MS = 86_400_000
@@ -26,6 +34,18 @@ export interface RetentionReport {
   /** Trait values (leaves) deleted, by category. */
   readonly traits: Readonly<Record<string, number>>
   readonly profilesChanged: number
+  /** Event-log records deleted, by topic. */
+  readonly log: Readonly<Record<string, number>>
+  /** Why some log was not touched (Kafka: its retention.ms does it). */
+  readonly logNotes: readonly string[]
+}
+
+/** A topic of the event log for retention: where it is and which pipeline consumer groups read it. */
+export interface LogTopicTarget {
+  readonly topic: string
+  readonly log: EventLog
+  /** Groups whose offsets are stored with the state (RetentionStore.committedOffsets); their reading bounds deletion. */
+  readonly groups: readonly string[]
 }
 
 export interface RetentionOptions {
@@ -35,6 +55,8 @@ export interface RetentionOptions {
   readonly clock: Clock
   readonly audit: AuditLog
   readonly actor: AuditActor
+  /** The event-log topics to apply retention to (none: only the state store). */
+  readonly logTopics?: readonly LogTopicTarget[]
 }
 
 /** Removes the leaves of `value` (at `path`) whose category has expired; counts them per category. */
@@ -64,6 +86,8 @@ export async function runRetention(o: RetentionOptions, dryRun: boolean): Promis
   const events = new Map<string, number>()
   const traits = new Map<string, number>()
   let profilesChanged = 0
+  const logCounts = new Map<string, number>()
+  const logNotes = new Set<string>()
   try {
     const eventCategory = o.classifier.classify('event.event').category
     const eventCutoff = cutoffs.get(eventCategory)
@@ -93,6 +117,24 @@ export async function runRetention(o: RetentionOptions, dryRun: boolean): Promis
         return changed ? { traits: keptTraits, traitTimes: keptTimes } : null
       }, dryRun)
     }
+    if (eventCutoff !== undefined) {
+      for (const target of o.logTopics ?? []) {
+        let upTo: readonly TopicPartitionOffset[]
+        try {
+          upTo = await target.log.endOffsets(target.topic)
+        } catch (error) {
+          if (isTesseraError(error) && error.code === 'TESSERA_NOT_FOUND') continue // not created yet: nothing to delete
+          throw error
+        }
+        for (const group of target.groups) {
+          const done = await o.store.committedOffsets(group, target.topic)
+          upTo = upTo.map((e) => ({ ...e, offset: Math.min(e.offset, done.find((d) => d.partition === e.partition)?.offset ?? 0) }))
+        }
+        const result = await target.log.deleteRecordsBefore(target.topic, eventCutoff, upTo, dryRun)
+        if (result.supported) logCounts.set(target.topic, result.deleted)
+        else logNotes.add(result.reason)
+      }
+    }
   } catch (error) {
     await o.audit.record({ kind: 'retention.run', actor: o.actor, action: dryRun ? 'retention dry-run' : 'retention run', decision: 'error', reason: (error as Error).message.slice(0, 300) })
     throw error
@@ -101,10 +143,11 @@ export async function runRetention(o: RetentionOptions, dryRun: boolean): Promis
     time: new Date(now).toISOString(), dryRun,
     cutoffs: Object.fromEntries([...cutoffs].map(([c, t]) => [c, new Date(t).toISOString()])),
     events: Object.fromEntries(events), traits: Object.fromEntries(traits), profilesChanged,
+    log: Object.fromEntries(logCounts), logNotes: [...logNotes],
   }
   await o.audit.record({
     kind: 'retention.run', actor: o.actor, action: dryRun ? 'retention dry-run' : 'retention run', decision: 'ok',
-    detail: { ...report, cutoffs: { ...report.cutoffs }, events: { ...report.events }, traits: { ...report.traits } },
+    detail: { ...report, cutoffs: { ...report.cutoffs }, events: { ...report.events }, traits: { ...report.traits }, log: { ...report.log }, logNotes: [...report.logNotes] },
   })
   return report
 }

@@ -216,3 +216,34 @@ describe('EmbeddedEventLog', () => {
     expect((await rejection(open())).code).toBe('TESSERA_CONFIG')
   })
 })
+
+describe('embedded log retention', () => {
+  const logs = useTempLogs({ sync: 'normal', maxPendingBytes: 16 * 1024 * 1024 })
+
+  it('deletes on a reader connection next to the appender, in chunks, and an emptied partition keeps its offsets after a restart', async () => {
+    const appender = await logs.open()
+    await appender.ensureTopic('t', 2)
+    await appender.append('t', records(12_000, (i) => ({ key: `k${i % 2}`, value: `v${i}`, timestamp: 1000 + i })))
+    const ends = await appender.endOffsets('t')
+    const reader = await logs.open({ readOnly: true })
+    const result = await reader.deleteRecordsBefore('t', 1_000_000, ends, false)
+    expect(result).toMatchObject({ supported: true, deleted: 12_000 })
+    expect(await appender.startOffsets('t')).toEqual(ends)
+    // The appender keeps counting from where it was.
+    const next = await appender.append('t', [{ key: 'k0', value: 'after', timestamp: 2_000_000 }])
+    expect(next.positions[0]!.offset).toBe(ends.find((e) => e.partition === next.positions[0]!.partition)!.offset)
+    await reader.close()
+    await appender.close()
+    // Reopened: an emptied partition does not start again at 0.
+    const reopened = await logs.open()
+    expect(await reopened.endOffsets('t')).toEqual(ends.map((e) => (e.partition === next.positions[0]!.partition ? { ...e, offset: e.offset + 1 } : e)))
+    const again = await reopened.append('t', records(4, (i) => ({ key: `k${i % 2}`, value: `w${i}`, timestamp: 3_000_000 })))
+    for (const p of again.positions) expect(p.offset).toBeGreaterThanOrEqual(ends.find((e) => e.partition === p.partition)!.offset)
+    // The time index still answers, and shrank to what is needed.
+    expect((await reopened.offsetsForTime('t', 0)).map((o) => o.offset)).toEqual((await reopened.startOffsets('t')).map((o) => o.offset))
+    const db = new Database(logs.path(), { readonly: true })
+    const rows = (db.prepare("SELECT count(*) AS n FROM log_time_index WHERE topic = 't' AND offset < ?").get(ends[0]!.offset) as { n: number }).n
+    db.close()
+    expect(rows).toBeLessThanOrEqual(2)
+  })
+})

@@ -17,8 +17,10 @@
 import { resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { TesseraError } from '../../core/errors.js'
-import type {
-  AppendRecord, AppendResult, ConsumerOptions, EventLog, LogConsumer, LogRecord, TopicPartitionOffset,
+import {
+  deletableUpTo,
+  type AppendRecord, type AppendResult, type ConsumerOptions, type DeleteRecordsResult, type EventLog, type LogConsumer, type LogRecord,
+  type TopicPartitionOffset,
 } from '../event-log.js'
 import { AppendSignal, appendChannelName } from './append-signal.js'
 import { acquireAppenderLock, type AppenderLock } from './appender-lock.js'
@@ -30,6 +32,9 @@ import { migrateLogSchema } from './log-schema.js'
 import { LogStore } from './log-store.js'
 import type { SqliteDatabase, SqliteOpener } from './sqlite-database.js'
 import { toReadError, toWriteError } from './sqlite-errors.js'
+
+/** Records deleted per transaction by log retention. */
+export const DELETE_CHUNK_RECORDS = 5000
 
 /** Default wait for another connection's write lock (a consumer committing, a reader creating a topic). */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000
@@ -202,6 +207,56 @@ export class EmbeddedEventLog implements EventLog {
     const count = this.#partitionCount(topic)
     return this.#reading(`endOffsets ${topic}`, () =>
       Array.from({ length: count }, (_, partition) => ({ topic, partition, offset: this.#store.endOffset(topic, partition) })))
+  }
+
+  async startOffsets(topic: string): Promise<readonly TopicPartitionOffset[]> {
+    const count = this.#partitionCount(topic)
+    return this.#reading(`startOffsets ${topic}`, () =>
+      Array.from({ length: count }, (_, partition) => ({ topic, partition, offset: this.#store.startOffset(topic, partition) })))
+  }
+
+  /**
+   * Deletes the expired prefix of each partition (see the port), in transactions of {@link DELETE_CHUNK_RECORDS} so
+   * the appender never waits long; works on a reader connection too (it never touches the appender's next offsets,
+   * and `log_watermarks` keeps an emptied partition's end).
+   */
+  async deleteRecordsBefore(topic: string, before: number, upTo: readonly TopicPartitionOffset[], dryRun: boolean): Promise<DeleteRecordsResult> {
+    const count = this.#partitionCount(topic)
+    const groups = new Map<string, Map<number, number>>()
+    for (const c of this.#reading(`committedOffsets of ${topic}`, () => this.#store.allCommitted(topic))) {
+      const m = groups.get(c.group) ?? new Map<number, number>()
+      m.set(c.partition, c.offset)
+      groups.set(c.group, m)
+    }
+    const limits = deletableUpTo(topic, count, upTo, [...groups.values()])
+    let deleted = 0
+    const partitions: TopicPartitionOffset[] = []
+    for (let partition = 0; partition < count; partition++) {
+      const start = this.#reading(`startOffsets ${topic}`, () => this.#store.startOffset(topic, partition))
+      const firstKept = this.#reading(`offsetsForTime ${topic}`, () => this.#store.offsetForTime(topic, partition, before) ?? this.#store.endOffset(topic, partition))
+      const end = Math.min(firstKept, limits[partition]!)
+      if (end <= start) {
+        partitions.push({ topic, partition, offset: start })
+        continue
+      }
+      if (dryRun) {
+        deleted += this.#reading(`count ${topic}`, () => this.#store.countBefore(topic, partition, end))
+      } else {
+        for (let from = start; from < end; from += DELETE_CHUNK_RECORDS) {
+          this.#assertOpen()
+          const to = Math.min(end, from + DELETE_CHUNK_RECORDS)
+          try {
+            deleted += this.#store.deleteRange(topic, partition, from, to)
+          } catch (error) {
+            throw toWriteError(error, `log retention of ${topic}`)
+          }
+          // Let the appender's group commit and the readers in between chunks.
+          await new Promise((resolve) => setImmediate(resolve))
+        }
+      }
+      partitions.push({ topic, partition, offset: end })
+    }
+    return { supported: true, deleted, partitions }
   }
 
   async offsetsForTime(topic: string, timestamp: number): Promise<readonly TopicPartitionOffset[]> {

@@ -12,6 +12,8 @@
  *   index on `ts` would do the same job but halved append throughput (measured; one more B-tree insert per record).
  * - `log_committed_offsets(group_id, topic, partition, offset)`: a consumer group's position.
  * - `log_appender`: who holds the appender lock (informational, to name the pid when refusing a second appender).
+ * - `log_watermarks(topic, partition, next_offset)` (version 2): the offset after the last record retention deleted,
+ *   so that a partition emptied by retention never hands out an offset again.
  */
 import { TesseraError } from '../../core/errors.js'
 import type { SqliteDatabase } from './sqlite-database.js'
@@ -51,6 +53,14 @@ const MIGRATIONS: readonly string[] = [
     pid INTEGER NOT NULL,
     since INTEGER NOT NULL
   ) STRICT;
+  `,
+  `
+  CREATE TABLE log_watermarks (
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition)
+  ) STRICT, WITHOUT ROWID;
   `,
 ]
 

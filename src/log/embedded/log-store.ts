@@ -41,6 +41,12 @@ export class LogStore {
   readonly #upsertCommitted: SqliteStatement
   readonly #setAppender: SqliteStatement
   readonly #appender: SqliteStatement
+  readonly #minOffset: SqliteStatement
+  readonly #countBefore: SqliteStatement
+  readonly #deleteRange: SqliteStatement
+  readonly #raiseWatermark: SqliteStatement
+  readonly #pruneTimeIndex: SqliteStatement
+  readonly #allCommitted: SqliteStatement
 
   /** Prepares every statement once; the schema must already be migrated. */
   constructor(db: SqliteDatabase) {
@@ -54,7 +60,18 @@ export class LogStore {
     this.#insertChunk = db.prepare(insertSql(INSERT_CHUNK_ROWS))
     this.#createTopic = db.prepare('INSERT INTO log_topics (name, partitions) VALUES (?, ?) ON CONFLICT (name) DO NOTHING')
     this.#topicPartitions = db.prepare('SELECT partitions FROM log_topics WHERE name = ?')
-    this.#maxOffset = db.prepare('SELECT max(offset) AS offset FROM log_records WHERE topic = ? AND partition = ?')
+    // The next offset: after the highest record, or after the last one retention deleted (whichever is later).
+    this.#maxOffset = db.prepare(`SELECT max(coalesce((SELECT max(offset) + 1 FROM log_records WHERE topic = ? AND partition = ?), 0),
+      coalesce((SELECT next_offset FROM log_watermarks WHERE topic = ? AND partition = ?), 0)) AS next`)
+    this.#minOffset = db.prepare('SELECT min(offset) AS offset FROM log_records WHERE topic = ? AND partition = ?')
+    this.#countBefore = db.prepare('SELECT count(*) AS n FROM log_records WHERE topic = ? AND partition = ? AND offset < ?')
+    this.#deleteRange = db.prepare('DELETE FROM log_records WHERE topic = ? AND partition = ? AND offset >= ? AND offset < ?')
+    this.#raiseWatermark = db.prepare(`INSERT INTO log_watermarks (topic, partition, next_offset) VALUES (?, ?, ?)
+      ON CONFLICT (topic, partition) DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)`)
+    // Time-index rows below the log start: only the last of them is still needed (it may cover the first records kept).
+    this.#pruneTimeIndex = db.prepare(`DELETE FROM log_time_index WHERE topic = ? AND partition = ? AND offset < ?
+      AND max_ts < (SELECT max(max_ts) FROM log_time_index WHERE topic = ? AND partition = ? AND offset < ?)`)
+    this.#allCommitted = db.prepare('SELECT group_id, partition, offset FROM log_committed_offsets WHERE topic = ?')
     this.#read = db.prepare(
       `SELECT topic, partition, offset, key, value, ts AS timestamp FROM log_records
        WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?`)
@@ -113,10 +130,39 @@ export class LogStore {
     return row?.partitions
   }
 
-  /** Offset the next record of the partition gets (highest stored offset + 1, or 0). */
+  /** Offset the next record of the partition gets (highest stored offset + 1, or after the last deleted one, or 0). */
   endOffset(topic: string, partition: number): number {
-    const row = this.#maxOffset.get([topic, partition]) as { offset: number | null }
-    return row.offset === null ? 0 : row.offset + 1
+    const row = this.#maxOffset.get([topic, partition, topic, partition]) as { next: number }
+    return row.next
+  }
+
+  /** First stored offset of the partition, or its end offset when it is empty. */
+  startOffset(topic: string, partition: number): number {
+    const row = this.#minOffset.get([topic, partition]) as { offset: number | null }
+    return row.offset ?? this.endOffset(topic, partition)
+  }
+
+  /** Records of the partition below `end`. */
+  countBefore(topic: string, partition: number, end: number): number {
+    return (this.#countBefore.get([topic, partition, end]) as { n: number }).n
+  }
+
+  /**
+   * Deletes the partition's records from `from` up to `end` (exclusive) in one transaction, remembers that offsets up
+   * to `end` were used, and drops the time-index rows no longer needed. Returns how many were deleted.
+   */
+  deleteRange(topic: string, partition: number, from: number, end: number): number {
+    return this.transaction(() => {
+      const n = this.#deleteRange.run([topic, partition, from, end]).changes
+      this.#raiseWatermark.run([topic, partition, end])
+      this.#pruneTimeIndex.run([topic, partition, end, topic, partition, end])
+      return n
+    })
+  }
+
+  /** Every group's committed offsets on the topic. */
+  allCommitted(topic: string): { group: string; partition: number; offset: number }[] {
+    return (this.#allCommitted.all([topic]) as { group_id: string; partition: number; offset: number }[]).map((r) => ({ group: r.group_id, partition: r.partition, offset: r.offset }))
   }
 
   read(topic: string, partition: number, offset: number, limit: number): LogRecord[] {

@@ -74,7 +74,7 @@ export interface KafkaAdmin {
   disconnect(): Promise<void>
   /** Resolves false when the topic already existed. Sent to the controller broker. */
   createTopics(request: {
-    topics: { topic: string; numPartitions: number }[]
+    topics: { topic: string; numPartitions: number; configEntries?: { name: string; value: string }[] }[]
     waitForLeaders: boolean
     timeout: number
   }): Promise<boolean>

@@ -58,6 +58,21 @@ describe.skipIf(skip)('KafkaEventLog on librdkafka\'s mock cluster', () => {
       await Promise.all(opened.map((log) => log.close()))
     })
 
+    it('hands retention.ms to topic creation (the mock cannot take CreateTopics: the fixture hook receives it), and leaves deletion to Kafka', async () => {
+      const seen: { topic: string; retentionMs?: number }[] = []
+      const log = await open({ createTopic: async (topic, partitions, settings) => {
+        seen.push({ topic, ...(settings.retentionMs === undefined ? {} : { retentionMs: settings.retentionMs }) })
+        await kafka.createTopic(topic, partitions)
+      } })
+      const topic = `retained-${randomUUID().slice(0, 8)}`
+      await log.ensureTopic(topic, 2, { retentionMs: 395 * 86_400_000 })
+      await log.ensureTopic(topic, 2, { retentionMs: 1 }) // exists: its config is not touched
+      expect(seen).toEqual([{ topic, retentionMs: 395 * 86_400_000 }])
+      await log.append(topic, [{ key: 'a', value: '1', timestamp: 1 }, { key: 'b', value: '2', timestamp: 2 }])
+      expect((await log.startOffsets(topic)).map((o) => o.offset)).toEqual([0, 0])
+      expect(await log.deleteRecordsBefore(topic, Date.now(), await log.endOffsets(topic), false)).toMatchObject({ supported: false, reason: expect.stringMatching(/retention\.ms/) })
+    })
+
     it('two members split the partitions; a member leaving moves its partitions; state-stored offsets give exactly-once', async () => {
       const log = await open()
       const topic = `split-${randomUUID().slice(0, 8)}`

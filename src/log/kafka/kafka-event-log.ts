@@ -9,7 +9,7 @@
  */
 import { TesseraError } from '../../core/errors.js'
 import type {
-  AppendRecord, AppendResult, ConsumerOptions, EventLog, LogConsumer, LogRecord, TopicPartitionOffset,
+  AppendRecord, AppendResult, ConsumerOptions, DeleteRecordsResult, EventLog, LogConsumer, LogRecord, TopicPartitionOffset, TopicSettings,
 } from '../event-log.js'
 import { KafkaAppender } from './kafka-appender.js'
 import { type KafkaAdmin, type KafkaClient, type KafkaClientLogEntry, type KafkaProducer, openKafkaClient } from './kafka-client.js'
@@ -50,9 +50,10 @@ export interface KafkaEventLogOptions {
   readonly timeLookup?: 'auto' | 'broker' | 'scan'
   /**
    * Creates a topic where the CreateTopics API cannot be used: clusters whose topics are provisioned by another
-   * tool, and librdkafka's mock cluster. When absent, `ensureTopic` uses CreateTopics.
+   * tool, and librdkafka's mock cluster. When absent, `ensureTopic` uses CreateTopics (with `retention.ms` from the
+   * settings).
    */
-  readonly createTopic?: (topic: string, partitions: number) => Promise<void>
+  readonly createTopic?: (topic: string, partitions: number, settings: TopicSettings) => Promise<void>
   /** Receives kafkajs's log lines; silent when absent. */
   readonly onClientLog?: (entry: KafkaClientLogEntry) => void
 }
@@ -112,7 +113,8 @@ export class KafkaEventLog implements EventLog {
     this.#appender = new KafkaAppender(producer, (topic) => this.#cachedPartitions(topic), options)
   }
 
-  async ensureTopic(topic: string, partitions: number): Promise<void> {
+  /** Creates a missing topic with `retention.ms` when the settings give one; an existing topic's config is not changed. */
+  async ensureTopic(topic: string, partitions: number, settings: TopicSettings = {}): Promise<void> {
     this.#assertOpen()
     const existing = await this.#metadata(topic)
     if (existing !== undefined) {
@@ -121,8 +123,11 @@ export class KafkaEventLog implements EventLog {
     }
     let createError: unknown
     try {
-      if (this.#options.createTopic) await this.#options.createTopic(topic, partitions)
-      else await this.#admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true, timeout: this.#options.readTimeoutMs })
+      if (this.#options.createTopic) await this.#options.createTopic(topic, partitions, settings)
+      else {
+        const configEntries = settings.retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(settings.retentionMs) }]
+        await this.#admin.createTopics({ topics: [{ topic, numPartitions: partitions, configEntries }], waitForLeaders: true, timeout: this.#options.readTimeoutMs })
+      }
     } catch (error) {
       // Another process may have created it meanwhile, or the cluster refuses CreateTopics: check what exists.
       createError = error
@@ -170,6 +175,18 @@ export class KafkaEventLog implements EventLog {
     const offsets = await this.#call('read offsets of', topic, () => this.#admin.fetchTopicOffsets(topic))
     return offsets.map((o) => ({ topic, partition: o.partition, offset: Number(o.high ?? o.offset) }))
       .sort((a, b) => a.partition - b.partition)
+  }
+
+  async startOffsets(topic: string): Promise<readonly TopicPartitionOffset[]> {
+    const offsets = await this.#call('read offsets of', topic, () => this.#admin.fetchTopicOffsets(topic))
+    return offsets.map((o) => ({ topic, partition: o.partition, offset: Number(o.low ?? 0) }))
+      .sort((a, b) => a.partition - b.partition)
+  }
+
+  /** Kafka deletes by itself, by `retention.ms` on the topic (set when Tessera creates it): nothing is deleted here. */
+  async deleteRecordsBefore(topic: string, _before: number, _upTo: readonly TopicPartitionOffset[], _dryRun: boolean): Promise<DeleteRecordsResult> {
+    this.#assertOpen()
+    return { supported: false, reason: `Kafka removes old records of ${topic} by the topic's retention.ms (set when Tessera creates the topic; see docs/operations.md)` }
   }
 
   async offsetsForTime(topic: string, timestamp: number): Promise<readonly TopicPartitionOffset[]> {

@@ -4,13 +4,17 @@
  */
 import { TesseraError } from '../../core/errors.js'
 import { partitionFor } from '../../core/hash.js'
-import type {
-  AppendRecord, AppendResult, BatchHandler, ConsumerOptions, EventLog, LogConsumer, LogRecord,
-  TopicPartition, TopicPartitionOffset,
+import {
+  deletableUpTo,
+  type AppendRecord, type AppendResult, type BatchHandler, type ConsumerOptions, type DeleteRecordsResult, type EventLog, type LogConsumer,
+  type LogRecord, type TopicPartition, type TopicPartitionOffset,
 } from '../event-log.js'
 
 interface Topic {
+  /** The records still stored, per partition; the first one has offset `start[partition]`. */
   readonly partitions: LogRecord[][]
+  /** Offset of the first stored record of each partition (moves when retention deletes records). */
+  readonly start: number[]
 }
 
 export interface MemoryEventLogOptions {
@@ -34,7 +38,7 @@ export class MemoryEventLog implements EventLog {
 
   async ensureTopic(topic: string, partitions: number): Promise<void> {
     if (!this.#topics.has(topic)) {
-      this.#topics.set(topic, { partitions: Array.from({ length: partitions }, () => []) })
+      this.#topics.set(topic, { partitions: Array.from({ length: partitions }, () => []), start: new Array<number>(partitions).fill(0) })
     }
   }
 
@@ -53,7 +57,7 @@ export class MemoryEventLog implements EventLog {
     for (const record of records) {
       const partition = partitionFor(record.key, t.partitions.length, this.#roundRobin++)
       const list = t.partitions[partition]!
-      const offset = list.length
+      const offset = t.start[partition]! + list.length
       list.push({ topic, partition, offset, key: record.key, value: record.value, timestamp: record.timestamp ?? now })
       positions.push({ topic, partition, offset })
     }
@@ -63,20 +67,52 @@ export class MemoryEventLog implements EventLog {
   }
 
   async read(topic: string, partition: number, offset: number, limit: number): Promise<readonly LogRecord[]> {
-    const list = this.#topic(topic).partitions[partition]
+    const t = this.#topic(topic)
+    const list = t.partitions[partition]
     if (!list) throw new TesseraError('TESSERA_NOT_FOUND', `topic ${topic} has no partition ${partition}`)
-    return list.slice(offset, offset + limit)
+    if (!(limit > 0)) return []
+    const from = Math.max(0, offset - t.start[partition]!)
+    return list.slice(from, from + limit)
   }
 
   async endOffsets(topic: string): Promise<readonly TopicPartitionOffset[]> {
-    return this.#topic(topic).partitions.map((list, partition) => ({ topic, partition, offset: list.length }))
+    const t = this.#topic(topic)
+    return t.partitions.map((list, partition) => ({ topic, partition, offset: t.start[partition]! + list.length }))
+  }
+
+  async startOffsets(topic: string): Promise<readonly TopicPartitionOffset[]> {
+    const t = this.#topic(topic)
+    return t.partitions.map((_, partition) => ({ topic, partition, offset: t.start[partition]! }))
   }
 
   async offsetsForTime(topic: string, timestamp: number): Promise<readonly TopicPartitionOffset[]> {
-    return this.#topic(topic).partitions.map((list, partition) => {
+    const t = this.#topic(topic)
+    return t.partitions.map((list, partition) => {
       const found = list.findIndex((r) => r.timestamp >= timestamp)
-      return { topic, partition, offset: found === -1 ? list.length : found }
+      return { topic, partition, offset: t.start[partition]! + (found === -1 ? list.length : found) }
     })
+  }
+
+  async deleteRecordsBefore(topic: string, before: number, upTo: readonly TopicPartitionOffset[], dryRun: boolean): Promise<DeleteRecordsResult> {
+    this.#assertOpen()
+    const t = this.#topic(topic)
+    const limits = deletableUpTo(topic, t.partitions.length, upTo, [...this.#committed].filter(([k]) => k.endsWith(`\u0000${topic}`)).map(([, m]) => m))
+    let deleted = 0
+    const partitions: TopicPartitionOffset[] = []
+    t.partitions.forEach((list, partition) => {
+      const start = t.start[partition]!
+      const old = list.findIndex((r) => r.timestamp >= before)
+      const end = Math.min(start + (old === -1 ? list.length : old), limits[partition]!)
+      const n = Math.max(0, end - start)
+      if (n > 0 && !dryRun) {
+        list.splice(0, n)
+        t.start[partition] = start + n
+        this.#size -= n
+      }
+      deleted += n
+      partitions.push({ topic, partition, offset: start + n })
+    })
+    return { supported: true, deleted, partitions }
   }
 
   async committedOffsets(group: string, topic: string): Promise<readonly TopicPartitionOffset[]> {

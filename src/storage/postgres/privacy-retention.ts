@@ -3,6 +3,7 @@
  * rewritten in one transaction, so a concurrent pipeline write is never lost.
  */
 import type { RetentionStore, TraitEdit } from '../../governance/retention/retention-store.js'
+import type { TopicPartitionOffset } from '../../log/event-log.js'
 import { loadPostgresDriver, type PostgresClient, type PostgresPool } from './postgres-pool.js'
 import { num, rollbackAfter, run, toStoreError } from './postgres-query.js'
 
@@ -60,6 +61,12 @@ export class PostgresRetentionStore implements RetentionStore {
       }
     }
     return changed
+  }
+
+  async committedOffsets(group: string, topic: string): Promise<readonly TopicPartitionOffset[]> {
+    const { rows } = await run<{ partition: number; next_offset: string }>(this.#pool, 'read consumer offsets',
+      'SELECT partition, next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2 ORDER BY partition', [group, topic])
+    return rows.map((r) => ({ topic, partition: Number(r.partition), offset: num(r.next_offset) }))
   }
 
   async close(): Promise<void> {

@@ -25,6 +25,14 @@ export const PRIVACY_MIGRATIONS: readonly string[] = [
   CREATE INDEX dsar_requests_received ON dsar_requests (received_at);
   CREATE TABLE suppression (hash text COLLATE "C" PRIMARY KEY, request_id text NOT NULL, created_at bigint NOT NULL);
   `,
+  // Requester verification of data-subject requests (VerificationStore, src/storage/postgres/dsar-verification-store.ts).
+  `
+  CREATE TABLE dsar_verifications (
+    request_id text COLLATE "C" PRIMARY KEY, status text NOT NULL, method text, code_hash text, code_salt text, code_expires_at bigint,
+    attempts integer NOT NULL DEFAULT 0, codes_sent integer NOT NULL DEFAULT 0, verified_at bigint, verified_by text, evidence text,
+    updated_at bigint NOT NULL
+  );
+  `,
 ]
 
 interface DsarRow {

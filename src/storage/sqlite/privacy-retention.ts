@@ -5,6 +5,7 @@
 import Database from 'better-sqlite3'
 import { TesseraError } from '../../core/errors.js'
 import type { RetentionStore, TraitEdit } from '../../governance/retention/retention-store.js'
+import type { TopicPartitionOffset } from '../../log/event-log.js'
 import type { SqliteDatabase } from './sqlite-database.js'
 
 export class SqliteRetentionStore implements RetentionStore {
@@ -48,6 +49,11 @@ export class SqliteRetentionStore implements RetentionStore {
       }
     }
     return changed
+  }
+
+  async committedOffsets(group: string, topic: string): Promise<readonly TopicPartitionOffset[]> {
+    const rows = this.#db.prepare('SELECT partition, next_offset FROM consumer_offsets WHERE group_id = ? AND topic = ? ORDER BY partition').all(group, topic) as { partition: number; next_offset: number }[]
+    return rows.map((r) => ({ topic, partition: Number(r.partition), offset: Number(r.next_offset) }))
   }
 
   async close(): Promise<void> {

@@ -26,6 +26,14 @@ export const PRIVACY_MIGRATIONS: readonly string[] = [
   CREATE INDEX dsar_requests_received ON dsar_requests(received_at);
   CREATE TABLE suppression (hash TEXT PRIMARY KEY, request_id TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
   `,
+  // Requester verification of data-subject requests (VerificationStore, src/storage/sqlite/dsar-verification-store.ts).
+  `
+  CREATE TABLE dsar_verifications (
+    request_id TEXT PRIMARY KEY, status TEXT NOT NULL, method TEXT, code_hash TEXT, code_salt TEXT, code_expires_at INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0, codes_sent INTEGER NOT NULL DEFAULT 0, verified_at INTEGER, verified_by TEXT, evidence TEXT,
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ]
 
 interface DsarRow {
