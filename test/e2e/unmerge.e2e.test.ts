@@ -182,28 +182,3 @@ describe('identity graph guards and unmerge end to end', () => {
     expect((await lookup(`anonymous_id:${b}`)).body.id).not.toBe((await lookup(`anonymous_id:${a}`)).body.id)
   })
 })
-
-describe('unmerge with profiles updated by partition', () => {
-  it('is refused with 409 and a message saying why', async () => {
-    const h = await startHarness({ pipeline: { profileUpdates: 'partitioned' } })
-    try {
-      const anon = `part-${randomUUID()}`
-      expect((await h.send('/v1/identify', { anonymousId: anon, traits: { email: `${anon}@example.org` } })).status).toBe(200)
-      await h.drain()
-      let id: string | undefined
-      for (let i = 0; i < 100 && id === undefined; i++) {
-        const found = await h.admin<{ id?: string }>(`/v1/profiles?identifier=${encodeURIComponent(`anonymous_id:${anon}`)}`)
-        id = found.status === 200 ? found.body.id : undefined
-        if (id === undefined) await new Promise((r) => setTimeout(r, 50))
-      }
-      const res = await fetch(`${h.url}/v1/profiles/${id}/unmerge`, {
-        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
-        body: JSON.stringify({ identifier: `email:${anon}@example.org` }),
-      })
-      expect(res.status).toBe(409)
-      expect(((await res.json()) as { message: string }).message).toMatch(/profileUpdates partitioned/)
-    } finally {
-      await h.close()
-    }
-  })
-})
