@@ -287,7 +287,14 @@ async function prepareMatching(
     byProfile.set(row.profileId, record)
     candidateIds.add(row.profileId)
   }
-  const fresh = [...candidateIds].filter((id) => !members.has(id))
+  for (const id of candidateIds) {
+    const record = byProfile.get(id)!
+    for (const k of matching.keysOf(record)) if (lookupKeys.has(k)) (postings.get(k) ?? postings.set(k, new Set()).get(k)!).add(id)
+  }
+  // Identifiers (two more reads per candidate) only for candidates that some event scores in the review band or
+  // above: at 1M profiles a key such as a date of birth holds dozens of profiles, nearly all far below it.
+  const promising = promisingCandidates(matching, records, extractions, owner, postings, byProfile)
+  const fresh = [...candidateIds].filter((id) => !members.has(id) && promising.has(id))
   const [stored, nodes] = await Promise.all([
     store.matchRecords(memberIds.filter((id) => !byProfile.has(id))),
     store.identifiersOf(fresh),
@@ -301,10 +308,7 @@ async function prepareMatching(
   const createdAt = createdAtOf ? await createdAtOf(fresh) : null
   for (const id of fresh) {
     const own = (nodes.get(id) ?? []).filter((n) => current.get(n.key) === id)
-    if (own.length === 0) {
-      candidateIds.delete(id)
-      continue
-    }
+    if (own.length === 0) continue
     const m: Member = { createdAt: createdAt?.get(id) ?? Math.min(...own.map((n) => n.firstSeen)), values: new Map(), keys: new Set() }
     for (const n of own) {
       addToMember(m, n.type, n.value, n.key, n.firstSeen)
@@ -312,11 +316,29 @@ async function prepareMatching(
     }
     members.set(id, m)
   }
-  for (const id of candidateIds) {
-    const record = byProfile.get(id)!
-    for (const k of matching.keysOf(record)) if (lookupKeys.has(k)) (postings.get(k) ?? postings.set(k, new Set()).get(k)!).add(id)
-  }
   return { matching, records, byProfile, postings, dirty: new Set(), reviews: [] }
+}
+
+/** Stored candidates that score in the review band or above for some event of the batch that links nothing (blocks over the cap skipped). */
+function promisingCandidates(
+  matching: RealtimeMatching,
+  records: readonly (MatchRecord | null)[],
+  extractions: readonly { readonly identifiers: readonly ExtractedIdentifier[] }[],
+  owner: ReadonlyMap<IdentifierKey, string>,
+  postings: ReadonlyMap<string, ReadonlySet<string>>,
+  byProfile: ReadonlyMap<string, MatchRecord>,
+): Set<string> {
+  const out = new Set<string>()
+  const cap = matching.options.maxBlockSize
+  records.forEach((r, i) => {
+    if (!r || !extractions[i]!.identifiers.every((id) => !owner.has(id.key))) return
+    for (const k of matching.keysOf(r)) {
+      const block = postings.get(k)
+      if (!block || block.size > cap) continue
+      for (const id of block) if (!out.has(id) && matching.reachesReview(r, byProfile.get(id)!)) out.add(id)
+    }
+  })
+  return out
 }
 
 function earliestKey(member: Member): IdentifierKey | undefined {

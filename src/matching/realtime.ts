@@ -92,6 +92,14 @@ export class RealtimeMatching {
     return { id: profileId, source: 0, fields: parsed }
   }
 
+  /**
+   * True when `candidate` scores at or above the review threshold against `record`: a candidate below it is never
+   * chosen, so the pipeline loads identifiers only for candidates that pass (cheap: a weight, no I/O).
+   */
+  reachesReview(record: MatchRecord, candidate: MatchRecord): boolean {
+    return probabilityOfWeight(this.model.scorer.weight(record, candidate)) >= this.options.review
+  }
+
   /** The strongest candidate at or above the review threshold, or null. Ties go to the smaller profile id. */
   best(record: MatchRecord, candidates: Iterable<MatchRecord>): MatchDecision | null {
     let top: MatchDecision | null = null
