@@ -15,8 +15,8 @@ Commands:
                           find records of the same person (probabilistic matching), or link two files
   match-eval <records.csv> --clusters <clusters.csv> --truth <column> --config <match.json> [--pairs <pairs.csv>]
                           score a match run against ground truth (precision, recall, F1, blocking recall, B-cubed)
-  match-train <records.csv> --config <match.json> --out <model.json>
-                          train the real-time matcher (identity.matching.model) on a CSV of people
+  match-train <records.csv>|--from-profiles --config <match.json> --out <model.json>
+                          train the real-time matcher (identity.matching.model) on a CSV of people or the stored profiles
   replay --from <offset|time|earliest>
                           rebuild all profile and identity state from the event log (Tessera must be stopped)
   openapi [--out FILE]    print the OpenAPI document of the tracking and admin APIs

@@ -10,6 +10,7 @@ import type { MatchRecord } from './match-record.js'
 import { normaliseValue, type FieldValue } from './normalise.js'
 import { decide, probabilityOfWeight, type Decision } from './score.js'
 import type { MatchModel } from './train.js'
+import type { MatchConfig } from './match-config.js'
 
 export interface RealtimeMatchingOptions {
   /** Merge at or above this probability. */
@@ -41,6 +42,21 @@ function traitAt(traits: JsonObject, path: string): string | null {
   return null
 }
 
+/**
+ * A match record from a profile's (or an event's) traits under a matcher config: each column names a trait path
+ * (`first_name`, `address.postcode`). Null when none of the compared traits is there.
+ */
+export function traitRecord(config: MatchConfig, id: string, traits: JsonObject): MatchRecord | null {
+  let any = false
+  const fields = config.columns.map((c) => {
+    const raw = traitAt(traits, c.name)
+    const value = raw === null ? null : normaliseValue(raw, c.kind, config.dateOrder)
+    if (value) any = true
+    return value
+  })
+  return any ? { id, source: 0, fields } : null
+}
+
 export class RealtimeMatching {
   readonly model: MatchModel
   readonly options: RealtimeMatchingOptions
@@ -57,17 +73,7 @@ export class RealtimeMatching {
 
   /** The event's compared traits, normalised (`id` is the message id); null when it carries none of them. */
   prepare(event: RawEvent): MatchRecord | null {
-    const traits = event.traits
-    if (!traits) return null
-    const { columns, dateOrder } = this.model.config
-    let any = false
-    const fields = columns.map((c) => {
-      const raw = traitAt(traits, c.name)
-      const value = raw === null ? null : normaliseValue(raw, c.kind, dateOrder)
-      if (value) any = true
-      return value
-    })
-    return any ? { id: event.messageId, source: 0, fields } : null
+    return event.traits ? traitRecord(this.model.config, event.messageId, event.traits) : null
   }
 
   /** Blocking keys of a record, over every rule of the model. */
