@@ -157,11 +157,19 @@ export interface TesseraConfig {
     readonly types: readonly IdentifierTypeConfig[]
     /** Region used to read phone numbers without a country code (ISO 3166 alpha-2). */
     readonly defaultPhoneRegion: string
+    /**
+     * Global size cap of a profile's identity graph: a link that would give a profile more identifiers than this is
+     * refused (`component_cap`), whatever the types' own maxProfileIdentifiers allow.
+     */
+    readonly maxProfileSize: number
     /** Real-time probabilistic matching in the identity stage (docs/identity.md, "Real-time matching"). */
     readonly matching: MatchingConfig
   }
   readonly governance: GovernanceConfig
 }
+
+/** identity.maxProfileSize by default: twice the types' default cap, a ceiling for types configured above it. */
+export const DEFAULT_MAX_PROFILE_SIZE = 1000
 
 /** identity.matching: off by default; a trained model file (`tessera match-train`) and the pipeline's thresholds. */
 export interface MatchingConfig {
@@ -195,7 +203,7 @@ export function defaultConfig(): TesseraConfig {
       batchSize: 2000, maxWaitMs: 50, dedupeWindowHours: 7 * 24, sessionTimeoutMinutes: 30,
       timelineLimit: 1000, publishResolved: true, worker: true, profileUpdates: 'auto',
     },
-    identity: { types: DEFAULT_IDENTIFIER_TYPES, defaultPhoneRegion: 'US', matching: DEFAULT_MATCHING },
+    identity: { types: DEFAULT_IDENTIFIER_TYPES, defaultPhoneRegion: 'US', maxProfileSize: DEFAULT_MAX_PROFILE_SIZE, matching: DEFAULT_MATCHING },
     governance: {
       policies: { includeDefaults: true },
       purposes: DEFAULT_PURPOSES,
@@ -378,6 +386,7 @@ export function validateConfig(value: unknown): TesseraConfig {
       'must be an integer >= 2 (the most identifiers a profile may reach through an identifier of this type)')
   })
   need(typeof c.identity.defaultPhoneRegion === 'string' && /^[A-Z]{2}$/.test(c.identity.defaultPhoneRegion), 'identity.defaultPhoneRegion', 'must be an ISO 3166 alpha-2 code such as US')
+  need(isInt(c.identity.maxProfileSize, 2) && c.identity.maxProfileSize <= 1_000_000, 'identity.maxProfileSize', 'must be an integer from 2 to 1000000 (identifiers per profile), e.g. 1000')
   const mt = c.identity.matching
   need(isPlainObject(mt), 'identity.matching', 'must be an object such as { "enabled": true, "model": "model.json" }')
   need(typeof mt.enabled === 'boolean', 'identity.matching.enabled', 'must be true or false')

@@ -18,8 +18,8 @@
  * quarantined identifiers never link (the event resolves by its other identifiers, or, carrying nothing else,
  * goes to the quarantined identifier's profile without linking anything). When a link between two profiles is
  * refused, each identifier involved is recorded as a contact of the other side's profile; one whose contacts
- * reach more than its type's threshold of distinct profiles within the window is quarantined, effective from
- * the next batch. Merges that are allowed are not contacts (a person logging in from many browsers is no
+ * reach more than its type's threshold of distinct profiles within the window is quarantined (the resolve-identity
+ * stage then resolves the batch again with it quarantined from the event that crossed the threshold on). Merges that are allowed are not contacts (a person logging in from many browsers is no
  * supernode).
  */
 import { deterministicId } from '../core/hash.js'
@@ -83,6 +83,11 @@ export async function resolveBatch(
   createdAtOf: CreatedAtLookup | null,
   /** Real-time probabilistic matching (identity.matching), or null when it is off. */
   matching: RealtimeMatching | null = null,
+  /**
+   * Supernodes this same batch revealed (found by an earlier resolution of it): key -> index of the event from which
+   * on it counts as quarantined (the event that crossed the threshold).
+   */
+  quarantinedNow: ReadonlyMap<IdentifierKey, number> = new Map(),
 ): Promise<BatchResolution> {
   // 1. One lookup for every key the batch mentions (alias previousIds both as user_id and anonymous_id).
   const keys = new Set<IdentifierKey>()
@@ -133,8 +138,9 @@ export async function resolveBatch(
       // previousId is a user_id if one with that value exists (possibly created earlier in this batch).
       extraction = extractIdentifiers(event, rules, (p) => (owner.has(identifierKey('user_id', p)) ? 'user_id' : undefined))
     }
-    const quarantined = extraction.identifiers.filter((id) => guards.quarantined.has(id.key))
-    const ids = extraction.identifiers.filter((id) => !guards.quarantined.has(id.key))
+    const isQuarantined = (key: IdentifierKey): boolean => guards.quarantined.has(key) || (quarantinedNow.get(key) ?? Infinity) <= index
+    const quarantined = extraction.identifiers.filter((id) => isQuarantined(id.key))
+    const ids = extraction.identifiers.filter((id) => !isQuarantined(id.key))
     const dropped: { key: IdentifierKey; reason: RejectionReason }[] = []
     // 3. Merge protection, windowed limits, split rules, size cap.
     for (;;) {
@@ -229,7 +235,7 @@ export async function resolveBatch(
     resolutions.push({ profileId, merged, created })
   })
 
-  const quarantines = await detectSupernodes(contacts, owner, guards, rules, store, events)
+  const quarantines = await detectSupernodes(contacts, owner, guards, rules, store, events, quarantinedNow)
   const matchChanges = match ? { matchRecords: matchWrites(match, repoints), reviews: match.reviews } : {}
   return { resolutions, changes: { nodes: [...nodes.values()], repoints, edges, merges, rejections, contacts, quarantines, ...matchChanges } }
 }
@@ -432,12 +438,13 @@ async function detectSupernodes(
   rules: IdentityRules,
   store: IdentityStore,
   events: readonly RawEvent[],
+  quarantinedNow: ReadonlyMap<IdentifierKey, number>,
 ): Promise<QuarantineRecord[]> {
   if (contacts.length === 0) return []
   const batch = new Map<IdentifierKey, { profiles: Set<string>; last: IdentifierContact }>()
   for (const c of contacts) {
     const rule = rules.byName(splitKeyType(c.key))
-    if (!rule?.quarantine || guards.quarantined.has(c.key)) continue
+    if (!rule?.quarantine || guards.quarantined.has(c.key) || quarantinedNow.has(c.key)) continue
     const entry = batch.get(c.key) ?? { profiles: new Set<string>(), last: c }
     entry.profiles.add(c.profileId)
     if (c.time >= entry.last.time) entry.last = c
@@ -493,7 +500,7 @@ interface Conflict {
  *   limit on its own (limits lowered in config) does not count as a conflict;
  * - the union would hold both sides of a split rule (`split_rule`);
  * - the union would be larger than the largest profile alone and than the size cap of an identifier that
- *   adds to it (`component_cap`).
+ *   adds to it, or than the global cap identity.maxProfileSize (`component_cap`).
  */
 function findConflict(
   ids: readonly ExtractedIdentifier[],
@@ -569,7 +576,7 @@ function findConflict(
   }
   if (total > largestProfile) {
     const adding = ids.filter((id) => !owner.has(id.key) || merging)
-    if (adding.some((id) => total > id.rule.maxProfileIdentifiers)) return { type: null, reason: 'component_cap' }
+    if (adding.some((id) => total > Math.min(id.rule.maxProfileIdentifiers, rules.maxProfileSize))) return { type: null, reason: 'component_cap' }
   }
   return null
 }

@@ -102,7 +102,7 @@ export async function decideReviewItem(
       if (guards.splits.get(n.key)?.has(m.key)) throw new TesseraError('TESSERA_CONFLICT', `a split rule (from an unmerge or a rejected review) keeps these profiles apart (${n.type} and ${m.type}); refused`)
     }
   }
-  const cap = Math.min(...[...a, ...b].map((n) => rules.byName(n.type)?.maxProfileIdentifiers ?? Infinity))
+  const cap = Math.min(rules.maxProfileSize, ...[...a, ...b].map((n) => rules.byName(n.type)?.maxProfileIdentifiers ?? Infinity))
   if (a.length + b.length > cap) throw new TesseraError('TESSERA_CONFLICT', `the merged profile would hold ${a.length + b.length} identifiers, over the cap of ${cap}; refused`)
 
   // The older profile wins: by its row's created-at (inline), or by its earliest identifier (partitioned, as the

@@ -42,7 +42,7 @@ export function realtimeMatching(config: TesseraConfig): RealtimeMatching | null
 /** The identity runner's stages: with inline profile updates they also update profiles. */
 export function buildStages(config: TesseraConfig, output: EventLog): Stage[] {
   const partitioned = profileUpdatesMode(config) === 'partitioned'
-  const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion)
+  const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion, config.identity.maxProfileSize)
   const stages: Stage[] = [
     createDedupeStage(),
     createSuppressStage(config),
@@ -91,7 +91,7 @@ export function buildPipeline(config: TesseraConfig, parts: PipelineParts): Runn
       state: parts.profileState ?? parts.state,
       stages: [createApplyProfilesStage({
         output: parts.output, timelineLimit: config.pipeline.timelineLimit,
-        rules: compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion),
+        rules: compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion, config.identity.maxProfileSize),
       })],
     }))
     runners.push(new OutboxPublisher({ state: parts.state, output: parts.output, logger: parts.logger }))

@@ -136,7 +136,7 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
     access: ports.governance.access,
     engine: ports.governance.engine,
     audit: ports.governance.audit,
-    rules: compileIdentityRules(ports.config.identity.types, ports.config.identity.defaultPhoneRegion),
+    rules: compileIdentityRules(ports.config.identity.types, ports.config.identity.defaultPhoneRegion, ports.config.identity.maxProfileSize),
     // The unmerge writes through its own connection to the state (SQLite: the file the pipeline uses).
     openState: () => openState(ports.config, dataLayout(ports.config.dataDir).state),
     profileUpdates: profileUpdatesMode(ports.config),
