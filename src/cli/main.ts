@@ -23,6 +23,9 @@ Commands:
   audit verify            check that the audit log was not edited, removed, reordered or truncated
   unmerge <profileId> --identifier type:value
                           split a wrongly merged profile (admin API; see docs/identity.md)
+  review list|accept|reject|reopen [<seq>]
+                          the real-time matcher's review queue (admin API)
+  quarantine              identifiers the supernode guard quarantined (admin API)
   retention run [--dry-run]
                           delete timeline events and trait values older than their category's schedule
   dsar create|status|list|run
@@ -57,6 +60,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./audit.js')).runAudit(rest)
       case 'unmerge':
         return await (await import('./unmerge.js')).runUnmerge(rest)
+      case 'review':
+        return await (await import('./review.js')).runReview(rest)
+      case 'quarantine':
+        return await (await import('./review.js')).runQuarantine(rest)
       case 'retention':
         return await (await import('./retention.js')).runRetentionCommand(rest)
       case 'dsar':

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { modelToFile } from '../../src/matching/model-file.js'
 import { TRAIT_MATCH_CONFIG, trainedPersonModel } from '../../src/matching/testing/realtime-model.js'
 import { ADMIN_TOKEN, startHarness, type Harness } from '../support/tessera-harness.js'
+import { runReview } from '../../src/cli/review.js'
 
 interface Profile { id: string; traits: Record<string, unknown> }
 interface Identities { edges: { from: string; to: string; rule: string; confidence: number }[] }
@@ -159,6 +160,21 @@ describe('real-time probabilistic matching end to end', () => {
     expect((await decide(item.seq, 'reopen')).status).toBe(404)
     expect((await decide(item.seq, 'accept')).body).toMatchObject({ status: 'accepted', profileId: p1.id, merged: p2.id })
     expect((await lookup(`email:s2-${t}@example.org`)).body.id).toBe(p1.id)
+    // The same queue from the command line.
+    const lines: string[] = []
+    const log = console.log
+    console.log = (...args: unknown[]) => void lines.push(args.join(' '))
+    const saved = process.env.TESSERA_ADMIN_TOKEN
+    process.env.TESSERA_ADMIN_TOKEN = ADMIN_TOKEN
+    try {
+      expect(await runReview(['list', '--status', 'accepted', '--url', h.url])).toBe(0)
+      expect(await runReview(['reject', String(item.seq), '--url', h.url])).toBe(1) // accepted: no longer open
+    } finally {
+      console.log = log
+      if (saved === undefined) delete process.env.TESSERA_ADMIN_TOKEN
+      else process.env.TESSERA_ADMIN_TOKEN = saved
+    }
+    expect(lines.join('\n')).toMatch(new RegExp(`#${item.seq} accepted p=0\\.\\d+ .* by token:`))
     const audit = await h.admin<{ entries: { entry: { action: string; decision: string } }[] }>('/v1/audit/entries?kind=identity.review')
     expect(audit.body.entries.map((e) => e.entry)).toContainEqual(expect.objectContaining({ action: 'POST /v1/identity/review/:seq/reopen', decision: 'ok' }))
   })

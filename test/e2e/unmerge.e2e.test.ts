@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { randomUUID } from 'node:crypto'
 import { DEFAULT_IDENTIFIER_TYPES } from '../../src/config/identity-types.js'
 import { runUnmerge } from '../../src/cli/unmerge.js'
+import { runQuarantine } from '../../src/cli/review.js'
 import { ADMIN_TOKEN, startHarness, type Harness } from '../support/tessera-harness.js'
 
 interface Profile {
@@ -97,6 +98,20 @@ describe('identity graph guards and unmerge end to end', () => {
     const q = await h.admin<{ quarantined: { key: string; profiles: number; threshold: number; cause: string }[] }>('/v1/identity/quarantine')
     expect(q.status).toBe(200)
     expect(q.body.quarantined).toContainEqual(expect.objectContaining({ key: `device_id:${kiosk}`, profiles: 4, threshold: 3, cause: 'supernode_guard' }))
+    // The same list from the command line.
+    const printed: string[] = []
+    const log = console.log
+    const saved = process.env.TESSERA_ADMIN_TOKEN
+    console.log = (...args: unknown[]) => void printed.push(args.join(' '))
+    process.env.TESSERA_ADMIN_TOKEN = ADMIN_TOKEN
+    try {
+      expect(await runQuarantine(['--url', h.url])).toBe(0)
+    } finally {
+      console.log = log
+      if (saved === undefined) delete process.env.TESSERA_ADMIN_TOKEN
+      else process.env.TESSERA_ADMIN_TOKEN = saved
+    }
+    expect(printed.join('\n')).toContain(`device_id:${kiosk}: reached 4 profiles (threshold 3`)
     // Quarantined: a new person's e-mail on the kiosk is not linked to the kiosk's first user.
     const mail = `${u('walkin')}@example.org`
     await sendAll([['/v1/identify', { anonymousId: u('walkin'), context: { device: { id: kiosk } }, traits: { email: mail } }]])
