@@ -222,6 +222,8 @@ export interface IdentityStore {
    * `maxBlockSize` profiles (a stop list for common names; bounded work per lookup).
    */
   matchCandidates(keys: readonly string[], maxBlockSize: number): Promise<StoredMatchRecord[]>
+  /** How many profiles hold each of `keys` in the blocking index, counted up to `cap + 1` (absent keys: 0). */
+  matchBlockSizes(keys: readonly string[], cap: number): Promise<Map<string, number>>
   /** The stored match records of these profiles. */
   matchRecords(profileIds: readonly string[]): Promise<StoredMatchRecord[]>
   /** Do-not-link pairs (written by a rejected review) naming any of these profiles, as `a|b` with a < b. */

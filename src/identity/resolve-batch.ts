@@ -283,7 +283,7 @@ async function prepareMatching(
   records.forEach((r, i) => {
     if (r && extractions[i]!.identifiers.every((id) => !owner.has(id.key))) for (const k of matching.keysOf(r)) lookupKeys.add(k)
   })
-  const found = await store.matchCandidates([...lookupKeys], matching.options.maxBlockSize)
+  const found = await store.matchCandidates(await narrowKeys(matching, records, extractions, owner, lookupKeys, store), matching.options.maxBlockSize)
   const postings = new Map<string, Set<string>>()
   const byProfile = new Map<string, MatchRecord>()
   const candidateIds = new Set<string>()
@@ -323,6 +323,33 @@ async function prepareMatching(
     members.set(id, m)
   }
   return { matching, records, byProfile, postings, dirty: new Set(), reviews: [] }
+}
+
+/**
+ * The keys to read candidates through: every lookup key, or with identity.matching.preferBlockSize below the cap,
+ * per record only its narrow keys (at most preferBlockSize profiles) when any of them holds a profile, else its keys
+ * under the cap. A date of birth alone holds ~40 profiles per key at 1M; the narrow keys (name + date of birth, date
+ * of birth + city...) find the same people with a fraction of the reads. One count read per batch.
+ */
+async function narrowKeys(
+  matching: RealtimeMatching,
+  records: readonly (MatchRecord | null)[],
+  extractions: readonly { readonly identifiers: readonly ExtractedIdentifier[] }[],
+  owner: ReadonlyMap<IdentifierKey, string>,
+  lookupKeys: ReadonlySet<string>,
+  store: IdentityStore,
+): Promise<string[]> {
+  const { maxBlockSize: cap, preferBlockSize: prefer = cap } = matching.options
+  if (prefer >= cap || lookupKeys.size === 0) return [...lookupKeys]
+  const sizes = await store.matchBlockSizes([...lookupKeys], cap)
+  const out = new Set<string>()
+  records.forEach((r, i) => {
+    if (!r || !extractions[i]!.identifiers.every((id) => !owner.has(id.key))) return
+    const held = matching.keysOf(r).filter((k) => (sizes.get(k) ?? 0) > 0)
+    const narrow = held.filter((k) => sizes.get(k)! <= prefer)
+    for (const k of narrow.length > 0 ? narrow : held.filter((k) => sizes.get(k)! <= cap)) out.add(k)
+  })
+  return [...out]
 }
 
 /** Stored candidates that score in the review band or above for some event of the batch that links nothing (blocks over the cap skipped). */

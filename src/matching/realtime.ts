@@ -19,6 +19,11 @@ export interface RealtimeMatchingOptions {
   readonly review: number
   /** A blocking key shared by more profiles than this is not used for lookups. */
   readonly maxBlockSize: number
+  /**
+   * A key shared by more profiles than this is used only when none of the record's narrower keys holds a profile
+   * (default: the same as maxBlockSize, every key under the cap is used).
+   */
+  readonly preferBlockSize?: number
 }
 
 export interface MatchDecision {

@@ -433,6 +433,8 @@ export function runStateBackendContract(name: string, create: () => Promise<Stat
             { profileId: 'pc', fields: '["c"]', keys: ['k-common'] },
           ],
         }))
+        const sizes = await backend().transaction((tx) => tx.identity.matchBlockSizes(['k-common', 'k-a', 'k-none'], 2))
+        expect(sizes).toEqual(new Map([['k-common', 3], ['k-a', 1], ['k-none', 0]]))
         const byKey = await backend().transaction((tx) => tx.identity.matchCandidates(['k-a', 'k-common'], 2))
         expect(byKey).toEqual([{ profileId: 'pa', fields: '["a"]' }])
         const all = await backend().transaction((tx) => tx.identity.matchCandidates(['k-common'], 3))

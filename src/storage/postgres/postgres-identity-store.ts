@@ -328,6 +328,14 @@ export class PostgresIdentityStore implements IdentityStore {
     return rows.map(rowToUnmerge)
   }
 
+  async matchBlockSizes(keys: readonly string[], cap: number): Promise<Map<string, number>> {
+    if (keys.length === 0) return new Map()
+    const { rows } = await run<{ key: string; n: string }>(this.#db, 'count blocking keys',
+      `SELECT q.key, (SELECT count(*) FROM (SELECT 1 FROM identity_match_keys AS c WHERE c.key = q.key LIMIT $2) AS l) AS n
+       FROM unnest($1::text[]) AS q (key)`, [[...new Set(keys)], cap + 1])
+    return new Map(rows.map((r) => [r.key, num(r.n)]))
+  }
+
   async mergeLog(profileIds: readonly string[]): Promise<MergeRecord[]> {
     if (profileIds.length === 0) return []
     const { rows } = await run<{ winner: string; loser: string; message_id: string; rule: LinkRule; event_time: string }>(this.#db, 'read merges',

@@ -77,6 +77,7 @@ export class SqliteIdentityStore implements IdentityStore {
   readonly #insertSplit: SqliteStatement
   readonly #unmerges: SqliteStatement
   readonly #mergeLog: SqliteStatement
+  readonly #blockSizes: SqliteStatement
   readonly #insertReviewSplit: SqliteStatement
   readonly #reviewGetRejected: SqliteStatement
   readonly #reviewReopen: SqliteStatement
@@ -84,6 +85,10 @@ export class SqliteIdentityStore implements IdentityStore {
   readonly #dropDoNotLink: SqliteStatement
 
   constructor(db: SqliteDatabase) {
+    this.#blockSizes = db.prepare(
+      `SELECT q.value AS key, (SELECT count(*) FROM (SELECT 1 FROM identity_match_keys AS c WHERE c.key = q.value LIMIT @cap + 1)) AS n
+       FROM json_each(@keys) AS q`,
+    )
     this.#mergeLog = db.prepare(
       `SELECT winner, loser, message_id, rule, event_time FROM profile_merges
        WHERE winner IN (SELECT value FROM json_each(@ids)) OR loser IN (SELECT value FROM json_each(@ids)) ORDER BY seq`,
@@ -328,6 +333,11 @@ export class SqliteIdentityStore implements IdentityStore {
 
   async unmerges(profileId: string): Promise<(UnmergeRecord & { readonly seq: number })[]> {
     return (this.#unmerges.all({ id: profileId }) as UnmergeRow[]).map(rowToUnmerge)
+  }
+
+  async matchBlockSizes(keys: readonly string[], cap: number): Promise<Map<string, number>> {
+    if (keys.length === 0) return new Map()
+    return new Map((this.#blockSizes.all({ keys: JSON.stringify(keys), cap }) as { key: string; n: number }[]).map((r) => [r.key, Number(r.n)]))
   }
 
   async mergeLog(profileIds: readonly string[]): Promise<MergeRecord[]> {
