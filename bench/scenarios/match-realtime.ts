@@ -12,7 +12,7 @@
  * The model uses the default blocking rules of its columns (what a `match.json` without `blocking` gets); with
  * `--blocking two-field` it uses the two-field rules of {@link REALTIME_BLOCKING} instead, for comparison.
  *
- * Direct run: `npx tsx bench/scenarios/match-realtime.ts [--profiles 1000000] [--events 5000] [--blocking default|two-field]`.
+ * Direct run: `npx tsx bench/scenarios/match-realtime.ts [--profiles 1000000] [--events 5000] [--blocking default|two-field] [--prefer N]`.
  */
 import { fork } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -49,6 +49,8 @@ export interface MatchRealtimeOptions {
   readonly dir: string
   /** The model's blocking rules: the default ones of its columns (default), or {@link REALTIME_BLOCKING}. */
   readonly blocking?: 'default' | 'two-field'
+  /** identity.matching.preferBlockSize (`--prefer N`); default: the config's default (off). */
+  readonly preferBlockSize?: number | null
 }
 
 const GIVEN = ['james', 'mary', 'john', 'patricia', 'robert', 'jennifer', 'michael', 'linda', 'william', 'elizabeth', 'olivia', 'noah', 'amelia', 'harry', 'isla', 'oscar', 'freya', 'arthur', 'ivy', 'leo']
@@ -95,9 +97,13 @@ export async function runMatchRealtime(options: MatchRealtimeOptions): Promise<S
   // The default rules include the date of birth alone (~40 profiles per key at 1M, growing with the profiles); the
   // stage scores a key's candidates before it reads their identifiers, so such blocks cost a read and a few weights.
   const blocking = options.blocking ?? 'default'
+  const prefer = options.preferBlockSize ?? DEFAULT_MATCHING.preferBlockSize
   const config = parseMatchConfig(blocking === 'two-field' ? { ...TRAIT_MATCH_CONFIG, blocking: REALTIME_BLOCKING } : TRAIT_MATCH_CONFIG)
   const { raw } = population(3000, 600, 11)
-  const matching = new RealtimeMatching(trainModel(config, raw.map((v, i) => makeRecord(config, `r${i}`, v)), null).model, { autoMerge: DEFAULT_MATCHING.autoMerge, review: DEFAULT_MATCHING.review, maxBlockSize: DEFAULT_MATCHING.maxBlockSize, preferBlockSize: DEFAULT_MATCHING.preferBlockSize })
+  const matching = new RealtimeMatching(trainModel(config, raw.map((v, i) => makeRecord(config, `r${i}`, v)), null).model, {
+    autoMerge: DEFAULT_MATCHING.autoMerge, review: DEFAULT_MATCHING.review, maxBlockSize: DEFAULT_MATCHING.maxBlockSize,
+    ...(prefer === null ? {} : { preferBlockSize: prefer }),
+  })
   const trainSeconds = (performance.now() - trainStart) / 1000
   const state = new SqliteStateBackend({ path: join(options.dir, 'state.db'), sync: 'normal' })
   await state.migrate()
@@ -193,6 +199,7 @@ export async function runMatchRealtime(options: MatchRealtimeOptions): Promise<S
       `corrupted copies of stored people, half new); events/s = batches of ${options.batchSize}`,
     profiles: options.profiles,
     blocking,
+    prefer_block_size: prefer,
     blocking_keys: keys,
     single_events: s.count,
     single_cpu_p50_ms: c.p50_ms,
@@ -245,12 +252,14 @@ if (process.argv[1] === SELF) {
   } else {
     const { values } = parseArgs({ options: {
       profiles: { type: 'string', default: '1000000' }, events: { type: 'string', default: '5000' }, blocking: { type: 'string', default: 'default' },
+      prefer: { type: 'string' },
     } })
     if (values.blocking !== 'default' && values.blocking !== 'two-field') throw new Error('--blocking must be default or two-field')
     const dir = mkdtempSync(join(tmpdir(), 'tessera-match-rt-'))
     const events = Number(values.events)
     runMatchRealtimeInChild({
       name: 'match-realtime-1m', profiles: Number(values.profiles), singleEvents: events, batchEvents: events * 4, batchSize: 2000, dir, blocking: values.blocking,
+      ...(values.prefer === undefined ? {} : { preferBlockSize: Number(values.prefer) }),
     }, 30 * 60_000)
       .then((r) => console.log(JSON.stringify(r, null, 2)))
       .catch((e: unknown) => {

@@ -183,14 +183,14 @@ export interface MatchingConfig {
   /** Blocking keys shared by more profiles than this are not used for lookups. */
   readonly maxBlockSize: number
   /**
-   * A key shared by more profiles than this (a date of birth alone at a million profiles) is used only when none of
-   * the event's other keys, each shared by at most this many, holds any profile: the narrow keys find the same people
-   * for a fraction of the reads. Equal to maxBlockSize: every key under the cap is used.
+   * Opt-in: a key shared by more profiles than this (a date of birth alone at a million profiles) is used only when
+   * none of the event's other keys, each shared by at most this many, holds any profile. Fewer reads, fewer matches
+   * found (docs/identity.md, "Speed"); null (the default): every key under maxBlockSize is used.
    */
-  readonly preferBlockSize: number
+  readonly preferBlockSize: number | null
 }
 
-export const DEFAULT_MATCHING: MatchingConfig = { enabled: false, model: '', autoMerge: 0.99, review: 0.8, maxBlockSize: 100, preferBlockSize: 20 }
+export const DEFAULT_MATCHING: MatchingConfig = { enabled: false, model: '', autoMerge: 0.99, review: 0.8, maxBlockSize: 100, preferBlockSize: null }
 
 export const CONFIG_FILE = 'tessera.config.json'
 
@@ -400,7 +400,8 @@ export function validateConfig(value: unknown): TesseraConfig {
   need(typeof mt.review === 'number' && mt.review > 0 && mt.review < 1, 'identity.matching.review', 'must be a probability between 0 and 1, e.g. 0.8')
   need(typeof mt.autoMerge === 'number' && mt.autoMerge >= mt.review && mt.autoMerge < 1, 'identity.matching.autoMerge', 'must be a probability below 1 and at least identity.matching.review, e.g. 0.99')
   need(isInt(mt.maxBlockSize, 1) && mt.maxBlockSize <= 10_000, 'identity.matching.maxBlockSize', 'must be an integer from 1 to 10000')
-  need(isInt(mt.preferBlockSize, 1) && mt.preferBlockSize <= mt.maxBlockSize, 'identity.matching.preferBlockSize', 'must be an integer from 1 to identity.matching.maxBlockSize, e.g. 20')
+  need(mt.preferBlockSize === null || (isInt(mt.preferBlockSize, 1) && mt.preferBlockSize <= mt.maxBlockSize), 'identity.matching.preferBlockSize',
+    'must be null (off) or an integer from 1 to identity.matching.maxBlockSize, e.g. 20')
   validateGovernance(c.governance, need)
   return c
 }

@@ -36,7 +36,9 @@ export interface PipelineParts {
 export function realtimeMatching(config: TesseraConfig): RealtimeMatching | null {
   const m = config.identity.matching
   if (!m.enabled) return null
-  return new RealtimeMatching(loadModelFile(m.model), { autoMerge: m.autoMerge, review: m.review, maxBlockSize: m.maxBlockSize, preferBlockSize: m.preferBlockSize })
+  return new RealtimeMatching(loadModelFile(m.model), {
+    autoMerge: m.autoMerge, review: m.review, maxBlockSize: m.maxBlockSize, ...(m.preferBlockSize === null ? {} : { preferBlockSize: m.preferBlockSize }),
+  })
 }
 
 /** The identity runner's stages: with inline profile updates they also update profiles. */
