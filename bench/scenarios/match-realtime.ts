@@ -9,15 +9,19 @@
  * the decision: candidate lookup through the persisted index, scoring, the guards), then in pipeline-sized
  * batches (throughput). Runs in a child process of its own (this file forks itself), so its RSS is its own.
  *
- * Direct run: `npx tsx bench/scenarios/match-realtime.ts [--profiles 1000000] [--events 5000]`.
+ * The model uses the default blocking rules of its columns (what a `match.json` without `blocking` gets); with
+ * `--blocking two-field` it uses the two-field rules of {@link REALTIME_BLOCKING} instead, for comparison.
+ *
+ * Direct run: `npx tsx bench/scenarios/match-realtime.ts [--profiles 1000000] [--events 5000] [--blocking default|two-field] [--prefer N]`.
  */
 import { fork } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { DEFAULT_IDENTIFIER_TYPES } from '../../src/config/identity-types.js'
+import { DEFAULT_MATCHING } from '../../src/config/config.js'
 import type { RawEvent } from '../../src/core/event.js'
 import { randomInt, seededRandom } from '../../src/core/seeded-random.js'
 import { compileIdentityRules } from '../../src/identity/identity-rules.js'
@@ -43,6 +47,10 @@ export interface MatchRealtimeOptions {
   readonly batchEvents: number
   readonly batchSize: number
   readonly dir: string
+  /** The model's blocking rules: the default ones of its columns (default), or {@link REALTIME_BLOCKING}. */
+  readonly blocking?: 'default' | 'two-field'
+  /** identity.matching.preferBlockSize (`--prefer N`); default: the config's default (off). */
+  readonly preferBlockSize?: number | null
 }
 
 const GIVEN = ['james', 'mary', 'john', 'patricia', 'robert', 'jennifer', 'michael', 'linda', 'william', 'elizabeth', 'olivia', 'noah', 'amelia', 'harry', 'isla', 'oscar', 'freya', 'arthur', 'ivy', 'leo']
@@ -50,7 +58,7 @@ const SURNAME = ['smith', 'jones', 'taylor', 'brown', 'williams', 'wilson', 'joh
 const CITY = ['london', 'leeds', 'bristol', 'manchester', 'liverpool', 'york', 'bath', 'derby', 'hull', 'cardiff', 'glasgow', 'leicester', 'oxford', 'norwich', 'exeter', 'durham', 'chester', 'brighton', 'reading', 'swansea']
 const SYLLABLES = ['ka', 'lo', 'mi', 'ren', 'sa', 'tor', 'vel', 'an', 'bri', 'dor', 'el', 'fin', 'gar', 'hal', 'is', 'jon', 'ker', 'lin', 'mor', 'ny', 'pe', 'qua', 'ru', 'sten', 'ul', 'wy']
 
-/** The model's blocking rules (see runMatchRealtime). */
+/** Two-field blocking rules, for comparison with the default ones (`--blocking two-field`). */
 export const REALTIME_BLOCKING = [
   ['given:metaphone', 'surname:metaphone'], ['surname:metaphone', 'dob'], ['given:metaphone', 'dob'], ['surname:metaphone', 'city'], ['dob', 'city'],
 ]
@@ -86,11 +94,16 @@ function identify(id: string, p: Person, at: number): RawEvent {
 
 export async function runMatchRealtime(options: MatchRealtimeOptions): Promise<ScenarioResult> {
   const trainStart = performance.now()
-  // Blocking for real time: every rule pairs two fields, so blocks stay small as the profiles grow (a rule on the
-  // date of birth alone holds ~40 profiles per day at 1M and grows with them).
-  const config = parseMatchConfig({ ...TRAIT_MATCH_CONFIG, blocking: REALTIME_BLOCKING })
+  // The default rules include the date of birth alone (~40 profiles per key at 1M, growing with the profiles); the
+  // stage scores a key's candidates before it reads their identifiers, so such blocks cost a read and a few weights.
+  const blocking = options.blocking ?? 'default'
+  const prefer = options.preferBlockSize ?? DEFAULT_MATCHING.preferBlockSize
+  const config = parseMatchConfig(blocking === 'two-field' ? { ...TRAIT_MATCH_CONFIG, blocking: REALTIME_BLOCKING } : TRAIT_MATCH_CONFIG)
   const { raw } = population(3000, 600, 11)
-  const matching = new RealtimeMatching(trainModel(config, raw.map((v, i) => makeRecord(config, `r${i}`, v)), null).model, { autoMerge: 0.99, review: 0.8, maxBlockSize: 100 })
+  const matching = new RealtimeMatching(trainModel(config, raw.map((v, i) => makeRecord(config, `r${i}`, v)), null).model, {
+    autoMerge: DEFAULT_MATCHING.autoMerge, review: DEFAULT_MATCHING.review, maxBlockSize: DEFAULT_MATCHING.maxBlockSize,
+    ...(prefer === null ? {} : { preferBlockSize: prefer }),
+  })
   const trainSeconds = (performance.now() - trainStart) / 1000
   const state = new SqliteStateBackend({ path: join(options.dir, 'state.db'), sync: 'normal' })
   await state.migrate()
@@ -128,6 +141,9 @@ export async function runMatchRealtime(options: MatchRealtimeOptions): Promise<S
   }
   const counts: Record<string, number> = {}
   let peakRss = rssAfterBuild
+  // CPU time of the process during the stage (user + system, all threads): on a shared machine the wall-clock
+  // latency also counts the time the process waited for a core; this one does not.
+  let stageCpuMs = 0
   const resolve = async (events: readonly RawEvent[]): Promise<number> => {
     const items: WorkItem[] = events.map((event, i) => ({
       record: { topic: 'events.raw', partition: 0, offset: n + i, key: event.messageId, value: '', timestamp: Date.now() },
@@ -137,8 +153,11 @@ export async function runMatchRealtime(options: MatchRealtimeOptions): Promise<S
     await state.transaction(async (tx) => {
       const batch: BatchContext = { items, tx, now: Date.now(), counts }
       const t = performance.now()
+      const cpu = process.cpuUsage()
       await stage.run(batch)
+      const used = process.cpuUsage(cpu)
       stageMs = performance.now() - t
+      stageCpuMs = (used.user + used.system) / 1000
     })
     peakRss = Math.max(peakRss, process.memoryUsage().rss)
     return stageMs
@@ -148,7 +167,11 @@ export async function runMatchRealtime(options: MatchRealtimeOptions): Promise<S
   for (let i = 0; i < 200; i++) await resolve([nextEvent()]) // warm-up (JIT, page cache)
   const warm = { ...counts }
   const single: number[] = []
-  for (let i = 0; i < options.singleEvents; i++) single.push(await resolve([nextEvent()]))
+  const singleCpu: number[] = []
+  for (let i = 0; i < options.singleEvents; i++) {
+    single.push(await resolve([nextEvent()]))
+    singleCpu.push(stageCpuMs)
+  }
   const singleMerges = (counts.probabilisticMerges ?? 0) - (warm.probabilisticMerges ?? 0)
   const singleReviews = (counts.matchReviews ?? 0) - (warm.matchReviews ?? 0)
 
@@ -163,6 +186,7 @@ export async function runMatchRealtime(options: MatchRealtimeOptions): Promise<S
   }
   await state.close()
   const s = summarize(single)
+  const c = summarize(singleCpu)
   const b = summarize(perEvent)
   return {
     name: options.name,
@@ -171,11 +195,16 @@ export async function runMatchRealtime(options: MatchRealtimeOptions): Promise<S
     p99_ms: s.p99_ms,
     rss_mb: round(peakRss / 2 ** 20, 0),
     measures: `resolve-identity stage with real-time matching on SQLite state with ${options.profiles.toLocaleString('en-US')} profiles ` +
-      `(persisted blocking index, two-field blocking rules); p50/p99 = stage time of one event alone in its transaction (${options.singleEvents} events, half ` +
+      `(persisted blocking index, ${blocking === 'two-field' ? 'two-field' : 'the default'} blocking rules, identity.matching defaults); p50/p99 = stage time of one event alone in its transaction (${options.singleEvents} events, half ` +
       `corrupted copies of stored people, half new); events/s = batches of ${options.batchSize}`,
     profiles: options.profiles,
+    blocking,
+    prefer_block_size: prefer,
     blocking_keys: keys,
     single_events: s.count,
+    single_cpu_p50_ms: c.p50_ms,
+    single_cpu_p99_ms: c.p99_ms,
+    load_average_1m: round(loadavg()[0]!, 2),
     single_auto_merges: singleMerges,
     single_reviews: singleReviews,
     batch_events: options.batchEvents,
@@ -221,10 +250,17 @@ if (process.argv[1] === SELF) {
       ).then((answer) => process.send!(answer, () => process.exit(0)))
     })
   } else {
-    const { values } = parseArgs({ options: { profiles: { type: 'string', default: '1000000' }, events: { type: 'string', default: '5000' } } })
+    const { values } = parseArgs({ options: {
+      profiles: { type: 'string', default: '1000000' }, events: { type: 'string', default: '5000' }, blocking: { type: 'string', default: 'default' },
+      prefer: { type: 'string' },
+    } })
+    if (values.blocking !== 'default' && values.blocking !== 'two-field') throw new Error('--blocking must be default or two-field')
     const dir = mkdtempSync(join(tmpdir(), 'tessera-match-rt-'))
     const events = Number(values.events)
-    runMatchRealtimeInChild({ name: 'match-realtime-1m', profiles: Number(values.profiles), singleEvents: events, batchEvents: events * 4, batchSize: 2000, dir }, 30 * 60_000)
+    runMatchRealtimeInChild({
+      name: 'match-realtime-1m', profiles: Number(values.profiles), singleEvents: events, batchEvents: events * 4, batchSize: 2000, dir, blocking: values.blocking,
+      ...(values.prefer === undefined ? {} : { preferBlockSize: Number(values.prefer) }),
+    }, 30 * 60_000)
       .then((r) => console.log(JSON.stringify(r, null, 2)))
       .catch((e: unknown) => {
         console.error(e)

@@ -196,7 +196,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       })
       closers.push(stopRetention)
     }
-    const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion)
+    const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion, config.identity.maxProfileSize)
     const normalizeIdentifier = (type: string, value: string): string | null => {
       const rule = rules.byName(type)
       return rule ? rule.normalize(value) : value

@@ -15,14 +15,17 @@ Commands:
                           find records of the same person (probabilistic matching), or link two files
   match-eval <records.csv> --clusters <clusters.csv> --truth <column> --config <match.json> [--pairs <pairs.csv>]
                           score a match run against ground truth (precision, recall, F1, blocking recall, B-cubed)
-  match-train <records.csv> --config <match.json> --out <model.json>
-                          train the real-time matcher (identity.matching.model) on a CSV of people
+  match-train <records.csv>|--from-profiles --config <match.json> --out <model.json>
+                          train the real-time matcher (identity.matching.model) on a CSV of people or the stored profiles
   replay --from <offset|time|earliest>
                           rebuild all profile and identity state from the event log (Tessera must be stopped)
   openapi [--out FILE]    print the OpenAPI document of the tracking and admin APIs
   audit verify            check that the audit log was not edited, removed, reordered or truncated
   unmerge <profileId> --identifier type:value
                           split a wrongly merged profile (admin API; see docs/identity.md)
+  review list|accept|reject|reopen [<seq>]
+                          the real-time matcher's review queue (admin API)
+  quarantine              identifiers the supernode guard quarantined (admin API)
   retention run [--dry-run]
                           delete timeline events and trait values older than their category's schedule
   dsar create|status|list|run
@@ -60,6 +63,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./audit.js')).runAudit(rest)
       case 'unmerge':
         return await (await import('./unmerge.js')).runUnmerge(rest)
+      case 'review':
+        return await (await import('./review.js')).runReview(rest)
+      case 'quarantine':
+        return await (await import('./review.js')).runQuarantine(rest)
       case 'retention':
         return await (await import('./retention.js')).runRetentionCommand(rest)
       case 'dsar':

@@ -10,9 +10,7 @@ import { dataLayout } from '../app/data-layout.js'
 import { openState } from '../app/open-state.js'
 import { loadConfig } from '../config/config.js'
 import { systemClock } from '../core/clock.js'
-import { AuditLog } from '../governance/audit-log.js'
-import { createCheckpointSigner, loadOrCreateSigningKey } from '../governance/checkpoint.js'
-import { openAuditStore, signingKeyPath } from '../governance/open-governance.js'
+import { openCliAudit } from './cli-audit.js'
 import { retentionOnce } from '../governance/retention/open-retention.js'
 import { openRetentionLogs } from '../app/retention-logs.js'
 
@@ -46,13 +44,7 @@ export async function runRetentionCommand(argv: readonly string[]): Promise<numb
   } finally {
     await state.close()
   }
-  const auditStore = await openAuditStore(config, layout.dataDir)
-  const g = config.governance
-  const audit = await AuditLog.open({
-    store: auditStore, clock: systemClock,
-    signer: createCheckpointSigner(g.audit.origin, loadOrCreateSigningKey(signingKeyPath(config, layout.dataDir))),
-    checkpointEvery: g.audit.checkpointEvery, checkpointIntervalMs: g.audit.checkpointIntervalSeconds * 1000,
-  })
+  const { audit, close } = await openCliAudit(config, layout.dataDir)
   try {
     const dryRun = values['dry-run'] ?? false
     const report = await retentionOnce(config, layout.state, audit, systemClock, { type: 'cli', id: 'tessera retention' }, dryRun,
@@ -68,7 +60,6 @@ export async function runRetentionCommand(argv: readonly string[]): Promise<numb
     }
     return 0
   } finally {
-    await audit.close()
-    await auditStore.close()
+    await close()
   }
 }

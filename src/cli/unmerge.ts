@@ -21,9 +21,10 @@ Uses TESSERA_ADMIN_TOKEN or the admin token in <dataDir>/credentials.json.`
 interface UnmergeAnswer {
   profileId: string
   unmergeSeq: number
-  complete: boolean
-  unattributedEvents: number
-  profiles: { profileId: string; kept: boolean; eventCount: number; identifiers: string[] }[]
+  rebuild?: 'done' | 'queued'
+  complete: boolean | null
+  unattributedEvents: number | null
+  profiles: { profileId: string; kept: boolean; eventCount: number | null; identifiers: string[] }[]
 }
 
 export async function runUnmerge(argv: readonly string[], fetchImpl: typeof fetch = fetch): Promise<number> {
@@ -99,9 +100,12 @@ export async function runUnmerge(argv: readonly string[], fetchImpl: typeof fetc
   }
   console.log(`Profile ${answer.profileId} split into ${answer.profiles.length} (unmerge #${answer.unmergeSeq}):`)
   for (const p of answer.profiles) {
-    console.log(`  ${p.profileId}${p.kept ? ' (kept id)' : ''}: ${p.eventCount} events; ${p.identifiers.join(', ')}`)
+    const events = p.eventCount === null ? 'rebuilding' : `${p.eventCount} events`
+    console.log(`  ${p.profileId}${p.kept ? ' (kept id)' : ''}: ${events}; ${p.identifiers.join(', ')}`)
   }
-  if (!answer.complete) {
+  if (answer.rebuild === 'queued') {
+    console.log('The identity graph is split; the profile owners (pipeline.profileUpdates partitioned) rebuild each part from its own events in a moment.')
+  } else if (answer.complete === false) {
     console.log(`Note: the timeline had been trimmed; ${answer.unattributedEvents} older events could not be attributed and stay on the kept profile.`)
   }
   return 0

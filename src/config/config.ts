@@ -164,6 +164,11 @@ export interface TesseraConfig {
     readonly types: readonly IdentifierTypeConfig[]
     /** Region used to read phone numbers without a country code (ISO 3166 alpha-2). */
     readonly defaultPhoneRegion: string
+    /**
+     * Global size cap of a profile's identity graph: a link that would give a profile more identifiers than this is
+     * refused (`component_cap`), whatever the types' own maxProfileIdentifiers allow.
+     */
+    readonly maxProfileSize: number
     /** Real-time probabilistic matching in the identity stage (docs/identity.md, "Real-time matching"). */
     readonly matching: MatchingConfig
   }
@@ -171,6 +176,9 @@ export interface TesseraConfig {
   /** The Spark workload advisor (docs/workload.md). */
   readonly workload: WorkloadConfig
 }
+
+/** identity.maxProfileSize by default: twice the types' default cap, a ceiling for types configured above it. */
+export const DEFAULT_MAX_PROFILE_SIZE = 1000
 
 /** identity.matching: off by default; a trained model file (`tessera match-train`) and the pipeline's thresholds. */
 export interface MatchingConfig {
@@ -183,9 +191,15 @@ export interface MatchingConfig {
   readonly review: number
   /** Blocking keys shared by more profiles than this are not used for lookups. */
   readonly maxBlockSize: number
+  /**
+   * Opt-in: a key shared by more profiles than this (a date of birth alone at a million profiles) is used only when
+   * none of the event's other keys, each shared by at most this many, holds any profile. Fewer reads, fewer matches
+   * found (docs/identity.md, "Speed"); null (the default): every key under maxBlockSize is used.
+   */
+  readonly preferBlockSize: number | null
 }
 
-export const DEFAULT_MATCHING: MatchingConfig = { enabled: false, model: '', autoMerge: 0.99, review: 0.8, maxBlockSize: 100 }
+export const DEFAULT_MATCHING: MatchingConfig = { enabled: false, model: '', autoMerge: 0.99, review: 0.8, maxBlockSize: 100, preferBlockSize: null }
 
 export const CONFIG_FILE = 'tessera.config.json'
 
@@ -204,7 +218,7 @@ export function defaultConfig(): TesseraConfig {
       batchSize: 2000, maxWaitMs: 50, dedupeWindowHours: 7 * 24, sessionTimeoutMinutes: 30,
       timelineLimit: 1000, publishResolved: true, worker: true, profileUpdates: 'auto',
     },
-    identity: { types: DEFAULT_IDENTIFIER_TYPES, defaultPhoneRegion: 'US', matching: DEFAULT_MATCHING },
+    identity: { types: DEFAULT_IDENTIFIER_TYPES, defaultPhoneRegion: 'US', maxProfileSize: DEFAULT_MAX_PROFILE_SIZE, matching: DEFAULT_MATCHING },
     governance: {
       policies: { includeDefaults: true },
       purposes: DEFAULT_PURPOSES,
@@ -388,6 +402,7 @@ export function validateConfig(value: unknown): TesseraConfig {
       'must be an integer >= 2 (the most identifiers a profile may reach through an identifier of this type)')
   })
   need(typeof c.identity.defaultPhoneRegion === 'string' && /^[A-Z]{2}$/.test(c.identity.defaultPhoneRegion), 'identity.defaultPhoneRegion', 'must be an ISO 3166 alpha-2 code such as US')
+  need(isInt(c.identity.maxProfileSize, 2) && c.identity.maxProfileSize <= 1_000_000, 'identity.maxProfileSize', 'must be an integer from 2 to 1000000 (identifiers per profile), e.g. 1000')
   const mt = c.identity.matching
   need(isPlainObject(mt), 'identity.matching', 'must be an object such as { "enabled": true, "model": "model.json" }')
   need(typeof mt.enabled === 'boolean', 'identity.matching.enabled', 'must be true or false')
@@ -395,6 +410,8 @@ export function validateConfig(value: unknown): TesseraConfig {
   need(typeof mt.review === 'number' && mt.review > 0 && mt.review < 1, 'identity.matching.review', 'must be a probability between 0 and 1, e.g. 0.8')
   need(typeof mt.autoMerge === 'number' && mt.autoMerge >= mt.review && mt.autoMerge < 1, 'identity.matching.autoMerge', 'must be a probability below 1 and at least identity.matching.review, e.g. 0.99')
   need(isInt(mt.maxBlockSize, 1) && mt.maxBlockSize <= 10_000, 'identity.matching.maxBlockSize', 'must be an integer from 1 to 10000')
+  need(mt.preferBlockSize === null || (isInt(mt.preferBlockSize, 1) && mt.preferBlockSize <= mt.maxBlockSize), 'identity.matching.preferBlockSize',
+    'must be null (off) or an integer from 1 to identity.matching.maxBlockSize, e.g. 20')
   validateGovernance(c.governance, need)
   validateWorkloadConfig(c.workload, need)
   validateLogRetention(c)

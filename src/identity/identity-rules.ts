@@ -24,10 +24,13 @@ export interface IdentifierRule {
 export interface IdentityRules {
   /** Ordered from highest priority (1) to lowest. */
   readonly types: readonly IdentifierRule[]
+  /** Global size cap: no merge or attachment may give a profile more identifiers than this, whatever their types. */
+  readonly maxProfileSize: number
   byName(name: string): IdentifierRule | undefined
 }
 
-export function compileIdentityRules(types: readonly IdentifierTypeConfig[], defaultPhoneRegion: string): IdentityRules {
+/** `maxProfileSize`: identity.maxProfileSize (the global cap beside each type's maxProfileIdentifiers); none when absent. */
+export function compileIdentityRules(types: readonly IdentifierTypeConfig[], defaultPhoneRegion: string, maxProfileSize = Infinity): IdentityRules {
   const compiled = [...types]
     .sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name))
     .map((t): IdentifierRule => {
@@ -52,5 +55,5 @@ export function compileIdentityRules(types: readonly IdentifierTypeConfig[], def
       })
     })
   const byName = new Map(compiled.map((r) => [r.name, r]))
-  return Object.freeze({ types: compiled, byName: (name: string) => byName.get(name) })
+  return Object.freeze({ types: compiled, maxProfileSize, byName: (name: string) => byName.get(name) })
 }

@@ -213,6 +213,8 @@ export interface IdentityStore {
   recordUnmerge(record: UnmergeRecord, splits: readonly (readonly [IdentifierKey, IdentifierKey])[]): Promise<number>
   /** Unmerges of a profile (as the source or a result), oldest first. */
   unmerges(profileId: string): Promise<(UnmergeRecord & { readonly seq: number })[]>
+  /** The merges naming any of these profiles (as winner or loser), oldest first: who merged into whom, identity side. */
+  mergeLog(profileIds: readonly string[]): Promise<MergeRecord[]>
 
   // Real-time matching: the persisted blocking index, do-not-link pairs and the review queue.
   /**
@@ -220,6 +222,8 @@ export interface IdentityStore {
    * `maxBlockSize` profiles (a stop list for common names; bounded work per lookup).
    */
   matchCandidates(keys: readonly string[], maxBlockSize: number): Promise<StoredMatchRecord[]>
+  /** How many profiles hold each of `keys` in the blocking index, counted up to `cap + 1` (absent keys: 0). */
+  matchBlockSizes(keys: readonly string[], cap: number): Promise<Map<string, number>>
   /** The stored match records of these profiles. */
   matchRecords(profileIds: readonly string[]): Promise<StoredMatchRecord[]>
   /** Do-not-link pairs (written by a rejected review) naming any of these profiles, as `a|b` with a < b. */
@@ -231,6 +235,16 @@ export interface IdentityStore {
    * pair. Returns the item as it was before, or null when there is no open item with that seq.
    */
   decideReview(seq: number, status: 'accepted' | 'rejected', principal: string, time: number): Promise<ReviewRecord | null>
+  /**
+   * Split rules of a rejected review (stored both ways, tagged with the review's seq): the two profiles' identifiers
+   * never share a profile, whatever links them later, until the review is reopened.
+   */
+  recordReviewSplits(reviewSeq: number, pairs: readonly (readonly [IdentifierKey, IdentifierKey])[]): Promise<void>
+  /**
+   * Reopens a rejected review item: its do-not-link pair and split rules are removed and it is open again. Returns the
+   * item as it was (rejected), or null when there is no rejected item with that seq.
+   */
+  reopenReview(seq: number): Promise<ReviewRecord | null>
 }
 
 /** The key of an unordered pair of profiles. */

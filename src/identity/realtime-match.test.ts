@@ -68,4 +68,36 @@ describe('resolveBatch with real-time probabilistic matching (SQLite)', () => {
     expect(item!.probability).toBeGreaterThanOrEqual(0.5)
     expect(item!.probability).toBeLessThan(0.99)
   })
+
+  it('with preferBlockSize, reads a crowded key only when the narrow keys hold no profile, and still finds the person', async () => {
+    const narrow = new RealtimeMatching(trainedPersonModel(), { autoMerge: 0.99, review: 0.5, maxBlockSize: 100, preferBlockSize: 2 })
+    let read: string[] = []
+    const runWith = (events: RawEvent[]): Promise<BatchResolution> => temp.backend().transaction(async (tx) => {
+      // Which keys the candidates are read through (the store itself is the real one).
+      const identity = Object.create(tx.identity) as typeof tx.identity
+      identity.matchCandidates = (keys, cap) => {
+        read = [...keys]
+        return tx.identity.matchCandidates(keys, cap)
+      }
+      for (const m of ['lookup', 'identifiersOf', 'existingEdges', 'guards', 'contacts', 'matchRecords', 'matchBlockSizes'] as const) {
+        (identity as unknown as Record<string, unknown>)[m] = (tx.identity[m] as (...a: unknown[]) => unknown).bind(tx.identity)
+      }
+      const result = await resolveBatch(events, rules, identity, null, narrow)
+      await tx.identity.apply(result.changes)
+      return result
+    })
+    // Five other people born the same day: the date of birth alone is a block of six, over preferBlockSize.
+    const others = ['oscar', 'freya', 'arthur', 'ivy', 'leo'].map((given, i) => crm(`o-${i}`, { given, surname: `quill${given}`, dob: ann.dob, city: 'york' }))
+    const first = await runWith([crm('crm-1', ann), ...others])
+    const dobKey = narrow.keysOf(narrow.prepare(crm('x', { dob: ann.dob }))!)[0]!
+    expect(await temp.backend().transaction((tx) => tx.identity.matchBlockSizes([dobKey], 100))).toEqual(new Map([[dobKey, 6]]))
+    // A typo of Ann: her narrow keys (given + date of birth, date of birth + city...) hold her; the crowded one is not read.
+    const typo = await runWith([crm('crm-2', { ...ann, surname: 'sondergelt' })])
+    expect(typo.resolutions[0]!.profileId).toBe(first.resolutions[0]!.profileId)
+    expect(read.length).toBeGreaterThan(0)
+    expect(read).not.toContain(dobKey)
+    // A given name whose phonetic code nobody shares: only the crowded key holds anyone, so it is read.
+    await runWith([crm('crm-3', { given: 'hannabel', dob: ann.dob })])
+    expect(read).toContain(dobKey)
+  })
 })

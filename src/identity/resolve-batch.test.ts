@@ -5,6 +5,8 @@ import { useTempStateBackend } from '../../test/support/temp-state-backend.js'
 import { compileIdentityRules } from './identity-rules.js'
 import { resolveBatch, type BatchResolution } from './resolve-batch.js'
 import type { RawEvent } from '../core/event.js'
+import { createResolveIdentityStage } from '../pipeline/stages/resolve-identity.js'
+import type { WorkItem } from '../pipeline/stage.js'
 
 const rules = compileIdentityRules(DEFAULT_IDENTIFIER_TYPES, 'US')
 
@@ -143,6 +145,43 @@ describe('resolveBatch (deterministic identity graph on SQLite)', () => {
       expect(r.resolutions[0]!.profileId).toBe(a.resolutions[0]!.profileId)
       expect(r.changes.rejections.map((x) => [x.key, x.reason])).toEqual([['device_id:dev-cap', 'component_cap'], ['anonymous_id:side', 'component_cap']])
       expect(r.changes.merges).toEqual([])
+    })
+
+    it('applies the global size cap (identity.maxProfileSize) whatever the types allow', async () => {
+      const capped = compileIdentityRules(DEFAULT_IDENTIFIER_TYPES, 'US', 3)
+      const a = await runWith(capped, [rawEvent('identify', { userId: 'gcap', traits: { email: 'g1@example.org', phone: '+14155550002' }, timestamp: at(1) })])
+      const r = await runWith(capped, [
+        rawEvent('identify', { userId: 'gcap', context: { device: { id: 'dev-gcap' } }, timestamp: at(2) }),
+        rawEvent('page', { anonymousId: 'gside', timestamp: at(3) }),
+        rawEvent('identify', { anonymousId: 'gside', traits: { email: 'g1@example.org' }, timestamp: at(4) }),
+      ])
+      expect(r.resolutions[0]!.profileId).toBe(a.resolutions[0]!.profileId)
+      expect(r.changes.rejections.map((x) => [x.key, x.reason])).toEqual([['device_id:dev-gcap', 'component_cap'], ['anonymous_id:gside', 'component_cap']])
+    })
+
+    it('quarantines a supernode within the batch that reveals it, from the event that crossed the threshold on', async () => {
+      const strict = withTypes((t) => (t.name === 'device_id' ? { ...t, quarantine: { profiles: 3, window: '30d' } } : t))
+      const stage = createResolveIdentityStage(strict, { profileAges: 'identifiers' })
+      const events = [
+        ...['ann', 'ben', 'cat', 'dan'].map((u, i) => rawEvent('identify', { userId: u, context: { device: { id: 'ipad-2' } }, timestamp: at(i * 1000) })),
+        // Same batch, after dan crossed the threshold: a walk-in's e-mail on the kiosk must not join ann.
+        rawEvent('identify', { anonymousId: 'walk-in', context: { device: { id: 'ipad-2' } }, traits: { email: 'eve2@example.org' }, timestamp: at(5000) }),
+      ]
+      const items: WorkItem[] = events.map((event, i) => ({
+        record: { topic: 'events.raw', partition: 0, offset: i, key: event.messageId, value: '', timestamp: 0 }, event, time: Date.parse(event.timestamp), enrichment: {},
+      }))
+      const counts: Record<string, number> = {}
+      await temp.backend().transaction((tx) => stage.run({ items, tx, now: 0, counts }))
+      const [ann, , , , walkIn] = items.map((i) => i.profileId!)
+      expect(walkIn).not.toBe(ann)
+      const stored = await temp.backend().transaction(async (tx) => ({
+        owner: await tx.identity.lookup(['device_id:ipad-2', 'email:eve2@example.org']),
+        quarantined: await tx.identity.quarantineList({ limit: 10 }),
+      }))
+      // ann linked the device before it was a supernode; the quarantine is recorded once, by the event that crossed.
+      expect(stored.owner.get('device_id:ipad-2')).toBe(ann)
+      expect(stored.owner.get('email:eve2@example.org')).toBe(walkIn)
+      expect(stored.quarantined).toEqual([expect.objectContaining({ key: 'device_id:ipad-2', profiles: 4, messageId: events[3]!.messageId })])
     })
 
     it('honours a split rule: two identifiers an unmerge separated never share a profile again', async () => {

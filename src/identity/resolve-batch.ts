@@ -18,8 +18,8 @@
  * quarantined identifiers never link (the event resolves by its other identifiers, or, carrying nothing else,
  * goes to the quarantined identifier's profile without linking anything). When a link between two profiles is
  * refused, each identifier involved is recorded as a contact of the other side's profile; one whose contacts
- * reach more than its type's threshold of distinct profiles within the window is quarantined, effective from
- * the next batch. Merges that are allowed are not contacts (a person logging in from many browsers is no
+ * reach more than its type's threshold of distinct profiles within the window is quarantined (the resolve-identity
+ * stage then resolves the batch again with it quarantined from the event that crossed the threshold on). Merges that are allowed are not contacts (a person logging in from many browsers is no
  * supernode).
  */
 import { deterministicId } from '../core/hash.js'
@@ -83,6 +83,11 @@ export async function resolveBatch(
   createdAtOf: CreatedAtLookup | null,
   /** Real-time probabilistic matching (identity.matching), or null when it is off. */
   matching: RealtimeMatching | null = null,
+  /**
+   * Supernodes this same batch revealed (found by an earlier resolution of it): key -> index of the event from which
+   * on it counts as quarantined (the event that crossed the threshold).
+   */
+  quarantinedNow: ReadonlyMap<IdentifierKey, number> = new Map(),
 ): Promise<BatchResolution> {
   // 1. One lookup for every key the batch mentions (alias previousIds both as user_id and anonymous_id).
   const keys = new Set<IdentifierKey>()
@@ -133,8 +138,9 @@ export async function resolveBatch(
       // previousId is a user_id if one with that value exists (possibly created earlier in this batch).
       extraction = extractIdentifiers(event, rules, (p) => (owner.has(identifierKey('user_id', p)) ? 'user_id' : undefined))
     }
-    const quarantined = extraction.identifiers.filter((id) => guards.quarantined.has(id.key))
-    const ids = extraction.identifiers.filter((id) => !guards.quarantined.has(id.key))
+    const isQuarantined = (key: IdentifierKey): boolean => guards.quarantined.has(key) || (quarantinedNow.get(key) ?? Infinity) <= index
+    const quarantined = extraction.identifiers.filter((id) => isQuarantined(id.key))
+    const ids = extraction.identifiers.filter((id) => !isQuarantined(id.key))
     const dropped: { key: IdentifierKey; reason: RejectionReason }[] = []
     // 3. Merge protection, windowed limits, split rules, size cap.
     for (;;) {
@@ -229,7 +235,7 @@ export async function resolveBatch(
     resolutions.push({ profileId, merged, created })
   })
 
-  const quarantines = await detectSupernodes(contacts, owner, guards, rules, store, events)
+  const quarantines = await detectSupernodes(contacts, owner, guards, rules, store, events, quarantinedNow)
   const matchChanges = match ? { matchRecords: matchWrites(match, repoints), reviews: match.reviews } : {}
   return { resolutions, changes: { nodes: [...nodes.values()], repoints, edges, merges, rejections, contacts, quarantines, ...matchChanges } }
 }
@@ -277,7 +283,7 @@ async function prepareMatching(
   records.forEach((r, i) => {
     if (r && extractions[i]!.identifiers.every((id) => !owner.has(id.key))) for (const k of matching.keysOf(r)) lookupKeys.add(k)
   })
-  const found = await store.matchCandidates([...lookupKeys], matching.options.maxBlockSize)
+  const found = await store.matchCandidates(await narrowKeys(matching, records, extractions, owner, lookupKeys, store), matching.options.maxBlockSize)
   const postings = new Map<string, Set<string>>()
   const byProfile = new Map<string, MatchRecord>()
   const candidateIds = new Set<string>()
@@ -287,7 +293,14 @@ async function prepareMatching(
     byProfile.set(row.profileId, record)
     candidateIds.add(row.profileId)
   }
-  const fresh = [...candidateIds].filter((id) => !members.has(id))
+  for (const id of candidateIds) {
+    const record = byProfile.get(id)!
+    for (const k of matching.keysOf(record)) if (lookupKeys.has(k)) (postings.get(k) ?? postings.set(k, new Set()).get(k)!).add(id)
+  }
+  // Identifiers (two more reads per candidate) only for candidates that some event scores in the review band or
+  // above: at 1M profiles a key such as a date of birth holds dozens of profiles, nearly all far below it.
+  const promising = promisingCandidates(matching, records, extractions, owner, postings, byProfile)
+  const fresh = [...candidateIds].filter((id) => !members.has(id) && promising.has(id))
   const [stored, nodes] = await Promise.all([
     store.matchRecords(memberIds.filter((id) => !byProfile.has(id))),
     store.identifiersOf(fresh),
@@ -301,10 +314,7 @@ async function prepareMatching(
   const createdAt = createdAtOf ? await createdAtOf(fresh) : null
   for (const id of fresh) {
     const own = (nodes.get(id) ?? []).filter((n) => current.get(n.key) === id)
-    if (own.length === 0) {
-      candidateIds.delete(id)
-      continue
-    }
+    if (own.length === 0) continue
     const m: Member = { createdAt: createdAt?.get(id) ?? Math.min(...own.map((n) => n.firstSeen)), values: new Map(), keys: new Set() }
     for (const n of own) {
       addToMember(m, n.type, n.value, n.key, n.firstSeen)
@@ -312,11 +322,56 @@ async function prepareMatching(
     }
     members.set(id, m)
   }
-  for (const id of candidateIds) {
-    const record = byProfile.get(id)!
-    for (const k of matching.keysOf(record)) if (lookupKeys.has(k)) (postings.get(k) ?? postings.set(k, new Set()).get(k)!).add(id)
-  }
   return { matching, records, byProfile, postings, dirty: new Set(), reviews: [] }
+}
+
+/**
+ * The keys to read candidates through: every lookup key, or with identity.matching.preferBlockSize below the cap,
+ * per record only its narrow keys (at most preferBlockSize profiles) when any of them holds a profile, else its keys
+ * under the cap. A date of birth alone holds ~40 profiles per key at 1M; the narrow keys (name + date of birth, date
+ * of birth + city...) find the same people with a fraction of the reads. One count read per batch.
+ */
+async function narrowKeys(
+  matching: RealtimeMatching,
+  records: readonly (MatchRecord | null)[],
+  extractions: readonly { readonly identifiers: readonly ExtractedIdentifier[] }[],
+  owner: ReadonlyMap<IdentifierKey, string>,
+  lookupKeys: ReadonlySet<string>,
+  store: IdentityStore,
+): Promise<string[]> {
+  const { maxBlockSize: cap, preferBlockSize: prefer = cap } = matching.options
+  if (prefer >= cap || lookupKeys.size === 0) return [...lookupKeys]
+  const sizes = await store.matchBlockSizes([...lookupKeys], cap)
+  const out = new Set<string>()
+  records.forEach((r, i) => {
+    if (!r || !extractions[i]!.identifiers.every((id) => !owner.has(id.key))) return
+    const held = matching.keysOf(r).filter((k) => (sizes.get(k) ?? 0) > 0)
+    const narrow = held.filter((k) => sizes.get(k)! <= prefer)
+    for (const k of narrow.length > 0 ? narrow : held.filter((k) => sizes.get(k)! <= cap)) out.add(k)
+  })
+  return [...out]
+}
+
+/** Stored candidates that score in the review band or above for some event of the batch that links nothing (blocks over the cap skipped). */
+function promisingCandidates(
+  matching: RealtimeMatching,
+  records: readonly (MatchRecord | null)[],
+  extractions: readonly { readonly identifiers: readonly ExtractedIdentifier[] }[],
+  owner: ReadonlyMap<IdentifierKey, string>,
+  postings: ReadonlyMap<string, ReadonlySet<string>>,
+  byProfile: ReadonlyMap<string, MatchRecord>,
+): Set<string> {
+  const out = new Set<string>()
+  const cap = matching.options.maxBlockSize
+  records.forEach((r, i) => {
+    if (!r || !extractions[i]!.identifiers.every((id) => !owner.has(id.key))) return
+    for (const k of matching.keysOf(r)) {
+      const block = postings.get(k)
+      if (!block || block.size > cap) continue
+      for (const id of block) if (!out.has(id) && matching.reachesReview(r, byProfile.get(id)!)) out.add(id)
+    }
+  })
+  return out
 }
 
 function earliestKey(member: Member): IdentifierKey | undefined {
@@ -410,12 +465,13 @@ async function detectSupernodes(
   rules: IdentityRules,
   store: IdentityStore,
   events: readonly RawEvent[],
+  quarantinedNow: ReadonlyMap<IdentifierKey, number>,
 ): Promise<QuarantineRecord[]> {
   if (contacts.length === 0) return []
   const batch = new Map<IdentifierKey, { profiles: Set<string>; last: IdentifierContact }>()
   for (const c of contacts) {
     const rule = rules.byName(splitKeyType(c.key))
-    if (!rule?.quarantine || guards.quarantined.has(c.key)) continue
+    if (!rule?.quarantine || guards.quarantined.has(c.key) || quarantinedNow.has(c.key)) continue
     const entry = batch.get(c.key) ?? { profiles: new Set<string>(), last: c }
     entry.profiles.add(c.profileId)
     if (c.time >= entry.last.time) entry.last = c
@@ -471,7 +527,7 @@ interface Conflict {
  *   limit on its own (limits lowered in config) does not count as a conflict;
  * - the union would hold both sides of a split rule (`split_rule`);
  * - the union would be larger than the largest profile alone and than the size cap of an identifier that
- *   adds to it (`component_cap`).
+ *   adds to it, or than the global cap identity.maxProfileSize (`component_cap`).
  */
 function findConflict(
   ids: readonly ExtractedIdentifier[],
@@ -547,7 +603,7 @@ function findConflict(
   }
   if (total > largestProfile) {
     const adding = ids.filter((id) => !owner.has(id.key) || merging)
-    if (adding.some((id) => total > id.rule.maxProfileIdentifiers)) return { type: null, reason: 'component_cap' }
+    if (adding.some((id) => total > Math.min(id.rule.maxProfileIdentifiers, rules.maxProfileSize))) return { type: null, reason: 'component_cap' }
   }
   return null
 }

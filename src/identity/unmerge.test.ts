@@ -106,7 +106,7 @@ describe('unmergeProfile (inline profile updates, SQLite)', () => {
     const out = await unmerge(pid, { identifier: 'email:family@example.org' })
     expect(out.complete).toBe(false)
     expect(out.unattributedEvents).toBe(4)
-    expect(out.profiles.reduce((n, p) => n + p.eventCount, 0)).toBe(7)
+    expect(out.profiles.reduce((n, p) => n + (p.eventCount ?? 0), 0)).toBe(7)
     // Only Ben's last three events were kept; the older ones (Ann's and Ben's identify) cannot be attributed, so
     // the kept profile carries their counters and the trait values they left (name: Ben, set by a trimmed event).
     const kept = out.profiles.find((p) => p.kept)!

@@ -5,8 +5,11 @@
  * parts again. Runs inside one state transaction: on SQLite the caller's `BEGIN IMMEDIATE` serialises it against
  * pipeline batches; on PostgreSQL `lookup` of the component's keys takes the advisory locks the batches take.
  *
- * Only for inline profile updates (profile rows written in the identity transaction); with partitioned updates the
- * profile rows belong to the owners of events.resolved partitions and the HTTP layer refuses with 409.
+ * With inline profile updates the profile rows and timelines are rebuilt here, in the same transaction. With
+ * partitioned updates they belong to the owners of events.resolved partitions: the transaction recomputes the identity
+ * graph and queues an unmerge notice for every profile of the old component (the kept one and each profile merged
+ * into it, found in the identity side's merge log), which the owners apply in order with the rest of their partition
+ * (see src/pipeline/stages/unmerge-routing.ts); the outcome then says the parts are being rebuilt.
  *
  * Trimmed timelines (`pipeline.timelineLimit`): events older than the kept timeline cannot be attributed. They stay
  * counted on the profile that keeps the original id (their share of counters and the traits they set), and the
@@ -18,8 +21,9 @@ import { TesseraError } from '../core/errors.js'
 import type { ProfileRecord } from '../profiles/profile-store.js'
 import { applyEvent, eventName, newProfile } from '../profiles/profile-updates.js'
 import type { StateTransaction } from '../storage/state-backend.js'
-import { extractIdentifiers } from './extract-identifiers.js'
-import { edgePairKey, identifierKey, type IdentifierKey, type IdentifierNode, type TimelineRow } from './identity-store.js'
+import { routeKey, type UnmergeNotice } from '../profiles/profile-messages.js'
+import { attributeEvent } from './attribute-event.js'
+import { edgePairKey, type IdentifierKey, type IdentifierNode, type TimelineRow } from './identity-store.js'
 import type { IdentityRules } from './identity-rules.js'
 
 export type UnmergeTarget =
@@ -39,8 +43,9 @@ export interface UnmergeRequest {
 export interface UnmergedProfile {
   readonly profileId: string
   readonly identifiers: readonly IdentifierKey[]
-  readonly eventCount: number
-  readonly traits: JsonObject
+  /** Null while the profile owners rebuild the part (partitioned profile updates). */
+  readonly eventCount: number | null
+  readonly traits: JsonObject | null
   /** True for the profile that keeps the original id. */
   readonly kept: boolean
 }
@@ -49,13 +54,51 @@ export interface UnmergeOutcome {
   readonly seq: number
   readonly profileId: string
   readonly profiles: readonly UnmergedProfile[]
-  /** False when the timeline had been trimmed: `unattributedEvents` stayed on the kept profile. */
-  readonly complete: boolean
-  readonly unattributedEvents: number
+  /** `done`: the parts were rebuilt in the transaction; `queued`: the profile owners rebuild them (partitioned). */
+  readonly rebuild: 'done' | 'queued'
+  /** False when the timeline had been trimmed: `unattributedEvents` stayed on the kept profile. Null when queued. */
+  readonly complete: boolean | null
+  readonly unattributedEvents: number | null
+}
+
+export interface UnmergeOptions {
+  /** Where profile rows are written: in this transaction (inline) or by the owners of events.resolved (partitioned). */
+  readonly profileUpdates: 'inline' | 'partitioned'
 }
 
 function notFound(message: string): TesseraError {
   return new TesseraError('TESSERA_NOT_FOUND', message)
+}
+
+/**
+ * The surviving profile by the identity side's merge log (partitioned profile updates, where profile rows lag):
+ * `id` itself unless it lost a merge.
+ */
+async function identitySurvivor(tx: StateTransaction, id: string): Promise<string> {
+  let current = id
+  for (let hops = 0; hops < 64; hops++) {
+    const lost = (await tx.identity.mergeLog([current])).find((m) => m.loser === current)
+    if (!lost) return current
+    current = lost.winner
+  }
+  throw new TesseraError('TESSERA_STORE', `merge chain from ${id} is longer than 64 hops`)
+}
+
+/** The profile and every profile merged into it, transitively, by the identity side's merge log. */
+export async function componentMembers(tx: StateTransaction, id: string): Promise<string[]> {
+  const members = new Set([id])
+  let frontier = [id]
+  while (frontier.length > 0) {
+    const next: string[] = []
+    for (const m of await tx.identity.mergeLog(frontier)) {
+      if (frontier.includes(m.winner) && !members.has(m.loser)) {
+        members.add(m.loser)
+        next.push(m.loser)
+      }
+    }
+    frontier = next
+  }
+  return [...members]
 }
 
 /** Follows merge pointers to the surviving profile (inside the transaction). */
@@ -92,13 +135,17 @@ export function components(keys: readonly IdentifierKey[], edges: readonly { fro
   return [...groups.values()].map((g) => g.sort()).sort((a, b) => (a[0]! < b[0]! ? -1 : 1))
 }
 
-export async function unmergeProfile(tx: StateTransaction, rules: IdentityRules, request: UnmergeRequest): Promise<UnmergeOutcome> {
-  const old = await survivor(tx, request.profileId)
-  const pid = old.id
+export async function unmergeProfile(
+  tx: StateTransaction, rules: IdentityRules, request: UnmergeRequest, options: UnmergeOptions = { profileUpdates: 'inline' },
+): Promise<UnmergeOutcome> {
+  const partitioned = options.profileUpdates === 'partitioned'
+  const old = partitioned ? null : await survivor(tx, request.profileId)
+  const pid = old?.id ?? (await identitySurvivor(tx, request.profileId))
   // Lock the component as a pipeline batch would (PostgreSQL advisory locks), then read it under the lock.
   const before = (await tx.identity.identifiersOf([pid])).get(pid) ?? []
   await tx.identity.lookup(before.map((n) => n.key))
   const nodes: IdentifierNode[] = (await tx.identity.identifiersOf([pid])).get(pid) ?? []
+  if (partitioned && nodes.length === 0) throw notFound(`profile ${request.profileId} not found (it holds no identifiers)`)
   const keys = nodes.map((n) => n.key)
   const held = new Set(keys)
   const edges = await tx.identity.edgesAmong(keys)
@@ -138,16 +185,40 @@ export async function unmergeProfile(tx: StateTransaction, rules: IdentityRules,
   const groupOfKey = new Map<IdentifierKey, string>()
   for (const g of groups) for (const k of g) groupOfKey.set(k, idOf.get(g)!)
 
+  const moved = nodes.filter((n) => groupOfKey.get(n.key) !== pid).map((n) => ({ ...n, profileId: groupOfKey.get(n.key)! }))
+  // Split rules: the detached identifier never rejoins any part; a removed edge's two sides never meet again.
+  const splits: [IdentifierKey, IdentifierKey][] = 'edge' in request.target
+    ? [[request.target.edge.from, request.target.edge.to]]
+    : keys.filter((k) => k !== detached).map((k) => [detached!, k])
+  const result = groups.map((g) => ({ profileId: idOf.get(g)!, identifiers: g }))
+  const record = async (): Promise<number> => tx.identity.recordUnmerge({
+    profileId: pid, kind: detached === null ? 'edge' : 'identifier', target, principal: request.principal, reason: request.reason,
+    result, time: request.now,
+  }, splits)
+
+  if (old === null) {
+    // Partitioned: the identity graph now, the profile rows by their owners, told in order through the outbox.
+    await tx.identity.apply({ nodes: moved, repoints: [], edges: [], merges: [], rejections: [] })
+    const seq = await record()
+    const members = await componentMembers(tx, pid)
+    const parts = result.map((r) => ({ profileId: r.profileId, keys: r.identifiers.map(routeKey), createdAt: earliest(r.identifiers) }))
+    const told = [...members, ...result.map((r) => r.profileId).filter((id) => !members.includes(id))]
+    const notices: UnmergeNotice[] = told.map((profile) => ({
+      control: 'unmerge', profile, unmerge: seq, kept: pid, members, parts, detached: detached === null ? null : routeKey(detached), time: request.now,
+    }))
+    await tx.control.enqueue(notices.map((n) => ({ key: n.profile, value: JSON.stringify(n) })), request.now)
+    return {
+      seq, profileId: pid, rebuild: 'queued', complete: null, unattributedEvents: null,
+      profiles: result.map((r) => ({ profileId: r.profileId, identifiers: r.identifiers, eventCount: null, traits: null, kept: r.profileId === pid })),
+    }
+  }
+
   // Attribute each timeline event to the part owning its highest-priority identifier.
   const rows = await tx.identity.timeline([pid])
   const byProfile = new Map<string, { row: TimelineRow; event: RawEvent }[]>([...idOf.values()].map((id) => [id, []]))
   for (const row of rows) {
     const event = JSON.parse(row.payload) as RawEvent
-    const extraction = extractIdentifiers(event, rules, (p) => (held.has(identifierKey('user_id', p)) ? 'user_id' : undefined))
-    // The detached identifier takes only the events that carry nothing else of the profile.
-    const parts = extraction.identifiers.filter((id) => groupOfKey.has(id.key))
-    const owner = groupOfKey.get((parts.find((id) => id.key !== detached) ?? parts[0])?.key ?? '') ?? pid
-    byProfile.get(owner)!.push({ row, event })
+    byProfile.get(attributeEvent(event, rules, (key) => groupOfKey.get(key), (key) => key === detached, pid))!.push({ row, event })
   }
 
   const unattributed = Math.max(0, old.eventCount - rows.length)
@@ -162,24 +233,14 @@ export async function unmergeProfile(tx: StateTransaction, rules: IdentityRules,
     profiles.push(p)
   }
 
-  const moved = nodes.filter((n) => groupOfKey.get(n.key) !== pid).map((n) => ({ ...n, profileId: groupOfKey.get(n.key)! }))
   await tx.identity.apply({ nodes: moved, repoints: [], edges: [], merges: [], rejections: [] })
   await tx.identity.moveTimelineRows([...byProfile].flatMap(([id, events]) => (id === pid ? [] : events.map(({ row }) => ({
     from: pid, to: id, messageId: row.messageId, sourceId: row.sourceId,
   })))))
   await tx.profiles.put(profiles)
-
-  // Split rules: the detached identifier never rejoins any part; a removed edge's two sides never meet again.
-  const splits: [IdentifierKey, IdentifierKey][] = 'edge' in request.target
-    ? [[request.target.edge.from, request.target.edge.to]]
-    : keys.filter((k) => k !== detached).map((k) => [detached!, k])
-  const result = groups.map((g) => ({ profileId: idOf.get(g)!, identifiers: g }))
-  const seq = await tx.identity.recordUnmerge({
-    profileId: pid, kind: detached === null ? 'edge' : 'identifier', target, principal: request.principal, reason: request.reason,
-    result, time: request.now,
-  }, splits)
+  const seq = await record()
   return {
-    seq, profileId: pid, complete: unattributed === 0, unattributedEvents: unattributed,
+    seq, profileId: pid, rebuild: 'done', complete: unattributed === 0, unattributedEvents: unattributed,
     profiles: profiles.map((p) => ({
       profileId: p.id, identifiers: result.find((r) => r.profileId === p.id)!.identifiers, eventCount: p.eventCount, traits: p.traits, kept: p.id === pid,
     })),

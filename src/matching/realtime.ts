@@ -10,6 +10,7 @@ import type { MatchRecord } from './match-record.js'
 import { normaliseValue, type FieldValue } from './normalise.js'
 import { decide, probabilityOfWeight, type Decision } from './score.js'
 import type { MatchModel } from './train.js'
+import type { MatchConfig } from './match-config.js'
 
 export interface RealtimeMatchingOptions {
   /** Merge at or above this probability. */
@@ -18,6 +19,11 @@ export interface RealtimeMatchingOptions {
   readonly review: number
   /** A blocking key shared by more profiles than this is not used for lookups. */
   readonly maxBlockSize: number
+  /**
+   * A key shared by more profiles than this is used only when none of the record's narrower keys holds a profile
+   * (default: the same as maxBlockSize, every key under the cap is used).
+   */
+  readonly preferBlockSize?: number
 }
 
 export interface MatchDecision {
@@ -41,6 +47,21 @@ function traitAt(traits: JsonObject, path: string): string | null {
   return null
 }
 
+/**
+ * A match record from a profile's (or an event's) traits under a matcher config: each column names a trait path
+ * (`first_name`, `address.postcode`). Null when none of the compared traits is there.
+ */
+export function traitRecord(config: MatchConfig, id: string, traits: JsonObject): MatchRecord | null {
+  let any = false
+  const fields = config.columns.map((c) => {
+    const raw = traitAt(traits, c.name)
+    const value = raw === null ? null : normaliseValue(raw, c.kind, config.dateOrder)
+    if (value) any = true
+    return value
+  })
+  return any ? { id, source: 0, fields } : null
+}
+
 export class RealtimeMatching {
   readonly model: MatchModel
   readonly options: RealtimeMatchingOptions
@@ -57,17 +78,7 @@ export class RealtimeMatching {
 
   /** The event's compared traits, normalised (`id` is the message id); null when it carries none of them. */
   prepare(event: RawEvent): MatchRecord | null {
-    const traits = event.traits
-    if (!traits) return null
-    const { columns, dateOrder } = this.model.config
-    let any = false
-    const fields = columns.map((c) => {
-      const raw = traitAt(traits, c.name)
-      const value = raw === null ? null : normaliseValue(raw, c.kind, dateOrder)
-      if (value) any = true
-      return value
-    })
-    return any ? { id: event.messageId, source: 0, fields } : null
+    return event.traits ? traitRecord(this.model.config, event.messageId, event.traits) : null
   }
 
   /** Blocking keys of a record, over every rule of the model. */
@@ -90,6 +101,14 @@ export class RealtimeMatching {
     const parsed = JSON.parse(fields) as (FieldValue | null)[]
     if (!Array.isArray(parsed) || parsed.length !== this.model.config.columns.length) return null
     return { id: profileId, source: 0, fields: parsed }
+  }
+
+  /**
+   * True when `candidate` scores at or above the review threshold against `record`: a candidate below it is never
+   * chosen, so the pipeline loads identifiers only for candidates that pass (cheap: a weight, no I/O).
+   */
+  reachesReview(record: MatchRecord, candidate: MatchRecord): boolean {
+    return probabilityOfWeight(this.model.scorer.weight(record, candidate)) >= this.options.review
   }
 
   /** The strongest candidate at or above the review threshold, or null. Ties go to the smaller profile id. */

@@ -14,6 +14,7 @@ import { createPublishStage } from './stages/publish.js'
 import { createResolveIdentityStage } from './stages/resolve-identity.js'
 import { createSuppressStage } from './stages/suppress.js'
 import { createUpdateProfilesStage } from './stages/update-profiles.js'
+import { OutboxPublisher } from './outbox-publisher.js'
 
 /** Consumer group of the profile owners (partitioned profile updates) on events.resolved. */
 export const PROFILES_GROUP = 'tessera-profiles'
@@ -35,13 +36,15 @@ export interface PipelineParts {
 export function realtimeMatching(config: TesseraConfig): RealtimeMatching | null {
   const m = config.identity.matching
   if (!m.enabled) return null
-  return new RealtimeMatching(loadModelFile(m.model), { autoMerge: m.autoMerge, review: m.review, maxBlockSize: m.maxBlockSize })
+  return new RealtimeMatching(loadModelFile(m.model), {
+    autoMerge: m.autoMerge, review: m.review, maxBlockSize: m.maxBlockSize, ...(m.preferBlockSize === null ? {} : { preferBlockSize: m.preferBlockSize }),
+  })
 }
 
 /** The identity runner's stages: with inline profile updates they also update profiles. */
 export function buildStages(config: TesseraConfig, output: EventLog): Stage[] {
   const partitioned = profileUpdatesMode(config) === 'partitioned'
-  const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion)
+  const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion, config.identity.maxProfileSize)
   const stages: Stage[] = [
     createDedupeStage(),
     createSuppressStage(config),
@@ -53,7 +56,7 @@ export function buildStages(config: TesseraConfig, output: EventLog): Stage[] {
   return stages
 }
 
-/** What the hosts need of a runner, whatever its items. */
+/** What the hosts need of a runner (or another long-running part of the pipeline, such as the outbox publisher). */
 export interface RunnerHandle {
   readonly topic: string
   readonly stats: PipelineStats
@@ -64,7 +67,8 @@ export interface RunnerHandle {
 
 /**
  * The runners of this process: identity resolution on events.raw, and with partitioned profile updates the profile
- * owners on events.resolved (their own consumer group, so Kafka spreads both over the pipeline processes).
+ * owners on events.resolved (their own consumer group, so Kafka spreads both over the pipeline processes) and the
+ * publisher of control records queued by admin actions (unmerge, review accept) when no batch comes to take them.
  */
 export function buildPipeline(config: TesseraConfig, parts: PipelineParts): RunnerHandle[] {
   const common = {
@@ -87,8 +91,12 @@ export function buildPipeline(config: TesseraConfig, parts: PipelineParts): Runn
       // The profile owners read what the identity runner wrote: events.resolved lives in the output log.
       input: parts.output,
       state: parts.profileState ?? parts.state,
-      stages: [createApplyProfilesStage({ output: parts.output, timelineLimit: config.pipeline.timelineLimit })],
+      stages: [createApplyProfilesStage({
+        output: parts.output, timelineLimit: config.pipeline.timelineLimit,
+        rules: compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion, config.identity.maxProfileSize),
+      })],
     }))
+    runners.push(new OutboxPublisher({ state: parts.state, output: parts.output, logger: parts.logger }))
   }
   return runners
 }

@@ -54,6 +54,11 @@ export interface ProfileReader {
   events(profileId: string, options: { limit: number; after?: TimelineCursor }): Promise<TimelinePage>
   /** Surviving (not merged) profiles matching every condition. Values are bound as parameters, never spliced into SQL. */
   countProfiles(filter: readonly FilterCondition[]): Promise<number>
+  /**
+   * The traits of surviving (not merged) profiles in profile-id order, a page at a time (`afterId`: the last id of
+   * the previous page). For training the real-time matcher on the installation's own people (tessera match-train).
+   */
+  profileTraits(options: { readonly limit: number; readonly afterId?: string }): Promise<{ readonly id: string; readonly traits: JsonObject }[]>
   /** Counts for the console and metrics. */
   stats(): Promise<{ profiles: number; identifiers: number; events: number; merges: number }>
   close(): Promise<void>

@@ -140,13 +140,10 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
     access: ports.governance.access,
     engine: ports.governance.engine,
     audit: ports.governance.audit,
-    rules: compileIdentityRules(ports.config.identity.types, ports.config.identity.defaultPhoneRegion),
+    rules: compileIdentityRules(ports.config.identity.types, ports.config.identity.defaultPhoneRegion, ports.config.identity.maxProfileSize),
     // The unmerge writes through its own connection to the state (SQLite: the file the pipeline uses).
     openState: () => openState(ports.config, dataLayout(ports.config.dataDir).state),
-    unmergeRefusal: profileUpdatesMode(ports.config) === 'partitioned'
-      ? 'unmerge is not available with pipeline.profileUpdates partitioned (the profile rows belong to the owners of events.resolved ' +
-        'partitions, and an unmerge cannot yet be routed to them); set pipeline.profileUpdates to inline to unmerge'
-      : null,
+    profileUpdates: profileUpdatesMode(ports.config),
     metrics: ports.metrics,
     logger: ports.logger,
   })

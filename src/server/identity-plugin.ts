@@ -7,7 +7,9 @@
  * API process: a warn log line for each new one and the gauge `tessera_identity_quarantined_identifiers`, checked
  * every 30 s, on every scrape of /metrics and on every read of the list. The real-time matcher's review queue:
  * `GET /v1/identity/review` (both profiles' traits, masked by the access policy; Cedar `readMatchReview`) and
- * `POST /v1/identity/review/{seq}/accept|reject` (Cedar `decideMatchReview`: admin, privacy_officer), audited.
+ * `POST /v1/identity/review/{seq}/accept|reject|reopen` (Cedar `decideMatchReview`: admin, privacy_officer), audited.
+ * With partitioned profile updates, unmerge and accept change the identity graph at once and queue notices for the
+ * profile owners, who rebuild the profile rows in order with their partitions (the answer says `rebuild: queued`).
  */
 import type { FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
@@ -39,8 +41,8 @@ export interface IdentityPluginOptions {
   readonly rules: IdentityRules
   /** Opens the state backend the plugin writes through (once, on first use; closed with the app). */
   readonly openState: () => Promise<StateBackend>
-  /** Null when profiles are updated inline; otherwise why unmerge is refused (partitioned profile updates). */
-  readonly unmergeRefusal: string | null
+  /** Where profile rows are written: by the identity transaction (inline) or by the partition owners (partitioned). */
+  readonly profileUpdates: 'inline' | 'partitioned'
   readonly metrics: Metrics
   readonly logger: Logger
   /** How often new quarantines are looked for (ms); default 30 s. */
@@ -120,9 +122,11 @@ export const identityPlugin: FastifyPluginAsync<IdentityPluginOptions> = async (
         'profile\'s identifiers again) or `edge` (`{from, to}` as listed by GET /v1/profiles/{id}/identities: refused with 409 if ' +
         'other links still connect the two sides). The component is recomputed from the edge log; each part gets its identifiers, ' +
         'and its traits and counters are rebuilt from its timeline events. `complete: false` means the timeline had been trimmed ' +
-        '(pipeline.timelineLimit): `unattributedEvents` older events stay counted on the part that keeps the id. Needs the ' +
-        'unmergeProfile permission (admin, privacy_officer) and a purpose; audited. Refused with 409 when profiles are updated ' +
-        'by partition (pipeline.profileUpdates partitioned).',
+        '(pipeline.timelineLimit): `unattributedEvents` older events stay counted on the part that keeps the id. With profiles ' +
+        'updated by partition (pipeline.profileUpdates partitioned) the identity graph is split at once (lookups by identifier ' +
+        'answer with the new parts) and the parts are rebuilt by the profile owners moments later: `rebuild` is `queued` and ' +
+        '`eventCount`, `complete` and `unattributedEvents` are null. Needs the unmergeProfile permission (admin, privacy_officer) ' +
+        'and a purpose; audited.',
       tags: ['profiles'],
       security: [{ adminToken: [] }],
       params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['id'] },
@@ -147,14 +151,15 @@ export const identityPlugin: FastifyPluginAsync<IdentityPluginOptions> = async (
           properties: {
             profileId: { type: 'string' },
             unmergeSeq: { type: 'integer' },
-            complete: { type: 'boolean' },
-            unattributedEvents: { type: 'integer' },
+            rebuild: { type: 'string', enum: ['done', 'queued'], description: 'queued: the profile owners rebuild the parts (partitioned profile updates)' },
+            complete: { type: ['boolean', 'null'] },
+            unattributedEvents: { type: ['integer', 'null'] },
             profiles: {
               type: 'array',
               items: {
                 type: 'object',
                 properties: {
-                  profileId: { type: 'string' }, kept: { type: 'boolean' }, eventCount: { type: 'integer' },
+                  profileId: { type: 'string' }, kept: { type: 'boolean' }, eventCount: { type: ['integer', 'null'] },
                   identifiers: { type: 'array', items: { type: 'string' } },
                 },
               },
@@ -190,15 +195,11 @@ export const identityPlugin: FastifyPluginAsync<IdentityPluginOptions> = async (
       void reply.header('x-tessera-audit-seq', String(seq))
       throw new TesseraError('TESSERA_FORBIDDEN', `unmerging needs the unmergeProfile permission (roles admin or privacy_officer by default) for purpose ${scope.purpose}`)
     }
-    if (options.unmergeRefusal !== null) {
-      await audit.record({ ...base, subjects: [profileId], decision: 'error', reason: options.unmergeRefusal.slice(0, 300) })
-      throw new TesseraError('TESSERA_CONFLICT', options.unmergeRefusal)
-    }
     let outcome: UnmergeOutcome
     try {
       outcome = await (await state()).transaction((tx) => unmergeProfile(tx, rules, {
         profileId, target, principal: `token:${principal.name}`, reason: body.reason ?? '', now: Date.now(),
-      }))
+      }, { profileUpdates: options.profileUpdates }))
     } catch (error) {
       const seq = await audit.record({ ...base, subjects: [profileId], decision: 'error', policyIds: decision.policyIds, reason: (error as Error).message.slice(0, 300), detail: { targetType } })
       void reply.header('x-tessera-audit-seq', String(seq))
@@ -208,12 +209,15 @@ export const identityPlugin: FastifyPluginAsync<IdentityPluginOptions> = async (
     const seq = await audit.record({
       ...base, subjects: outcome.profiles.map((p) => p.profileId), decision: 'ok', policyIds: decision.policyIds,
       ...(body.reason ? { reason: body.reason.slice(0, 300) } : {}),
-      detail: { targetType, unmergeSeq: outcome.seq, profiles: outcome.profiles.map((p) => p.profileId), complete: outcome.complete, unattributedEvents: outcome.unattributedEvents },
+      detail: {
+        targetType, unmergeSeq: outcome.seq, profiles: outcome.profiles.map((p) => p.profileId), rebuild: outcome.rebuild,
+        complete: outcome.complete, unattributedEvents: outcome.unattributedEvents,
+      },
     })
     void reply.header('x-tessera-audit-seq', String(seq))
     request.log.info({ profileId, parts: outcome.profiles.length, principal: principal.name, unmergeSeq: outcome.seq }, 'profile unmerged')
     return {
-      profileId: outcome.profileId, unmergeSeq: outcome.seq, complete: outcome.complete, unattributedEvents: outcome.unattributedEvents,
+      profileId: outcome.profileId, unmergeSeq: outcome.seq, rebuild: outcome.rebuild, complete: outcome.complete, unattributedEvents: outcome.unattributedEvents,
       profiles: outcome.profiles.map((p) => ({ profileId: p.profileId, kept: p.kept, eventCount: p.eventCount, identifiers: [...p.identifiers] })),
     }
   })
@@ -341,16 +345,26 @@ export const identityPlugin: FastifyPluginAsync<IdentityPluginOptions> = async (
     return { items, hidden }
   }))
 
-  for (const decision of ['accept', 'reject'] as const) {
+  const summaries = {
+    accept: 'Accept a review item: merge the two profiles',
+    reject: 'Reject a review item: the two profiles never merge, not even through an identifier they share later',
+    reopen: 'Reopen a rejected review item: remove its do-not-link pair and split rules',
+  } as const
+  const descriptions = {
+    accept: 'Merges the younger profile into the older one in one transaction, as a pipeline merge: a scored `probabilistic` edge and ' +
+      'a merge recorded with the principal, traits, counters and timelines merged (with partitioned profile updates the profile ' +
+      'owners fold them moments later). Refused with 409 when the graph guards forbid it (two values of a unique identifier, a split ' +
+      'rule, the size cap) or when a profile was merged since. ',
+    reject: 'Records a do-not-link pair of the two profiles and split rules between their identifiers (as an unmerge does): a later ' +
+      'event linking them (a shared e-mail, a device) is refused and recorded as a `split_rule` rejection, visible in ' +
+      'GET /v1/profiles/{id}/identities, until the item is reopened. ',
+    reopen: 'The item is open again (accept or reject it anew); its rules no longer stop links between the two profiles. ',
+  } as const
+  for (const decision of ['accept', 'reject', 'reopen'] as const) {
     app.post<{ Params: { seq: number } }>(`/v1/identity/review/:seq/${decision}`, {
       schema: {
-        summary: decision === 'accept' ? 'Accept a review item: merge the two profiles' : 'Reject a review item: the two profiles are never proposed again',
-        description: (decision === 'accept'
-          ? 'Merges the younger profile into the older one in one transaction, as a pipeline merge: a scored `probabilistic` edge and ' +
-            'a merge recorded with the principal, traits, counters and timelines merged. Refused with 409 when the graph guards forbid ' +
-            'it (two values of a unique identifier, a split rule, the size cap), when a profile was merged since, or with partitioned ' +
-            'profile updates. '
-          : 'Records a do-not-link pair of the two profiles. ') + 'Needs decideMatchReview on both profiles (admin, privacy_officer); audited.',
+        summary: summaries[decision],
+        description: descriptions[decision] + 'Needs decideMatchReview on both profiles (admin, privacy_officer); audited.',
         tags: ['profiles'],
         security: [{ adminToken: [] }],
         headers: purposeHeaderSchema,
@@ -370,8 +384,11 @@ export const identityPlugin: FastifyPluginAsync<IdentityPluginOptions> = async (
       const scope = access.scope(principal, Array.isArray(header) ? header[0] : header)
       const base = { kind: 'identity.review', actor, action: `POST /v1/identity/review/:seq/${decision}`, purpose: scope.purpose, legalBasis: scope.legalBasis }
       const seq = request.params.seq
-      const [item] = await (await state()).transaction((tx) => tx.identity.reviewList({ limit: 1, afterSeq: seq - 1, status: 'open' }))
-      if (!item || item.seq !== seq) throw new TesseraError('TESSERA_NOT_FOUND', `no open review item ${seq} (GET /v1/identity/review lists them)`)
+      const wanted = decision === 'reopen' ? 'rejected' : 'open'
+      const [item] = await (await state()).transaction((tx) => tx.identity.reviewList({ limit: 1, afterSeq: seq - 1, status: wanted }))
+      if (!item || item.seq !== seq) {
+        throw new TesseraError('TESSERA_NOT_FOUND', `no ${wanted} review item ${seq} (GET /v1/identity/review?status=${wanted} lists them)`)
+      }
       const subjects = [item.profileA, item.profileB]
       const policyIds: string[] = []
       for (const id of subjects) {
@@ -385,14 +402,10 @@ export const identityPlugin: FastifyPluginAsync<IdentityPluginOptions> = async (
           throw new TesseraError('TESSERA_FORBIDDEN', `deciding review items needs the decideMatchReview permission (roles admin or privacy_officer by default) for purpose ${scope.purpose}`)
         }
       }
-      if (decision === 'accept' && options.unmergeRefusal !== null) {
-        const refusal = options.unmergeRefusal.replace(/unmerg\w*/gi, 'merging from the review queue')
-        await audit.record({ ...base, subjects, decision: 'error', reason: refusal.slice(0, 300) })
-        throw new TesseraError('TESSERA_CONFLICT', refusal)
-      }
       let outcome: ReviewOutcome
       try {
-        outcome = await (await state()).transaction((tx) => decideReviewItem(tx, rules, { seq, decision, principal: `token:${principal.name}`, now: Date.now() }))
+        outcome = await (await state()).transaction((tx) => decideReviewItem(tx, rules, { seq, decision, principal: `token:${principal.name}`, now: Date.now() },
+          { profileUpdates: options.profileUpdates }))
       } catch (error) {
         const auditSeq = await audit.record({ ...base, subjects, decision: 'error', policyIds, reason: (error as Error).message.slice(0, 300) })
         void reply.header('x-tessera-audit-seq', String(auditSeq))

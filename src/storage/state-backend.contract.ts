@@ -10,6 +10,8 @@ import type { RawEvent } from '../core/event.js'
 import { compileIdentityRules } from '../identity/identity-rules.js'
 import { resolveBatch, type BatchResolution } from '../identity/resolve-batch.js'
 import { unmergeProfile } from '../identity/unmerge.js'
+import { decideReviewItem } from '../identity/review.js'
+import { routeKey, type UnmergeNotice } from '../profiles/profile-messages.js'
 import { RealtimeMatching } from '../matching/realtime.js'
 import { trainedPersonModel } from '../matching/testing/realtime-model.js'
 import type { ProfileRecord, TimelineEvent } from '../profiles/profile-store.js'
@@ -216,6 +218,53 @@ export function runStateBackendContract(name: string, create: () => Promise<Stat
       })
     })
 
+    describe('profile control records (partitioned profile updates)', () => {
+      it('queues records in order, and removes published ones', async () => {
+        await backend().transaction((tx) => tx.control.enqueue([{ key: 'p1', value: 'a' }, { key: 'p2', value: 'b' }], 1))
+        await backend().transaction((tx) => tx.control.enqueue([{ key: 'p1', value: 'c' }], 2))
+        const queued = await backend().transaction((tx) => tx.control.pending(10))
+        expect(queued.map((q) => [q.key, q.value])).toEqual([['p1', 'a'], ['p2', 'b'], ['p1', 'c']])
+        expect((await backend().transaction((tx) => tx.control.pending(2))).map((q) => q.value)).toEqual(['a', 'b'])
+        await backend().transaction(async (tx) => {
+          await tx.control.published([queued[0]!.seq, queued[1]!.seq])
+          await tx.control.published([queued[0]!.seq]) // another publisher got there first
+        })
+        expect((await backend().transaction((tx) => tx.control.pending(10))).map((q) => q.value)).toEqual(['c'])
+      })
+
+      it('round-trips routes and trimmed counts, replacing on write', async () => {
+        const notice = (unmerge: number): UnmergeNotice => ({
+          control: 'unmerge', profile: 'p1', unmerge, kept: 'p0', members: ['p0', 'p1'], parts: [{ profileId: 'p0', keys: ['k'], createdAt: 1 }], detached: null, time: 5,
+        })
+        const counts = { eventCount: 2, eventCounts: { x: 2 }, sourceCounts: { web: 2 }, firstSeen: 10, lastSeen: 20, traitTimes: { name: 15 } }
+        await backend().transaction(async (tx) => {
+          await tx.control.putRoutes([{ profileId: 'p1', notice: notice(1) }])
+          await tx.control.putRoutes([{ profileId: 'p1', notice: notice(2) }])
+          await tx.control.putTrimmed([{ profileId: 'p1', ...counts, eventCount: 1 }])
+          await tx.control.putTrimmed([{ profileId: 'p1', ...counts }])
+        })
+        const got = await backend().transaction(async (tx) => ({ routes: await tx.control.routes(['p1', 'p2']), trimmed: await tx.control.trimmed(['p1', 'p2']) }))
+        expect([...got.routes]).toEqual([['p1', { profileId: 'p1', notice: notice(2) }]])
+        expect([...got.trimmed]).toEqual([['p1', { profileId: 'p1', ...counts }]])
+      })
+
+      it('trims a timeline and returns what it removed, oldest first; deletes single events', async () => {
+        await backend().transaction(async (tx) => {
+          await tx.profiles.appendEvents(timeline('p1', 6))
+          await tx.profiles.appendEvents(timeline('p2', 2))
+        })
+        const removed = await backend().transaction((tx) => tx.control.takeTrimmed(['p1', 'p2'], 4))
+        expect(removed.map((e) => [e.profileId, e.messageId])).toEqual([['p1', 'm000'], ['p1', 'm001']])
+        expect(removed[0]).toMatchObject({ sourceId: 'web', type: 'track', name: 'x', timestamp: 1000, payload: JSON.stringify({ i: 0 }) })
+        await backend().transaction((tx) => tx.control.deleteEvents([{ profileId: 'p1', messageId: 'm005', sourceId: 'web' }, { profileId: 'p2', messageId: 'nope', sourceId: 'web' }]))
+        const rows = await backend().transaction((tx) => tx.identity.timeline(['p1', 'p2']))
+        expect(rows.map((r) => `${r.profileId}:${r.messageId}`)).toEqual(['p1:m002', 'p1:m003', 'p2:m000', 'p2:m001', 'p1:m004'].sort((x, y) => {
+          const t = (k: string): number => Number(k.slice(-3)) >> 1
+          return t(x) - t(y) || (x.slice(3) < y.slice(3) ? -1 : x.slice(3) > y.slice(3) ? 1 : 0)
+        }))
+      })
+    })
+
     describe('identity resolution', () => {
       it('merges anonymous browsing on two devices when both identify as the same user', async () => {
         const first = await run([rawEvent('page', { anonymousId: 'laptop' }), rawEvent('screen', { anonymousId: 'phone' })])
@@ -340,6 +389,38 @@ export function runStateBackendContract(name: string, create: () => Promise<Stat
         expect(again.changes.rejections.map((r) => [r.key, r.reason])).toEqual([['email:fam@example.org', 'split_rule']])
       })
 
+      it('with partitioned profile updates, splits the graph and queues a notice for every member and part, leaving profile rows to their owners', async () => {
+        const a = await run([rawEvent('identify', { anonymousId: 'pu-a', traits: { email: 'pu@example.org' } })])
+        const b = await run([rawEvent('identify', { anonymousId: 'pu-b' })])
+        const merged = await run([rawEvent('identify', { anonymousId: 'pu-b', traits: { email: 'pu@example.org' } })])
+        // Either may win (the helper's created-at ties are broken by id): call the survivor pa.
+        const pa = merged.resolutions[0]!.profileId
+        const pb = merged.resolutions[0]!.merged[0]!
+        expect([pa, pb].sort()).toEqual([a.resolutions[0]!.profileId, b.resolutions[0]!.profileId].sort())
+        expect(await backend().transaction((tx) => tx.identity.mergeLog([pb]))).toEqual([expect.objectContaining({ winner: pa, loser: pb })])
+        const rows = await backend().transaction((tx) => tx.profiles.get([pa, pb]))
+        // Asked by the loser's id: the identity side's merge log leads to the survivor.
+        const out = await backend().transaction((tx) => unmergeProfile(tx, rules, {
+          profileId: pb, target: { identifier: 'email:pu@example.org' }, principal: 'token:ops', reason: 'r', now: 7,
+        }, { profileUpdates: 'partitioned' }))
+        expect(out).toMatchObject({ profileId: pa, rebuild: 'queued', complete: null })
+        expect(out.profiles.map((p) => [p.identifiers, p.eventCount])).toEqual([
+          [['email:pu@example.org'], null], [['anonymous_id:pu-a'], null], [['anonymous_id:pu-b'], null],
+        ])
+        expect(out.profiles.find((p) => p.kept)?.profileId).toBe(pa)
+        expect(await backend().transaction((tx) => tx.profiles.get([pa, pb]))).toEqual(rows)
+        const queued = await backend().transaction((tx) => tx.control.pending(100))
+        const notices = queued.map((q) => JSON.parse(q.value) as UnmergeNotice)
+        const parts = out.profiles.map((p) => p.profileId)
+        expect(queued.map((q) => q.key)).toEqual([pa, pb, ...parts.filter((p) => p !== pa)])
+        for (const n of notices) {
+          expect(n).toMatchObject({ control: 'unmerge', unmerge: out.seq, kept: pa, members: [pa, pb], detached: routeKey('email:pu@example.org') })
+          expect(n.parts.map((p) => p.keys)).toEqual(out.profiles.map((p) => p.identifiers.map(routeKey)))
+        }
+        await backend().transaction((tx) => tx.control.published(queued.slice(0, 2).map((q) => q.seq)))
+        expect((await backend().transaction((tx) => tx.control.pending(100))).map((q) => q.seq)).toEqual(queued.slice(2).map((q) => q.seq))
+      })
+
     describe('real-time matching', () => {
       const noChanges = { nodes: [], repoints: [], edges: [], merges: [], rejections: [] }
 
@@ -352,6 +433,8 @@ export function runStateBackendContract(name: string, create: () => Promise<Stat
             { profileId: 'pc', fields: '["c"]', keys: ['k-common'] },
           ],
         }))
+        const sizes = await backend().transaction((tx) => tx.identity.matchBlockSizes(['k-common', 'k-a', 'k-none'], 2))
+        expect(sizes).toEqual(new Map([['k-common', 3], ['k-a', 1], ['k-none', 0]]))
         const byKey = await backend().transaction((tx) => tx.identity.matchCandidates(['k-a', 'k-common'], 2))
         expect(byKey).toEqual([{ profileId: 'pa', fields: '["a"]' }])
         const all = await backend().transaction((tx) => tx.identity.matchCandidates(['k-common'], 3))
@@ -383,6 +466,31 @@ export function runStateBackendContract(name: string, create: () => Promise<Stat
         const decided = await backend().transaction((tx) => tx.identity.reviewList({ limit: 10, status: 'rejected' }))
         expect(decided).toEqual([expect.objectContaining({ profileA: 'pz', status: 'rejected', principal: 'token:ops', decidedAt: 99 })])
         expect(await backend().transaction((tx) => tx.identity.reviewList({ limit: 1, afterSeq: open[0]!.seq }))).toEqual([expect.objectContaining({ profileA: 'pa' })])
+      })
+
+      it('a rejected review keeps the two profiles apart through an identifier they share later, until it is reopened', async () => {
+        const a = await run([rawEvent('identify', { anonymousId: 'rv-a', traits: { email: 'rv-a@example.org' } })])
+        const b = await run([rawEvent('identify', { anonymousId: 'rv-b' })])
+        const [pa, pb] = [a.resolutions[0]!.profileId, b.resolutions[0]!.profileId]
+        await backend().transaction((tx) => tx.identity.apply({ ...noChanges, reviews: [{ profileA: pa, profileB: pb, probability: 0.8, weight: 2, messageId: 'm', eventTime: 1 }] }))
+        const [item] = await backend().transaction((tx) => tx.identity.reviewList({ limit: 1, status: 'open' }))
+        await backend().transaction((tx) => decideReviewItem(tx, rules, { seq: item!.seq, decision: 'reject', principal: 'token:ops', now: 2 }))
+        // The second person's device now carries the first one's e-mail: the link is refused and recorded, no merge
+        // (the event goes with its highest-priority identifier, the e-mail, as with any refused link).
+        const link = (): RawEvent => rawEvent('identify', { anonymousId: 'rv-b', traits: { email: 'rv-a@example.org' } })
+        const refused = await run([link()])
+        expect(refused.changes.merges).toEqual([])
+        expect(refused.resolutions[0]!.profileId).toBe(pa)
+        expect(refused.changes.rejections.map((r) => [r.key, r.reason, r.profileId])).toEqual([['anonymous_id:rv-b', 'split_rule', pa]])
+        const owners = await backend().transaction((tx) => tx.identity.lookup(['anonymous_id:rv-b', 'email:rv-a@example.org']))
+        expect([owners.get('anonymous_id:rv-b'), owners.get('email:rv-a@example.org')]).toEqual([pb, pa])
+        expect(await backend().transaction((tx) => tx.identity.reopenReview(item!.seq + 1000))).toBeNull()
+        const reopened = await backend().transaction((tx) => decideReviewItem(tx, rules, { seq: item!.seq, decision: 'reopen', principal: 'token:ops', now: 3 }))
+        expect(reopened).toMatchObject({ status: 'open' })
+        expect(await backend().transaction((tx) => tx.identity.doNotLink([pa]))).toEqual(new Set())
+        expect(await backend().transaction((tx) => tx.identity.reviewList({ limit: 10, status: 'open' }))).toEqual([expect.objectContaining({ seq: item!.seq, principal: null })])
+        const linked = await run([link()])
+        expect(linked.changes.merges.map((m) => [m.winner, m.loser].sort())).toEqual([[pa, pb].sort()])
       })
 
       it('merges a typo of a stored person through the persisted index, with a scored edge', async () => {

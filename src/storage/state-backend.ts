@@ -6,6 +6,7 @@
 import type { IdentityStore } from '../identity/identity-store.js'
 import type { DedupeStore, OffsetStore, SessionStore } from '../pipeline/pipeline-state.js'
 import type { ProfileStore } from '../profiles/profile-store.js'
+import type { ProfileControlStore } from '../profiles/profile-control-store.js'
 import type { ProfileReader } from '../profiles/profile-reader.js'
 
 /** The stores as seen inside one transaction: everything written commits or rolls back together. */
@@ -15,6 +16,8 @@ export interface StateTransaction {
   readonly dedupe: DedupeStore
   readonly sessions: SessionStore
   readonly offsets: OffsetStore
+  /** Control records of partitioned profile updates: the admin outbox, unmerge routes, trimmed counts. */
+  readonly control: ProfileControlStore
 }
 
 export interface StateBackend {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { modelToFile } from '../../src/matching/model-file.js'
 import { TRAIT_MATCH_CONFIG, trainedPersonModel } from '../../src/matching/testing/realtime-model.js'
 import { ADMIN_TOKEN, startHarness, type Harness } from '../support/tessera-harness.js'
+import { runReview } from '../../src/cli/review.js'
 
 interface Profile { id: string; traits: Record<string, unknown> }
 interface Identities { edges: { from: string; to: string; rule: string; confidence: number }[] }
@@ -42,7 +43,7 @@ describe('real-time probabilistic matching end to end', () => {
   async function crm(email: string, traits: Record<string, string>): Promise<void> {
     expect((await h.send('/v1/identify', { anonymousId: `crm-${email}`, traits: { ...traits, email }, context: { source: 'crm' } })).status).toBe(200)
   }
-  async function decide(seq: number, decision: 'accept' | 'reject', token = ADMIN_TOKEN): Promise<{ status: number; body: Record<string, unknown> }> {
+  async function decide(seq: number, decision: 'accept' | 'reject' | 'reopen', token = ADMIN_TOKEN): Promise<{ status: number; body: Record<string, unknown> }> {
     const res = await fetch(`${h.url}/v1/identity/review/${seq}/${decision}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
     return { status: res.status, body: (await res.json()) as Record<string, unknown> }
   }
@@ -132,5 +133,49 @@ describe('real-time probabilistic matching end to end', () => {
     const open = await h.admin<Review>('/v1/identity/review')
     expect(open.body.items.filter((i) => i.profiles.some((p) => p.profileId === p2.id))).toEqual([])
     expect((await lookup(`email:r2-${t}@example.org`)).body.id).not.toBe(p1.id)
+  })
+
+  it('a rejected pair does not merge later through a shared e-mail; reopening the item lifts the rule', async () => {
+    const t = tag()
+    const surname = `ashcombe${t.replace(/[^a-z]/g, '')}`
+    await crm(`s1-${t}@example.org`, { given: 'ivy', surname, dob: '1990-02-14', city: 'hull' })
+    await h.drain()
+    await crm(`s2-${t}@example.org`, { given: 'ivy', surname, city: 'hull' })
+    await h.drain()
+    const [p1, p2] = [(await lookup(`email:s1-${t}@example.org`)).body, (await lookup(`email:s2-${t}@example.org`)).body]
+    const item = await openItemFor(p2.id)
+    expect((await decide(item.seq, 'reject')).body).toMatchObject({ status: 'rejected' })
+    // The second record's device now signs in with the first record's e-mail: deterministic, and still refused.
+    expect((await h.send('/v1/identify', { anonymousId: `crm-s2-${t}@example.org`, traits: { email: `s1-${t}@example.org` } })).status).toBe(200)
+    await h.drain()
+    expect((await lookup(`anonymous_id:crm-s2-${t}@example.org`)).body.id).not.toBe((await lookup(`email:s1-${t}@example.org`)).body.id)
+    const rejected = [
+      ...(await h.admin<{ rejected: { key: string; reason: string }[] }>(`/v1/profiles/${p1.id}/identities`)).body.rejected,
+      ...(await h.admin<{ rejected: { key: string; reason: string }[] }>(`/v1/profiles/${p2.id}/identities`)).body.rejected,
+    ]
+    expect(rejected).toContainEqual(expect.objectContaining({ reason: 'split_rule' }))
+    // Only a rejected item can be reopened; an analyst may not.
+    expect((await decide(item.seq, 'reopen', ANALYST_TOKEN)).status).toBe(403)
+    expect((await decide(item.seq, 'reopen')).body).toMatchObject({ status: 'open' })
+    expect((await decide(item.seq, 'reopen')).status).toBe(404)
+    expect((await decide(item.seq, 'accept')).body).toMatchObject({ status: 'accepted', profileId: p1.id, merged: p2.id })
+    expect((await lookup(`email:s2-${t}@example.org`)).body.id).toBe(p1.id)
+    // The same queue from the command line.
+    const lines: string[] = []
+    const log = console.log
+    console.log = (...args: unknown[]) => void lines.push(args.join(' '))
+    const saved = process.env.TESSERA_ADMIN_TOKEN
+    process.env.TESSERA_ADMIN_TOKEN = ADMIN_TOKEN
+    try {
+      expect(await runReview(['list', '--status', 'accepted', '--url', h.url])).toBe(0)
+      expect(await runReview(['reject', String(item.seq), '--url', h.url])).toBe(1) // accepted: no longer open
+    } finally {
+      console.log = log
+      if (saved === undefined) delete process.env.TESSERA_ADMIN_TOKEN
+      else process.env.TESSERA_ADMIN_TOKEN = saved
+    }
+    expect(lines.join('\n')).toMatch(new RegExp(`#${item.seq} accepted p=0\\.\\d+ .* by token:`))
+    const audit = await h.admin<{ entries: { entry: { action: string; decision: string } }[] }>('/v1/audit/entries?kind=identity.review')
+    expect(audit.body.entries.map((e) => e.entry)).toContainEqual(expect.objectContaining({ action: 'POST /v1/identity/review/:seq/reopen', decision: 'ok' }))
   })
 })

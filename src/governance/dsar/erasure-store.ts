@@ -37,6 +37,9 @@ export const ERASURE_TABLES: readonly { readonly table: string; readonly where: 
   { table: 'identity_match_keys', where: 'profile_id IN M', optional: true },
   { table: 'identity_review', where: 'profile_a IN M OR profile_b IN M', optional: true },
   { table: 'identity_do_not_link', where: 'a IN M OR b IN M OR a IN K OR b IN K', optional: true },
+  { table: 'profile_routes', where: 'profile_id IN M', optional: true },
+  { table: 'profile_trimmed', where: 'profile_id IN M', optional: true },
+  { table: 'profile_outbox', where: 'key IN M', optional: true },
   { table: 'identifiers', where: 'profile_id IN M' },
   { table: 'profiles', where: 'id IN M' },
 ]

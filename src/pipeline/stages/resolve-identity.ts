@@ -1,7 +1,15 @@
-/** @module Resolve-identity stage: attaches each event to a profile through the deterministic identity graph. */
+/**
+ * @module Resolve-identity stage: attaches each event to a profile through the deterministic identity graph (and the
+ * real-time matcher). A supernode that the batch reveals is quarantined from the event that crossed the threshold on,
+ * within the same batch.
+ */
 import type { IdentityRules } from '../../identity/identity-rules.js'
 import type { RealtimeMatching } from '../../matching/realtime.js'
-import { resolveBatch } from '../../identity/resolve-batch.js'
+import { resolveBatch, type BatchResolution } from '../../identity/resolve-batch.js'
+import type { QuarantineRecord } from '../../identity/identity-store.js'
+
+/** Re-resolutions of one batch for the supernodes it reveals (each adds at least one quarantined key). */
+const MAX_QUARANTINE_ROUNDS = 4
 import { live, type BatchContext, type Stage } from '../stage.js'
 
 export interface ResolveIdentityOptions {
@@ -20,14 +28,30 @@ export function createResolveIdentityStage(rules: IdentityRules, options: Resolv
     policy: 'ensure',
     async run(batch: BatchContext): Promise<void> {
       const items = live(batch.items)
-      const { resolutions, changes } = await resolveBatch(
+      const resolve = (quarantined?: ReadonlyMap<string, number>): Promise<BatchResolution> => resolveBatch(
         items.map((i) => i.event),
         rules,
         batch.tx.identity,
         options.profileAges === 'identifiers' ? null
           : async (ids) => new Map([...(await batch.tx.profiles.get(ids))].map(([id, p]) => [id, p.createdAt])),
         options.matching ?? null,
+        quarantined,
       )
+      let { resolutions, changes } = await resolve()
+      // A supernode this batch revealed is quarantined from the event that crossed the threshold on, for the rest of
+      // the batch too: resolve it again (resolution only reads the store; nothing was written yet). Rare, and
+      // bounded: each round adds at least one key.
+      const found: QuarantineRecord[] = []
+      const from = new Map<string, number>()
+      for (let round = 0; round < MAX_QUARANTINE_ROUNDS && (changes.quarantines?.length ?? 0) > 0; round++) {
+        for (const q of changes.quarantines!) {
+          found.push(q)
+          const at = items.findIndex((i) => i.event.messageId === q.messageId)
+          from.set(q.key, at < 0 ? 0 : at)
+        }
+        ;({ resolutions, changes } = await resolve(from))
+      }
+      if (found.length > 0) changes = { ...changes, quarantines: [...found, ...(changes.quarantines ?? [])] }
       items.forEach((item, n) => {
         const r = resolutions[n]!
         item.profileId = r.profileId

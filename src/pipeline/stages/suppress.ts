@@ -11,7 +11,7 @@ import { openPrivacyStore } from '../../governance/open-privacy.js'
 import { live, type BatchContext, type Stage } from '../stage.js'
 
 export function createSuppressStage(config: TesseraConfig): Stage {
-  const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion)
+  const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion, config.identity.maxProfileSize)
   let list: Promise<SuppressionList> | null = null
   const open = (): Promise<SuppressionList> => {
     list ??= openPrivacyStore(config, config.dataDir).then((store) => new SuppressionList(store, loadOrCreateSuppressionKey(suppressionKeyPath(config))))

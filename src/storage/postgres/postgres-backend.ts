@@ -20,6 +20,7 @@ import { PostgresIdentityStore } from './postgres-identity-store.js'
 import { PostgresProfileStore } from './postgres-profile-store.js'
 import { PostgresDedupeStore, PostgresOffsetStore, PostgresSessionStore } from './postgres-pipeline-state.js'
 import { PostgresProfileReader } from './postgres-profile-reader.js'
+import { PostgresProfileControlStore } from './postgres-profile-control-store.js'
 
 /** Attempts of one transaction on serialization failure or deadlock before giving up with `TESSERA_STORE`. */
 export const MAX_ATTEMPTS = 5
@@ -108,6 +109,7 @@ export class PostgresStateBackend implements StateBackend {
         dedupe: new PostgresDedupeStore(client),
         sessions: new PostgresSessionStore(client),
         offsets: new PostgresOffsetStore(client),
+        control: new PostgresProfileControlStore(client),
       }
       const result = await work(tx)
       await run(client, 'commit a transaction', 'COMMIT')

@@ -20,7 +20,7 @@
  * the batches and runs strictly before or after any batch touching that component.
  */
 import type {
-  GraphGuards, IdentifierKey, IdentifierNode, IdentityChanges, IdentityEdge, IdentityStore, LinkRule, QuarantineRecord,
+  GraphGuards, IdentifierKey, IdentifierNode, IdentityChanges, IdentityEdge, IdentityStore, LinkRule, MergeRecord, QuarantineRecord,
   ReviewRecord, ReviewStatus, StoredMatchRecord, TimelineRow, UnmergeRecord,
 } from '../../identity/identity-store.js'
 import { edgePairKey, profilePairKey } from '../../identity/identity-store.js'
@@ -326,5 +326,41 @@ export class PostgresIdentityStore implements IdentityStore {
       `SELECT seq, profile_id, kind, target, principal, reason, result, recorded_at FROM identity_unmerges
        WHERE profile_id = $1 OR result @> jsonb_build_array(jsonb_build_object('profileId', $1::text)) ORDER BY seq`, [profileId])
     return rows.map(rowToUnmerge)
+  }
+
+  async matchBlockSizes(keys: readonly string[], cap: number): Promise<Map<string, number>> {
+    if (keys.length === 0) return new Map()
+    const { rows } = await run<{ key: string; n: string }>(this.#db, 'count blocking keys',
+      `SELECT q.key, (SELECT count(*) FROM (SELECT 1 FROM identity_match_keys AS c WHERE c.key = q.key LIMIT $2) AS l) AS n
+       FROM unnest($1::text[]) AS q (key)`, [[...new Set(keys)], cap + 1])
+    return new Map(rows.map((r) => [r.key, num(r.n)]))
+  }
+
+  async mergeLog(profileIds: readonly string[]): Promise<MergeRecord[]> {
+    if (profileIds.length === 0) return []
+    const { rows } = await run<{ winner: string; loser: string; message_id: string; rule: LinkRule; event_time: string }>(this.#db, 'read merges',
+      `SELECT winner, loser, message_id, rule, event_time FROM profile_merges
+       WHERE winner = ANY ($1::text[]) OR loser = ANY ($1::text[]) ORDER BY seq`, [[...profileIds]])
+    return rows.map((r) => ({ winner: r.winner, loser: r.loser, messageId: r.message_id, rule: r.rule, eventTime: num(r.event_time) }))
+  }
+
+  async recordReviewSplits(reviewSeq: number, pairs: readonly (readonly [IdentifierKey, IdentifierKey])[]): Promise<void> {
+    if (pairs.length === 0) return
+    const a = pairs.flatMap(([x, y]) => [x, y])
+    const b = pairs.flatMap(([x, y]) => [y, x])
+    await run(this.#db, 'record review split rules',
+      `INSERT INTO identity_splits (a, b, unmerge_seq, review_seq) SELECT s.a, s.b, 0, $3::bigint FROM unnest($1::text[], $2::text[]) AS s (a, b)
+       ON CONFLICT (a, b) DO NOTHING`, [a, b, reviewSeq])
+  }
+
+  async reopenReview(seq: number): Promise<ReviewRecord | null> {
+    const { rows } = await run<ReviewRow>(this.#db, 'reopen a review item',
+      `UPDATE identity_review n SET status = 'open', principal = NULL, decided_at = NULL
+       FROM identity_review o WHERE n.seq = o.seq AND n.seq = $1::bigint AND o.status = 'rejected'
+       RETURNING o.seq, o.profile_a, o.profile_b, o.probability, o.weight, o.message_id, o.event_time, o.status, o.principal, o.decided_at`, [seq])
+    if (rows.length === 0) return null
+    await run(this.#db, 'remove review split rules', 'DELETE FROM identity_splits WHERE review_seq = $1', [seq])
+    await run(this.#db, 'remove a do-not-link pair', 'DELETE FROM identity_do_not_link WHERE review_seq = $1', [seq])
+    return rowToReview(rows[0]!)
   }
 }

@@ -121,13 +121,23 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX identity_do_not_link_b ON identity_do_not_link (b);
   `,
+  // 4: control records of partitioned profile updates and review split rules (mirrors sqlite-migrations.ts, version 4)
+  `
+  CREATE TABLE profile_outbox (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, key text COLLATE "C" NOT NULL, value text NOT NULL, queued_at bigint NOT NULL
+  );
+  CREATE TABLE profile_routes (profile_id text COLLATE "C" PRIMARY KEY, unmerge_seq bigint NOT NULL, notice text NOT NULL);
+  CREATE TABLE profile_trimmed (profile_id text COLLATE "C" PRIMARY KEY, counts text NOT NULL);
+  ALTER TABLE identity_splits ADD COLUMN review_seq bigint;
+  CREATE INDEX identity_splits_review ON identity_splits (review_seq) WHERE review_seq IS NOT NULL;
+  `,
 ]
 
 /** Tables holding state derived from the log (a replay rebuilds them); splits and unmerges are kept (sqlite-migrations.ts). */
 export const DERIVED_TABLES = [
   'identifiers', 'identity_edges', 'profile_merges', 'identity_rejections', 'profiles', 'profile_events',
   'dedupe_keys', 'sessions', 'consumer_offsets', 'identity_contacts', 'identity_quarantine',
-  'identity_match_records', 'identity_match_keys',
+  'identity_match_records', 'identity_match_keys', 'profile_outbox', 'profile_routes', 'profile_trimmed',
 ] as const
 
 /** Creates the schema if needed and applies the missing migrations, one transaction each. */

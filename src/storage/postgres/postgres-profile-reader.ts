@@ -2,6 +2,7 @@
  * @module ProfileReader on PostgreSQL: the admin API's read side, on a pool of its own (auto-commit
  * statements outside any transaction), so API reads never wait for, or hold connections of, the pipeline.
  */
+import type { JsonObject } from '../../core/event.js'
 import type { IdentityEdge, IdentifierNode, LinkRule, MergeRecord, RejectedIdentifier, RejectionReason } from '../../identity/identity-store.js'
 import type { FilterCondition, ProfileReader, TimelineCursor, TimelinePage } from '../../profiles/profile-reader.js'
 import type { ProfileRecord } from '../../profiles/profile-store.js'
@@ -104,6 +105,12 @@ export class PostgresProfileReader implements ProfileReader {
     const where = ['merged_into IS NULL', ...filter.map((c) => postgresCondition(c, params))]
     const { rows } = await run<{ n: string }>(this.#pool, 'count profiles', `SELECT count(*) AS n FROM profiles WHERE ${where.join(' AND ')}`, params)
     return num(rows[0]!.n)
+  }
+
+  async profileTraits(options: { readonly limit: number; readonly afterId?: string }): Promise<{ readonly id: string; readonly traits: JsonObject }[]> {
+    const { rows } = await run<{ id: string; traits: JsonObject }>(this.#pool, 'read profile traits',
+      'SELECT id, traits FROM profiles WHERE merged_into IS NULL AND id > $1 ORDER BY id LIMIT $2', [options.afterId ?? '', options.limit])
+    return rows.map((r) => ({ id: r.id, traits: r.traits }))
   }
 
   async stats(): Promise<{ profiles: number; identifiers: number; events: number; merges: number }> {

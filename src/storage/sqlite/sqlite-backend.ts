@@ -15,6 +15,7 @@ import { SqliteIdentityStore } from './sqlite-identity-store.js'
 import { SqliteProfileStore } from './sqlite-profile-store.js'
 import { SqliteDedupeStore, SqliteOffsetStore, SqliteSessionStore } from './sqlite-pipeline-state.js'
 import { SqliteProfileReader } from './sqlite-profile-reader.js'
+import { SqliteProfileControlStore } from './sqlite-profile-control-store.js'
 
 export interface SqliteBackendOptions {
   readonly path: string
@@ -62,6 +63,7 @@ export class SqliteStateBackend implements StateBackend {
       dedupe: new SqliteDedupeStore(this.#db),
       sessions: new SqliteSessionStore(this.#db),
       offsets: new SqliteOffsetStore(this.#db),
+      control: new SqliteProfileControlStore(this.#db),
     })
     this.#db.exec('BEGIN IMMEDIATE')
     try {

@@ -1,7 +1,7 @@
 /** @module IdentityStore on SQLite. Batched: each method is one statement over a JSON array of keys. */
 import {
   profilePairKey, type GraphGuards, type IdentifierKey, type IdentifierNode, type IdentityChanges, type IdentityEdge,
-  type IdentityStore, type LinkRule, type QuarantineRecord, type ReviewRecord, type ReviewStatus, type StoredMatchRecord,
+  type IdentityStore, type LinkRule, type MergeRecord, type QuarantineRecord, type ReviewRecord, type ReviewStatus, type StoredMatchRecord,
   type TimelineRow, type UnmergeRecord,
 } from '../../identity/identity-store.js'
 import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js'
@@ -76,8 +76,28 @@ export class SqliteIdentityStore implements IdentityStore {
   readonly #insertUnmerge: SqliteStatement
   readonly #insertSplit: SqliteStatement
   readonly #unmerges: SqliteStatement
+  readonly #mergeLog: SqliteStatement
+  readonly #blockSizes: SqliteStatement
+  readonly #insertReviewSplit: SqliteStatement
+  readonly #reviewGetRejected: SqliteStatement
+  readonly #reviewReopen: SqliteStatement
+  readonly #dropReviewSplits: SqliteStatement
+  readonly #dropDoNotLink: SqliteStatement
 
   constructor(db: SqliteDatabase) {
+    this.#blockSizes = db.prepare(
+      `SELECT q.value AS key, (SELECT count(*) FROM (SELECT 1 FROM identity_match_keys AS c WHERE c.key = q.value LIMIT @cap + 1)) AS n
+       FROM json_each(@keys) AS q`,
+    )
+    this.#mergeLog = db.prepare(
+      `SELECT winner, loser, message_id, rule, event_time FROM profile_merges
+       WHERE winner IN (SELECT value FROM json_each(@ids)) OR loser IN (SELECT value FROM json_each(@ids)) ORDER BY seq`,
+    )
+    this.#insertReviewSplit = db.prepare('INSERT OR IGNORE INTO identity_splits (a, b, unmerge_seq, review_seq) VALUES (?, ?, 0, ?)')
+    this.#reviewGetRejected = db.prepare(`SELECT ${REVIEW_COLUMNS} FROM identity_review WHERE seq = ? AND status = 'rejected'`)
+    this.#reviewReopen = db.prepare(`UPDATE identity_review SET status = 'open', principal = NULL, decided_at = NULL WHERE seq = ?`)
+    this.#dropReviewSplits = db.prepare('DELETE FROM identity_splits WHERE review_seq = ?')
+    this.#dropDoNotLink = db.prepare('DELETE FROM identity_do_not_link WHERE review_seq = ?')
     // Driven from the keys (CROSS JOIN fixes the join order): each key probes the primary key, never a scan.
     this.#matchCandidates = db.prepare(
       `SELECT DISTINCT r.profile_id, r.fields FROM json_each(@keys) AS q
@@ -313,5 +333,32 @@ export class SqliteIdentityStore implements IdentityStore {
 
   async unmerges(profileId: string): Promise<(UnmergeRecord & { readonly seq: number })[]> {
     return (this.#unmerges.all({ id: profileId }) as UnmergeRow[]).map(rowToUnmerge)
+  }
+
+  async matchBlockSizes(keys: readonly string[], cap: number): Promise<Map<string, number>> {
+    if (keys.length === 0) return new Map()
+    return new Map((this.#blockSizes.all({ keys: JSON.stringify(keys), cap }) as { key: string; n: number }[]).map((r) => [r.key, Number(r.n)]))
+  }
+
+  async mergeLog(profileIds: readonly string[]): Promise<MergeRecord[]> {
+    if (profileIds.length === 0) return []
+    const rows = this.#mergeLog.all({ ids: JSON.stringify(profileIds) }) as { winner: string; loser: string; message_id: string; rule: LinkRule; event_time: number }[]
+    return rows.map((r) => ({ winner: r.winner, loser: r.loser, messageId: r.message_id, rule: r.rule, eventTime: Number(r.event_time) }))
+  }
+
+  async recordReviewSplits(reviewSeq: number, pairs: readonly (readonly [IdentifierKey, IdentifierKey])[]): Promise<void> {
+    for (const [a, b] of pairs) {
+      this.#insertReviewSplit.run(a, b, reviewSeq)
+      this.#insertReviewSplit.run(b, a, reviewSeq)
+    }
+  }
+
+  async reopenReview(seq: number): Promise<ReviewRecord | null> {
+    const row = this.#reviewGetRejected.get(seq) as ReviewRow | undefined
+    if (!row) return null
+    this.#reviewReopen.run(seq)
+    this.#dropReviewSplits.run(seq)
+    this.#dropDoNotLink.run(seq)
+    return rowToReview(row)
   }
 }

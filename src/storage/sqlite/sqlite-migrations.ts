@@ -82,6 +82,15 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE identity_do_not_link (a TEXT NOT NULL, b TEXT NOT NULL, review_seq INTEGER NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID;
   CREATE INDEX identity_do_not_link_b ON identity_do_not_link(b);
   `,
+  // 4: control records of partitioned profile updates (the outbox of admin notices, the owners' unmerge routes and
+  // trimmed counts), and split rules written by a rejected review (review_seq; unmerge_seq is then 0)
+  `
+  CREATE TABLE profile_outbox (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL, queued_at INTEGER NOT NULL);
+  CREATE TABLE profile_routes (profile_id TEXT PRIMARY KEY, unmerge_seq INTEGER NOT NULL, notice TEXT NOT NULL) WITHOUT ROWID;
+  CREATE TABLE profile_trimmed (profile_id TEXT PRIMARY KEY, counts TEXT NOT NULL) WITHOUT ROWID;
+  ALTER TABLE identity_splits ADD COLUMN review_seq INTEGER;
+  CREATE INDEX identity_splits_review ON identity_splits(review_seq) WHERE review_seq IS NOT NULL;
+  `,
 ]
 
 /**
@@ -92,7 +101,7 @@ export const MIGRATIONS: readonly string[] = [
 export const DERIVED_TABLES = [
   'identifiers', 'identity_edges', 'profile_merges', 'identity_rejections', 'profiles', 'profile_events',
   'dedupe_keys', 'sessions', 'consumer_offsets', 'identity_contacts', 'identity_quarantine',
-  'identity_match_records', 'identity_match_keys',
+  'identity_match_records', 'identity_match_keys', 'profile_outbox', 'profile_routes', 'profile_trimmed',
 ] as const
 
 export function migrate(db: SqliteDatabase): void {

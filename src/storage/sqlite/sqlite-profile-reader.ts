@@ -2,6 +2,7 @@
 import type { IdentityEdge, IdentifierNode, LinkRule, MergeRecord, RejectedIdentifier, RejectionReason } from '../../identity/identity-store.js'
 import type { FilterCondition, ProfileReader, TimelineCursor, TimelinePage } from '../../profiles/profile-reader.js'
 import type { ProfileRecord } from '../../profiles/profile-store.js'
+import type { JsonObject } from '../../core/event.js'
 import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js'
 import { PROFILE_COLUMNS, rowToProfile, type ProfileRow } from './sqlite-profile-store.js'
 
@@ -107,6 +108,12 @@ export class SqliteProfileReader implements ProfileReader {
     const params: (string | number)[] = []
     for (const c of filter) where.push(sqliteCondition(c, params))
     return (this.#db.prepare(`SELECT count(*) AS n FROM profiles WHERE ${where.join(' AND ')}`).get(...params) as { n: number }).n
+  }
+
+  async profileTraits(options: { readonly limit: number; readonly afterId?: string }): Promise<{ readonly id: string; readonly traits: JsonObject }[]> {
+    const rows = this.#db.prepare('SELECT id, traits FROM profiles WHERE merged_into IS NULL AND id > ? ORDER BY id LIMIT ?')
+      .all(options.afterId ?? '', options.limit) as { id: string; traits: string }[]
+    return rows.map((r) => ({ id: r.id, traits: JSON.parse(r.traits) as JsonObject }))
   }
 
   async stats(): Promise<{ profiles: number; identifiers: number; events: number; merges: number }> {
