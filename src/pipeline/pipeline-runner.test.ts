@@ -70,6 +70,14 @@ describe('PipelineRunner', () => {
     expect(resolved).toHaveLength(120)
   })
 
+  it('closes what its stages opened when it stops, once', async () => {
+    let closed = 0
+    const stage: Stage = { name: 'enrich', policy: 'attempt', run: async () => undefined, close: async () => { closed++ } }
+    await input.append(TOPICS.raw, [{ key: 'a', value: JSON.stringify(rawEvent('track', { userId: 'c1', event: 'e' })) }])
+    await runUntilDone([stage], 1)
+    expect(closed).toBe(1)
+  })
+
   it('does not double-count a batch delivered again (offsets lost, dedupe keys kept)', async () => {
     const events = Array.from({ length: 30 }, () => rawEvent('track', { userId: 'again', event: 'e' }))
     await input.append(TOPICS.raw, events.map((e) => ({ key: 'again', value: JSON.stringify(e) })))

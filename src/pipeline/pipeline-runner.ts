@@ -132,6 +132,8 @@ export class PipelineRunner<T extends RunnerItem = WorkItem> {
     this.#stopped = true
     await this.#consumer?.stop()
     await this.#loop
+    // A stage that opened a connection of its own (a PostgreSQL pool keeps a worker thread alive) closes it here.
+    for (const stage of this.#options.stages) await stage.close?.()
   }
 
   async #supervise(): Promise<void> {

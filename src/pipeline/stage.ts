@@ -41,6 +41,8 @@ export interface Stage<T = WorkItem> {
   readonly name: StageName
   readonly policy: FailurePolicy
   run(batch: BatchContext<T>): Promise<void>
+  /** Releases what the stage opened itself (connections, files); called once when its runner stops. */
+  close?(): Promise<void>
 }
 
 export function live(items: readonly WorkItem[]): WorkItem[] {

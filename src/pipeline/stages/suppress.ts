@@ -8,14 +8,20 @@ import { compileIdentityRules } from '../../identity/identity-rules.js'
 import { extractIdentifiers } from '../../identity/extract-identifiers.js'
 import { SuppressionList, loadOrCreateSuppressionKey, suppressionKeyPath } from '../../governance/dsar/suppression.js'
 import { openPrivacyStore } from '../../governance/open-privacy.js'
+import type { PrivacyStore } from '../../governance/privacy-store.js'
 import { live, type BatchContext, type Stage } from '../stage.js'
 
 export function createSuppressStage(config: TesseraConfig): Stage {
   const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion, config.identity.maxProfileSize)
+  let store: Promise<PrivacyStore> | null = null
   let list: Promise<SuppressionList> | null = null
   const open = (): Promise<SuppressionList> => {
-    list ??= openPrivacyStore(config, config.dataDir).then((store) => new SuppressionList(store, loadOrCreateSuppressionKey(suppressionKeyPath(config))))
-    list.catch(() => { list = null }) // retried on the next batch
+    if (list === null) {
+      const opening = openPrivacyStore(config, config.dataDir)
+      store = opening
+      list = opening.then((s) => new SuppressionList(s, loadOrCreateSuppressionKey(suppressionKeyPath(config))))
+      list.catch(() => { list = null; store = null }) // retried on the next batch
+    }
     return list
   }
   return {
@@ -33,6 +39,11 @@ export function createSuppressStage(config: TesseraConfig): Stage {
           batch.counts.suppressed = (batch.counts.suppressed ?? 0) + 1
         }
       })
+    },
+    async close(): Promise<void> {
+      const opened = store
+      store = list = null
+      if (opened) await (await opened.catch(() => null))?.close()
     },
   }
 }
