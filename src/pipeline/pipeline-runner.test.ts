@@ -16,11 +16,13 @@ describe('PipelineRunner', () => {
   let output: MemoryEventLog
   let state: SqliteStateBackend
   let cleanup: () => void
-  const config = defaultConfig()
+  // The stages' own stores (the suppress stage's privacy store) go in the test's folder, not ./data.
+  let config = defaultConfig()
 
   beforeEach(async () => {
     const t = tempDir()
     cleanup = t.cleanup
+    config = { ...defaultConfig(), dataDir: t.dir }
     input = new MemoryEventLog()
     output = new MemoryEventLog()
     await input.ensureTopic(TOPICS.raw, 4)
