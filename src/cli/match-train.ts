@@ -19,6 +19,9 @@ import type { MatchConfig } from '../matching/match-config.js'
 import type { MatchRecord } from '../matching/match-record.js'
 import { traitRecord } from '../matching/realtime.js'
 import { openCliAudit } from './cli-audit.js'
+import { systemClock } from '../core/clock.js'
+import { openConsent } from '../governance/consent/open-consent.js'
+import { createResidency } from '../governance/residency.js'
 import { modelToFile } from '../matching/model-file.js'
 import { trainModel } from '../matching/train.js'
 import { readMatchConfig } from './match.js'
@@ -34,7 +37,8 @@ pipeline reads (e.g. "first_name", "address.postcode"); see docs/identity.md, "R
 Options:
   --config <match.json>   column kinds and blocking rules (as for tessera match)
   --out <model.json>      the model file to write
-  --from-profiles         read the surviving profiles' traits from the state store (audited)
+  --from-profiles         read the surviving profiles' traits from the state store (audited); profiles whose
+                          consent refuses identity.matching.trainingPurpose (default analytics) are left out
   --limit <N>             at most N profiles (default 200000; profile ids are hashes, so the first N are a sample)
   --data-dir <DIR>        Tessera's data directory (default $TESSERA_DATA_DIR or ./data)
   --tessera-config <FILE> Tessera's config file, for the state store (default $TESSERA_CONFIG or ./tessera.config.json)
@@ -112,7 +116,8 @@ export async function runMatchTrain(argv: readonly string[], io: MatchTrainIo = 
 
 /**
  * The match records of the surviving profiles (their traits under the config's column names), read through the
- * profile reader port in pages; the read is recorded in the audit log (personal data, read for training).
+ * profile reader port in pages, without the profiles whose effective consent refuses `identity.matching.trainingPurpose`;
+ * the read is recorded in the audit log (personal data, read for training), with how many were left out.
  */
 async function profileRecords(
   config: MatchConfig, where: { readonly limit: number; readonly dataDir?: string; readonly file?: string }, io: MatchTrainIo,
@@ -122,33 +127,44 @@ async function profileRecords(
   if (tessera.store.kind === 'sqlite' && !existsSync(layout.state)) {
     throw new ConfigError(`no state database at ${layout.state}: point --data-dir at Tessera's data directory (where tessera up keeps it)`)
   }
+  const purpose = tessera.identity.matching.trainingPurpose
+  const residency = createResidency(tessera.governance.residency)
   const reader = await openReader(tessera, layout.state)
+  const { audit, close } = await openCliAudit(tessera, layout.dataDir)
   const records: MatchRecord[] = []
   let read = 0
+  let refused = 0
   try {
-    let after: string | undefined
-    while (read < where.limit) {
-      const page = await reader.profileTraits({ limit: Math.min(PAGE, where.limit - read), ...(after === undefined ? {} : { afterId: after }) })
-      if (page.length === 0) break
-      read += page.length
-      after = page[page.length - 1]!.id
-      for (const p of page) {
-        const record = traitRecord(config, p.id, p.traits)
-        if (record) records.push(record)
+    const consent = await openConsent(tessera, layout.dataDir, audit, systemClock)
+    try {
+      let after: string | undefined
+      while (read < where.limit) {
+        const page = await reader.profileTraits({ limit: Math.min(PAGE, where.limit - read), ...(after === undefined ? {} : { afterId: after }) })
+        if (page.length === 0) break
+        read += page.length
+        after = page[page.length - 1]!.id
+        for (const p of page) {
+          const record = traitRecord(config, p.id, p.traits)
+          if (!record) continue
+          // Training is processing: a person who refused (or, in an opt-in regime, never granted) the purpose it
+          // rests on is left out, as the consent ledger decides for the profile's identifiers.
+          const identifiers = (await reader.identities(p.id)).map((i) => `${i.type}:${i.value}`)
+          const decision = await consent.ledger.effectiveConsent(identifiers, purpose, residency(p.traits))
+          if (decision.state === 'granted') records.push(record)
+          else refused++
+        }
       }
+    } finally {
+      await consent.close()
     }
-  } finally {
-    await reader.close()
-  }
-  const { audit, close } = await openCliAudit(tessera, layout.dataDir)
-  try {
     await audit.record({
       kind: 'identity.train', actor: { type: 'cli', id: 'tessera match-train' }, action: 'tessera match-train --from-profiles', decision: 'ok',
-      detail: { profilesRead: read, records: records.length, traits: config.columns.map((c) => c.name) },
+      detail: { profilesRead: read, records: records.length, refusedByConsent: refused, purpose, traits: config.columns.map((c) => c.name) },
     })
   } finally {
+    await reader.close()
     await close()
   }
-  io.stdout.write(`read ${read} profiles (${records.length} with compared traits)\n`)
+  io.stdout.write(`read ${read} profiles (${records.length + refused} with compared traits, ${refused} of them left out: their consent refuses ${purpose})\n`)
   return { records, problems: [] }
 }

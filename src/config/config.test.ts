@@ -29,6 +29,8 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { TESSERA_PORT: 'eighty' } })).toThrow(/TESSERA_PORT="eighty" is not an integer/)
     expect(() => loadConfig({ env: {}, overrides: { pipeline: { dedupeWindowHours: 1 } } })).toThrow(/pipeline.dedupeWindowHours: must be at least 24/)
     expect(() => loadConfig({ env: {}, overrides: { log: { kind: 'pulsar' as never } } })).toThrow(/log.kind: must be one of embedded, memory, kafka/)
+    expect(() => loadConfig({ env: {}, overrides: { identity: { matching: { trainingPurpose: 'marketing' } } } }))
+      .toThrow(/identity.matching.trainingPurpose: must be one of the consent purposes \(analytics, personalization, advertising, sale_share\)/)
     expect(() => loadConfig({ env: { TESSERA_LOG: 'kafka' } })).toThrow(/log.brokers: is required when log.kind is kafka \(set TESSERA_KAFKA_BROKERS/)
     expect(loadConfig({ env: { TESSERA_LOG: 'kafka', TESSERA_KAFKA_BROKERS: 'a:9092, b:9093' } }).log.brokers).toEqual(['a:9092', 'b:9093'])
     expect(() => loadConfig({

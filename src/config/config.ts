@@ -197,9 +197,14 @@ export interface MatchingConfig {
    * found (docs/identity.md, "Speed"); null (the default): every key under maxBlockSize is used.
    */
   readonly preferBlockSize: number | null
+  /**
+   * The consent purpose that training the matcher on stored profiles (`tessera match-train --from-profiles`) rests
+   * on: a profile whose effective consent refuses it is left out of the training data.
+   */
+  readonly trainingPurpose: string
 }
 
-export const DEFAULT_MATCHING: MatchingConfig = { enabled: false, model: '', autoMerge: 0.99, review: 0.8, maxBlockSize: 100, preferBlockSize: null }
+export const DEFAULT_MATCHING: MatchingConfig = { enabled: false, model: '', autoMerge: 0.99, review: 0.8, maxBlockSize: 100, preferBlockSize: null, trainingPurpose: 'analytics' }
 
 export const CONFIG_FILE = 'tessera.config.json'
 
@@ -412,6 +417,9 @@ export function validateConfig(value: unknown): TesseraConfig {
   need(isInt(mt.maxBlockSize, 1) && mt.maxBlockSize <= 10_000, 'identity.matching.maxBlockSize', 'must be an integer from 1 to 10000')
   need(mt.preferBlockSize === null || (isInt(mt.preferBlockSize, 1) && mt.preferBlockSize <= mt.maxBlockSize), 'identity.matching.preferBlockSize',
     'must be null (off) or an integer from 1 to identity.matching.maxBlockSize, e.g. 20')
+  const consentPurposes = Object.keys(c.governance?.consent?.purposes ?? {})
+  need(typeof mt.trainingPurpose === 'string' && consentPurposes.includes(mt.trainingPurpose), 'identity.matching.trainingPurpose',
+    `must be one of the consent purposes (${consentPurposes.join(', ')}): a profile that refuses it is not trained on`)
   validateGovernance(c.governance, need)
   validateWorkloadConfig(c.workload, need)
   validateLogRetention(c)
