@@ -54,9 +54,12 @@ export class AuditLog {
   /** Loads the tree from the store (migrated) and checks it against the latest signed checkpoint. */
   static async open(options: AuditLogOptions): Promise<AuditLog> {
     const { store, signer } = options
+    // The checkpoint first, then the entries: other processes sharing the store append before they sign, so entries
+    // read afterwards cover at least what the checkpoint does (read the other way round, a checkpoint signed in
+    // between looked like a truncated log).
+    const stored = await store.latestCheckpoint()
     const hashes = await store.leafHashes(0)
     const tree = MerkleTree.fromLeafHashes(hashes)
-    const stored = await store.latestCheckpoint()
     let latest: SignedCheckpoint | null = null
     if (stored) {
       const opened = openCheckpoint(stored.note, signer.publicKey)
@@ -148,7 +151,17 @@ export class AuditLog {
     if (this.#latest && this.#latest.size === size) return this.#latest
     const time = Math.max(this.#o.clock.now(), this.#latest?.time ?? 0)
     const cp = this.#o.signer.sign({ size, rootHash: this.#tree.root(size), time })
-    await this.#o.store.addCheckpoint({ size: cp.size, rootHash: cp.rootHash, time: cp.time, note: cp.note })
+    if (!(await this.#o.store.addCheckpoint({ size: cp.size, rootHash: cp.rootHash, time: cp.time, note: cp.note }))) {
+      // Another process sharing the store signed a newer checkpoint meanwhile: this one stays valid (it is signed and
+      // consistent with the log) but is not stored, so the stored ones never go back; catch up and sign past it.
+      await this.#catchUp()
+      const stored = await this.#o.store.latestCheckpoint()
+      const newer = stored && openCheckpoint(stored.note, this.#o.signer.publicKey)
+      if (newer?.ok && newer.checkpoint.size <= this.#tree.size && this.#tree.root(newer.checkpoint.size).equals(newer.checkpoint.rootHash)) {
+        this.#latest = newer.checkpoint
+        return newer.checkpoint.size >= cp.size ? newer.checkpoint : cp
+      }
+    }
     this.#latest = cp
     return cp
   }

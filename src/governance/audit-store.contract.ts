@@ -147,6 +147,54 @@ export function runAuditStoreContract(name: string, create: () => Promise<AuditS
       expect((await verifyAuditStore(store(), { publicKey: signer.publicKey })).ok).toBe(true)
     })
 
+    it('opens while another writer appends and signs in between its reads (no false "truncated")', async () => {
+      const writer = await open()
+      await writer.record(entry(0))
+      await writer.checkpoint()
+      const other = await fixture!.reopen()
+      // Another process appends and signs right after this one read something: whichever read comes first.
+      let interleaved = false
+      const interleave = async (): Promise<void> => {
+        if (interleaved) return
+        interleaved = true
+        await writer.record(entry(1))
+        await writer.checkpoint()
+      }
+      const racing: AuditStore = {
+        migrate: () => other.migrate(), append: (r) => other.append(r), count: () => other.count(), range: (f, l) => other.range(f, l),
+        search: (q) => other.search(q), addCheckpoint: (c) => other.addCheckpoint(c), checkpoints: () => other.checkpoints(),
+        close: () => other.close(),
+        leafHashes: async (from) => { const r = await other.leafHashes(from); await interleave(); return r },
+        latestCheckpoint: async () => { const r = await other.latestCheckpoint(); await interleave(); return r },
+      }
+      const reader = await open(racing)
+      expect(interleaved).toBe(true)
+      await reader.record(entry(2))
+      expect((await reader.checkpoint()).size).toBe(3)
+      await reader.close()
+      await writer.close()
+      await other.close()
+      expect((await verifyAuditStore(store(), { publicKey: signer.publicKey })).ok).toBe(true)
+    })
+
+    it('never stores a checkpoint behind a newer one (two writers signing at once)', async () => {
+      const a = await open()
+      await a.record(entry(0))
+      const older = await a.checkpoint()
+      await a.record(entry(1))
+      const newer = await a.checkpoint()
+      await a.close()
+      expect(newer.size).toBe(2)
+      const s = store()
+      const before = (await s.checkpoints()).length
+      // A slower writer's checkpoint of the smaller tree arrives after the newer one: refused, the order holds.
+      expect(await s.addCheckpoint({ size: older.size, rootHash: older.rootHash, time: older.time, note: older.note })).toBe(false)
+      // The same size and time again (a retry) is harmless; a later checkpoint of the same tree is stored.
+      expect(await s.addCheckpoint({ size: newer.size, rootHash: newer.rootHash, time: newer.time, note: newer.note })).toBe(true)
+      expect((await s.checkpoints()).length).toBe(before + 1)
+      expect((await verifyAuditStore(s, { publicKey: signer.publicKey })).ok).toBe(true)
+    })
+
     describe('tampering', () => {
       const build = async (): Promise<{ note: string }> => {
         const log = await open()

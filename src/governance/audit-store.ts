@@ -48,7 +48,12 @@ export interface AuditStore {
   range(from: number, limit: number): Promise<StoredAuditRecord[]>
   /** Entries matching the query, in seq order. */
   search(query: AuditQuery): Promise<StoredAuditRecord[]>
-  addCheckpoint(checkpoint: StoredCheckpoint): Promise<void>
+  /**
+   * Stores a checkpoint unless one already stored covers a larger tree or is dated later (another process sharing the
+   * store signed a newer one while this one was signing): stored checkpoints then never go back in size or time, in
+   * the order they were written. Atomic with respect to other writers. Returns whether it was stored.
+   */
+  addCheckpoint(checkpoint: StoredCheckpoint): Promise<boolean>
   /** All checkpoints in the order they were written. */
   checkpoints(): Promise<StoredCheckpoint[]>
   latestCheckpoint(): Promise<StoredCheckpoint | null>

@@ -168,9 +168,16 @@ export class PostgresAuditStore implements AuditStore {
     return rows.map(toRecord)
   }
 
-  async addCheckpoint(cp: StoredCheckpoint): Promise<void> {
-    await run(this.#pool, 'store an audit checkpoint', 'INSERT INTO audit_checkpoints (tree_size, root_hash, time, note) VALUES ($1, $2, $3, $4)',
-      [cp.size, cp.rootHash, cp.time, cp.note])
+  async addCheckpoint(cp: StoredCheckpoint): Promise<boolean> {
+    return this.#inTransaction('store an audit checkpoint', async (c) => {
+      // The append lock: checkpoints of concurrent writers are stored one at a time, so none lands behind a newer one.
+      await run(c, 'lock the audit log', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-audit-append:${this.#schema}`])
+      const { rowCount } = await run(c, 'store an audit checkpoint',
+        `INSERT INTO audit_checkpoints (tree_size, root_hash, time, note) SELECT $1, $2, $3, $4
+         WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints WHERE tree_size > $1 OR time > $3)`,
+        [cp.size, cp.rootHash, cp.time, cp.note])
+      return rowCount === 1
+    })
   }
 
   async checkpoints(): Promise<StoredCheckpoint[]> {

@@ -139,8 +139,12 @@ export class SqliteAuditStore implements AuditStore {
     return (this.#db.prepare(sql).all(...params, q.limit) as EntryRow[]).map(toRecord)
   }
 
-  async addCheckpoint(cp: StoredCheckpoint): Promise<void> {
-    this.#db.prepare('INSERT INTO audit_checkpoints (tree_size, root_hash, time, note) VALUES (?, ?, ?, ?)').run(cp.size, cp.rootHash, cp.time, cp.note)
+  async addCheckpoint(cp: StoredCheckpoint): Promise<boolean> {
+    // One statement, so the check and the insert are atomic against other connections (SQLite has one writer at a time).
+    return this.#db.prepare(
+      `INSERT INTO audit_checkpoints (tree_size, root_hash, time, note) SELECT @size, @root, @time, @note
+       WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints WHERE tree_size > @size OR time > @time)`,
+    ).run({ size: cp.size, root: cp.rootHash, time: cp.time, note: cp.note }).changes === 1
   }
 
   async checkpoints(): Promise<StoredCheckpoint[]> {
