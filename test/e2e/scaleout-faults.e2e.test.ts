@@ -67,7 +67,10 @@ const kafka = !skipWithoutKafkaMock()
     for (;;) {
       const stats = (await (await admin('/v1/stats')).json()) as { events: number }
       if (stats.events >= accepted) break
-      if (Date.now() > deadline) throw new Error(`only ${stats.events} of ${accepted} events processed`)
+      if (Date.now() > deadline) {
+        const tail = (p: ServerProcess): string => p.stderr().split('\n').slice(-40).join('\n')
+        throw new Error(`only ${stats.events} of ${accepted} events processed; the surviving worker's log:\n${tail(workerB)}\n--- ingest:\n${tail(ingest)}`)
+      }
       await new Promise((r) => setTimeout(r, 250))
     }
     await new Promise((r) => setTimeout(r, 500)) // anything double-counted would show up by now
