@@ -208,6 +208,14 @@ describe('fuzzed decoders: never throw, never grant on garbage', () => {
       if (gcs !== null) expect(String(raw).trim()).toMatch(/^G1[01]{2}$/)
       if (gcd !== null) expect(String(raw).trim()).toMatch(/^1\d[a-z]\d[a-z]\d[a-z]\d[a-z]\d$/)
     }), { numRuns: 400 })
+    // A value whose toString is not a function cannot be turned into text: it is reported, not thrown (fast-check found it).
+    const hostile = { toString: 0, valueOf: 0 }
+    for (const key of ['consent', 'gcs', 'gcd', 'us_privacy', 'gpp', 'gdpr_consent']) {
+      for (const context of [{ [key]: hostile }, { consent: { [key]: hostile } }, { consent: { googleConsentMode: { ad_storage: hostile } } }]) {
+        const signals = signalsOf(context, false, withVendors)
+        for (const s of signals) if (!s.evidence.valid) expect(s.decisions.size).toBe(0)
+      }
+    }
     // Any context: never throws, and a grant only ever comes from a literal "granted"/true/G1../gcd letter.
     fc.assert(fc.property(fc.dictionary(fc.constantFrom('consent', 'gcs', 'gcd', 'us_privacy', 'gpp', 'gdpr_consent', 'x'), fc.anything()), (context) => {
       const signals = signalsOf(context, false, withVendors)

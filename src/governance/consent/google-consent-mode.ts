@@ -97,10 +97,12 @@ export function googleConsentModeSignal(context: Readonly<Record<string, unknown
     if (raw === undefined || raw === null) continue
     const parsed = parse(raw)
     if (parsed === null) {
-      errors.push(`${name} ${JSON.stringify(String(raw).slice(0, 40))} is not a ${name === 'gcs' ? 'G1xy' : '11a1b1c1d5'} Consent Mode parameter`)
+      // raw may be any JSON value (or an object whose toString is not a function): describe it without calling it.
+      const shown = typeof raw === 'string' ? JSON.stringify(raw.slice(0, 40)) : `(${Array.isArray(raw) ? 'array' : typeof raw})`
+      errors.push(`${name} ${shown} is not a ${name === 'gcs' ? 'G1xy' : '11a1b1c1d5'} Consent Mode parameter`)
       continue
     }
-    decoded[name] = String(raw).trim()
+    decoded[name] = (raw as string).trim() // parse accepted it, so it is a string
     for (const [t, s] of parsed) if (Object.hasOwn(known, t)) put(t, s)
   }
   if (types.size === 0 && errors.length === 0 && Object.keys(decoded).length === 0 && ignored.length === 0) return null
