@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { defaultConfig } from '../config/config.js'
+import { TesseraError } from '../core/errors.js'
 import { MemoryEventLog } from '../log/memory/memory-event-log.js'
 import { TOPICS } from '../log/event-log.js'
 import { SqliteStateBackend } from '../storage/sqlite/sqlite-backend.js'
@@ -89,6 +90,41 @@ describe('PipelineRunner', () => {
     const again = await runUntilDone(buildStages(config, output), 30)
     expect(again.reduce((n, r) => n + r.duplicates, 0)).toBe(30)
     expect((await profileOf('again'))?.eventCount).toBe(30)
+  })
+
+  it('applies a batch again in place when its commit fails on the store, without leaving the group, counting nothing twice', async () => {
+    const events = Array.from({ length: 20 }, () => rawEvent('track', { userId: 'flaky', event: 'e' }))
+    await input.append(TOPICS.raw, events.map((e) => ({ key: 'flaky', value: JSON.stringify(e) })))
+    // The store refuses the first two commits, as a killed connection would; stages have run by then.
+    let failures = 2
+    const real = state.transaction.bind(state)
+    state.transaction = (async (work: Parameters<typeof real>[0]) => real(async (tx) => {
+      const result = await work(tx)
+      // Only a batch's commit (it returns its counts; loading offsets at assignment returns an array).
+      if (!Array.isArray(result) && failures-- > 0) throw new TesseraError('TESSERA_STORE', 'injected: the commit failed')
+      return result
+    })) as typeof state.transaction
+    const consumers = { created: 0 }
+    const log = input
+    const counting = Object.create(log) as MemoryEventLog
+    counting.createConsumer = (options) => {
+      consumers.created++
+      return log.createConsumer(options)
+    }
+    const warnings: string[] = []
+    const reports: BatchInfo[] = []
+    const runner = new PipelineRunner({
+      ...RAW_INPUT, input: counting, state, deadLetter: output, stages: buildStages(config, output), batchSize: 50, maxWaitMs: 5,
+      dedupeWindowMs: 86_400_000, logger: { ...silent, warn: (_o: unknown, msg: string) => { warnings.push(msg) } }, onBatch: (r) => reports.push(r),
+    })
+    runner.start()
+    const deadline = Date.now() + 10_000
+    while (reports.reduce((n, r) => n + r.records, 0) < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+    await runner.stop()
+    expect(warnings.filter((w) => w.includes('retrying it in place'))).toHaveLength(2)
+    expect(consumers.created).toBe(1)
+    expect((await profileOf('flaky'))?.eventCount).toBe(20)
+    expect(runner.stats.processed).toBe(20)
   })
 
   it('sends an event that is not JSON to the dead-letter topic and goes on', async () => {

@@ -172,6 +172,43 @@ export class PipelineRunner<T extends RunnerItem = WorkItem> {
     const { items, poison } = this.#parse(batch.records)
     if (poison.length > 0) await this.#deadLetter(poison.map((p) => ({ record: p.record, reason: p.reason })))
     const offsets = nextOffsets(batch.records)
+    const counts = await this.#applyRetryingInPlace(items, offsets)
+    const ms = performance.now() - started
+    const processed = items.length - (counts.duplicates ?? 0)
+    this.stats.batches++
+    this.stats.processed += processed
+    this.stats.duplicates += counts.duplicates ?? 0
+    this.stats.merges += counts.merges ?? 0
+    this.stats.lastBatchMs = ms
+    const stageErrors: Partial<Record<StageName, number>> = {}
+    for (const [k, v] of Object.entries(counts)) if (k.startsWith('stageError:')) stageErrors[k.slice(11) as StageName] = v
+    this.#options.onBatch?.({ topic: this.#options.topic, records: batch.records.length, processed, duplicates: counts.duplicates ?? 0, merges: counts.merges ?? 0, lost, ms, stageErrors })
+    await this.#maybePurge()
+  }
+
+  /**
+   * A store failure (a connection killed, a deadlock, a commit refused) is retried here, on the same batch, a few
+   * times within about a second before the consumer gives the batch up. Giving it up means leaving the consumer
+   * group and joining again: on Kafka that rebalances every member of the group and, on a broker that does not
+   * act on the LeaveGroup at once (librdkafka's mock cluster), waits a whole session timeout (30 s). Retrying in
+   * place is safe for the same reason redelivery is: #commit starts from fresh items, and the state's dedupe
+   * keys and the offsets stored with it make a second application of the batch count nothing twice.
+   */
+  async #applyRetryingInPlace(items: readonly T[], offsets: readonly TopicPartitionOffset[]): Promise<Record<string, number>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#apply(items, offsets)
+      } catch (error) {
+        if (!isInfrastructureError(error) || attempt >= IN_PLACE_ATTEMPTS || this.#stopped) throw error
+        const retryInMs = 100 * 2 ** (attempt - 1)
+        this.#options.logger.warn({ err: describe(error), attempt, retryInMs }, 'batch failed on the store; retrying it in place')
+        await new Promise((r) => setTimeout(r, retryInMs))
+      }
+    }
+  }
+
+  /** Commits the batch; an event whose content makes the batch fail is isolated and dead-lettered. */
+  async #apply(items: readonly T[], offsets: readonly TopicPartitionOffset[]): Promise<Record<string, number>> {
     let counts: Record<string, number>
     try {
       counts = await this.#commit(items, offsets)
@@ -197,17 +234,7 @@ export class PipelineRunner<T extends RunnerItem = WorkItem> {
         counts = { ...counts, ...(await this.#commit([], offsets)) }
       }
     }
-    const ms = performance.now() - started
-    const processed = items.length - (counts.duplicates ?? 0)
-    this.stats.batches++
-    this.stats.processed += processed
-    this.stats.duplicates += counts.duplicates ?? 0
-    this.stats.merges += counts.merges ?? 0
-    this.stats.lastBatchMs = ms
-    const stageErrors: Partial<Record<StageName, number>> = {}
-    for (const [k, v] of Object.entries(counts)) if (k.startsWith('stageError:')) stageErrors[k.slice(11) as StageName] = v
-    this.#options.onBatch?.({ topic: this.#options.topic, records: batch.records.length, processed, duplicates: counts.duplicates ?? 0, merges: counts.merges ?? 0, lost, ms, stageErrors })
-    await this.#maybePurge()
+    return counts
   }
 
   /**
@@ -303,6 +330,9 @@ function nextOffsets(records: readonly LogRecord[]): TopicPartitionOffset[] {
 }
 
 /** Errors from storage or the log itself, as opposed to errors caused by one event's content. */
+/** Attempts of a batch that fails on the store before the consumer gives it up (100 + 200 ms between them). */
+const IN_PLACE_ATTEMPTS = 3
+
 function isInfrastructureError(error: unknown): boolean {
   if (isTesseraError(error)) return error.code !== 'TESSERA_VALIDATION'
   const code = (error as { code?: unknown })?.code
