@@ -133,7 +133,9 @@ function plans(quick: boolean, work: string): Plan[] {
       run: () => runE2eScaleout({
         // librdkafka's mock cluster keeps only 5 MiB per partition and deletes older records even when unread: the
         // backlog bound keeps the unread part of events.raw and events.resolved (about 1.2 KB a record) under it.
-        workers, seconds: quick ? 3 : 30, connections: 16, persons: PERSONS, maxBacklog: quick ? 3_000 : 10_000, stallMs: quick ? 20_000 : 60_000,
+        // A group join on the mock can wait a whole session timeout (30 s: it does not act on LeaveGroup at once),
+        // so even --quick allows more than that without progress before it calls the pipeline stalled.
+        workers, seconds: quick ? 3 : 30, connections: 16, persons: PERSONS, maxBacklog: quick ? 3_000 : 10_000, stallMs: quick ? 40_000 : 60_000,
         dir: dir(`scaleout-${workers}w`), seed: SEED, quick,
       }),
     })
