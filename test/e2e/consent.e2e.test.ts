@@ -109,11 +109,41 @@ describe('TCF vendors, TCF Canada, US Privacy and Google Consent Mode through th
     const all = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
     await h.send('/v1/identify', { userId: 'u-tcf-vendor', traits: { email: 'v@example.eu' }, context: { consent: { tcf: tcString({ consents: all, vendorConsents: [12] }) } } })
     const c = (await consentOf('user_id:u-tcf-vendor')).body
-    expect(states(c)).toEqual(['tcf:advertising:denied:EU', 'tcf:analytics:granted:EU', 'tcf:personalization:granted:EU'])
+    expect(states(c)).toEqual(['tcf:advertising:denied:EU', 'tcf:analytics:granted:EU', 'tcf:feature:precise_geolocation:denied:EU', 'tcf:personalization:granted:EU'])
     expect(c.records[0]!.evidence.decoded).toMatchObject({ vendors: { 12: { consent: true }, 755: { consent: false } } })
     // A publisher restriction forbidding Tessera's vendor a purpose refuses it, whatever the consents.
     await h.send('/v1/track', { userId: 'u-tcf-restricted', event: 'Viewed', context: { gdpr_consent: tcString({ consents: all, vendorConsents: [12, 755], restrictions: [[12, 9, 0]] }) } })
-    expect(states((await consentOf('user_id:u-tcf-restricted')).body)).toEqual(['tcf:advertising:granted:EU', 'tcf:analytics:denied:EU', 'tcf:personalization:granted:EU'])
+    expect(states((await consentOf('user_id:u-tcf-restricted')).body)).toEqual(['tcf:advertising:granted:EU', 'tcf:analytics:denied:EU', 'tcf:feature:precise_geolocation:denied:EU', 'tcf:personalization:granted:EU'])
+  })
+
+  it('drops precise geolocation without the TCF special feature 1 opt-in, also from later events without a TC string', async () => {
+    const all = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    const at = { latitude: 48.8566, longitude: 2.3522, city: 'Paris', country: 'FR' }
+    const eventsOf = async (userId: string): Promise<Record<string, unknown>[]> => {
+      const id = (await profileByUser(userId)).body.id
+      const res = await fetch(`${h.url}/v1/profiles/${id}/events`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+      return ((await res.json()) as { events: { event: Record<string, unknown> }[] }).events.map((e) => e.event)
+    }
+    const locationOf = (e: Record<string, unknown>): unknown => (e.context as { location?: unknown } | undefined)?.location
+    await h.send('/v1/track', { userId: 'u-sf-no', event: 'Checked In', properties: { latitude: 1.5, venue: 'cafe' },
+      context: { location: at, consent: { tcf: tcString({ consents: all, vendorConsents: [12, 755] }) } } })
+    await h.send('/v1/track', { userId: 'u-sf-yes', event: 'Checked In', properties: { latitude: 1.5, venue: 'cafe' },
+      context: { location: at, consent: { tcf: tcString({ consents: all, vendorConsents: [12, 755], specialFeatures: [1] }) } } })
+    await h.drain()
+    const [no] = await eventsOf('u-sf-no')
+    expect(locationOf(no!)).toEqual({ city: 'Paris', country: 'FR' })
+    expect(no!.properties).toEqual({ venue: 'cafe' })
+    const [yes] = await eventsOf('u-sf-yes')
+    expect(locationOf(yes!)).toEqual(at)
+    expect(yes!.properties).toEqual({ latitude: 1.5, venue: 'cafe' })
+    const c = (await consentOf('user_id:u-sf-no')).body
+    expect(c.records.filter((r) => r.purpose.startsWith('feature:')).map((r) => `${r.source}:${r.purpose}:${r.state}`)).toEqual(['tcf:feature:precise_geolocation:denied'])
+    // The refusal is in the ledger: a later event without any TC string is governed by it too.
+    await h.send('/v1/track', { userId: 'u-sf-no', event: 'Checked In', context: { location: at } })
+    await h.drain()
+    const later = await eventsOf('u-sf-no')
+    expect(later).toHaveLength(2)
+    for (const e of later) expect(locationOf(e)).toEqual({ city: 'Paris', country: 'FR' })
   })
 
   it('reads TCF Canada and US Privacy sections of a GPP string, and a US Privacy string on its own', async () => {
@@ -123,7 +153,7 @@ describe('TCF vendors, TCF Canada, US Privacy and Google Consent Mode through th
     })
     expect((await h.send('/v1/page', { anonymousId: 'a-gpp-ca', name: 'Accueil', context: { gpp } })).status).toBe(200)
     expect(states((await consentOf('anonymous_id:a-gpp-ca')).body)).toEqual([
-      'gpp:advertising:denied:CA', 'gpp:analytics:granted:CA', 'gpp:personalization:denied:CA', 'gpp:sale_share:denied:US-CA']) // implied consent: never for profiles
+      'gpp:advertising:denied:CA', 'gpp:analytics:granted:CA', 'gpp:feature:precise_geolocation:denied:CA', 'gpp:personalization:denied:CA', 'gpp:sale_share:denied:US-CA']) // implied consent: never for profiles
     await h.send('/v1/track', { userId: 'u-usp', event: 'Viewed', context: { us_privacy: '1YYN' } })
     expect(states((await consentOf('user_id:u-usp')).body)).toEqual(['usp:sale_share:denied:US-CA'])
   })

@@ -55,6 +55,12 @@ export interface ConsentConfig {
   readonly tcf: TcfVendorConfig
   /** TCF Canada (GPP section tcfcav1): express consent, or implied consent for the purposes that allow it. */
   readonly tcfCanada: TcfCanadaConfig
+  /**
+   * TCF special features by name: the feature number (1 precise geolocation, 2 device scanning) and the attribute
+   * paths it governs (`context.location.latitude`, or `prefix.*`). A TC string (or GPP tcfeuv2 / tcfcav1 section)
+   * without the feature's opt-in refuses it for the event's identifiers, and ingest drops those fields.
+   */
+  readonly tcfSpecialFeatures: Readonly<Record<string, TcfSpecialFeatureConfig>>
   /** Google Consent Mode signals (gtag consent types, `gcs` / `gcd` parameters) → Tessera purposes. */
   readonly googleConsentMode: GoogleConsentModeConfig
   /** The US Privacy string (GPP section uspv1, or `context.us_privacy`): purposes an opt-out of sale refuses. */
@@ -99,6 +105,13 @@ export interface TcfCanadaConfig {
   readonly impliedConsentPurposes: readonly number[]
 }
 
+export interface TcfSpecialFeatureConfig {
+  /** The TCF special feature number (1-2 in TCF v2.2). */
+  readonly feature: number
+  /** Attribute paths the feature governs: exact (`context.location.latitude`) or a subtree (`properties.geo.*`). */
+  readonly fields: readonly string[]
+}
+
 export interface GoogleConsentModeConfig {
   /**
    * Consent type (`ad_storage`, `analytics_storage`, `ad_user_data`, `ad_personalization`, ...) → Tessera purposes.
@@ -137,6 +150,9 @@ export const DEFAULT_CONSENT: ConsentConfig = {
   },
   tcf: { vendorIds: [], purposeVendors: {}, disclosedVendorsRequiredFrom: '2026-03-01' },
   tcfCanada: { purposes: { analytics: [8, 9, 10], personalization: [5, 6], advertising: [2, 3, 4, 7] }, impliedConsentPurposes: [2, 7, 8, 9, 10, 11] },
+  tcfSpecialFeatures: {
+    precise_geolocation: { feature: 1, fields: ['context.location.latitude', 'context.location.longitude', 'properties.latitude', 'properties.longitude'] },
+  },
   googleConsentMode: {
     types: {
       analytics_storage: ['analytics'],
@@ -181,6 +197,14 @@ function validateTcfConfig(c: ConsentConfig, purposes: readonly string[], need: 
   const from = c.tcf.disclosedVendorsRequiredFrom
   need(from === null || (typeof from === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(from) && !Number.isNaN(Date.parse(`${from}T00:00:00Z`))),
     '.tcf.disclosedVendorsRequiredFrom', 'must be a day YYYY-MM-DD (TCF 2.3: 2026-03-01), or null to check disclosed vendors only when a string lists them')
+  need(isPlainObject(c.tcfSpecialFeatures), '.tcfSpecialFeatures', 'must map feature names to { "feature": 1 or 2, "fields": [attribute paths] }')
+  for (const [name, sf] of Object.entries(c.tcfSpecialFeatures)) {
+    const at = `.tcfSpecialFeatures.${name}`
+    need(/^[a-z][a-z0-9_]*$/.test(name), at, 'feature names are lower case letters, digits and _')
+    need(isPlainObject(sf) && Number.isInteger(sf.feature) && sf.feature >= 1 && sf.feature <= 12, `${at}.feature`, 'must be a TCF special feature number (1 precise geolocation, 2 device scanning)')
+    need(Array.isArray(sf.fields) && sf.fields.length > 0 && sf.fields.every((x) => typeof x === 'string' && /^(traits|properties|context)(\.[A-Za-z0-9_$-]+)+(\.\*)?$/.test(x)),
+      `${at}.fields`, 'must be a non-empty list of attribute paths under traits, properties or context, e.g. "context.location.latitude" or "properties.geo.*"')
+  }
   need(isPlainObject(c.tcfCanada) && isPlainObject(c.tcfCanada.purposes), '.tcfCanada.purposes', 'must map Tessera purposes to lists of TCF Canada purposes (1-24)')
   for (const [name, list] of Object.entries(c.tcfCanada.purposes)) {
     need(purposes.includes(name), `.tcfCanada.purposes.${name}`, `is not a consent purpose (one of ${purposes.join(', ')})`)

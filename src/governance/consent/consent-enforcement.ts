@@ -11,6 +11,7 @@ import type { JsonValue } from '../../core/event.js'
 import type { DataCategory } from '../classification.js'
 import type { Classifier } from '../classification.js'
 import type { ConsentConfig, EnforcementAction } from './consent-config.js'
+import { matchesFieldPattern } from './special-features.js'
 
 export const GOVERNED_ROOTS = ['traits', 'properties', 'context'] as const
 
@@ -38,17 +39,23 @@ export interface EnforcementResult<T> {
 }
 
 /**
- * Applies `enforce` (category → action) to an event. Returns the same object when nothing changes.
+ * Applies `enforce` (category → action) to an event, and drops the attributes under `dropFields` (paths or
+ * `prefix.*`: the fields of refused TCF special features). Returns the same object when nothing changes.
  * `hash` is the keyed hash of a leaf value.
  */
 export function enforceConsent<T extends Readonly<Record<string, unknown>>>(
   event: T, enforce: ReadonlyMap<DataCategory, EnforcementAction>, classifier: Classifier, hash: (value: JsonValue) => JsonValue,
+  dropFields: readonly string[] = [],
 ): EnforcementResult<T> {
-  if (enforce.size === 0) return { event, dropped: [], hashed: [] }
+  if (enforce.size === 0 && dropFields.length === 0) return { event, dropped: [], hashed: [] }
   const dropped: string[] = []
   const hashed: string[] = []
   const walk = (value: unknown, path: string): { keep: boolean; value: unknown } => {
     if (path === 'context.consent') return { keep: true, value }
+    if (dropFields.length > 0 && matchesFieldPattern(path, dropFields)) {
+      if (dropped.length < 100) dropped.push(path)
+      return { keep: false, value }
+    }
     if (Array.isArray(value)) {
       let changed = false
       const out: unknown[] = []

@@ -2,8 +2,8 @@
  * @module The consent ledger service: records signals per identifier (only what changes: the same answer from
  * the same signal with the same evidence is not written again), writes an audit entry for every change, and
  * answers effective consent. Ingest calls {@link ConsentLedger.governEvents}: the signals an event carries are
- * recorded first, then the attributes that no allowed purpose may use are dropped or hashed before the event
- * is appended. The pipeline, audiences and exports call {@link ConsentLedger.effectiveConsent}.
+ * recorded first, then the attributes that no allowed purpose may use are dropped or hashed, and those of a refused
+ * TCF special feature dropped (special-features.ts), before the event is appended. The pipeline, audiences and exports call {@link ConsentLedger.effectiveConsent}.
  */
 import type { JsonValue } from '../../core/event.js'
 import type { AuditActor, AuditEntryInput } from '../audit-entry.js'
@@ -12,6 +12,7 @@ import type { ConsentConfig, EnforcementAction } from './consent-config.js'
 import { categoriesToEnforce, enforceConsent } from './consent-enforcement.js'
 import { NO_PURPOSE, type ConsentRecordInput, type ConsentSignal, type StoredConsentRecord } from './consent-record.js'
 import { signalsOf } from './consent-signals.js'
+import { featurePurpose, refusedFeatureFields } from './special-features.js'
 import type { ConsentStore } from './consent-store.js'
 import { effectiveConsent, jurisdictionOf, readConsent, UNKNOWN_JURISDICTION, type ConsentDecision } from './effective-consent.js'
 
@@ -102,6 +103,15 @@ export class ConsentLedger {
           out.push(rec)
           latest.set(`${identifier}\u0000${purpose}`, { ...rec, seq: Number.MAX_SAFE_INTEGER })
         }
+        for (const [name, state] of signal.features ?? []) {
+          if (!Object.hasOwn(this.#o.config.tcfSpecialFeatures, name)) continue
+          const purpose = featurePurpose(name)
+          const before = latest.get(`${identifier}\u0000${purpose}`)
+          if (before && before.state === state && before.source === signal.source && before.evidence.raw === signal.evidence.raw && before.jurisdiction === jurisdiction) continue
+          const rec: ConsentRecordInput = { identifier, purpose, state, source: signal.source, legalBasis: 'consent', jurisdiction, time, evidence }
+          out.push(rec)
+          latest.set(`${identifier}\u0000${purpose}`, { ...rec, seq: Number.MAX_SAFE_INTEGER })
+        }
       }
     }
     if (out.length === 0) return []
@@ -171,7 +181,7 @@ export class ConsentLedger {
     // Most events of a request share their situation (same jurisdiction hint, no record of their own), so the
     // categories to enforce are computed once per situation: identifiers without records all count with the
     // jurisdiction's default, so only the identifiers that have records, and whether any has none, matter.
-    const memo = new Map<string, Map<DataCategory, EnforcementAction>>()
+    const memo = new Map<string, { enforce: Map<DataCategory, EnforcementAction>; fields: string[] }>()
     let recorded = new Set(inForce.map((r) => r.identifier))
     for (const { event, identifiers } of events) {
       const hint = countryOf(event)
@@ -186,16 +196,16 @@ export class ConsentLedger {
       }
       const withRecords = identifiers.filter((id) => recorded.has(id)).sort()
       const situation = `${hint ?? ''}\u0000${withRecords.length < identifiers.length}\u0000${withRecords.join('\u0000')}`
-      let enforce = memo.get(situation)
-      if (enforce === undefined) {
+      let rules = memo.get(situation)
+      if (rules === undefined) {
         const states = new Map<string, 'granted' | 'denied'>()
         for (const purpose of Object.keys(this.#o.config.purposes)) {
           states.set(purpose, effectiveConsent(inForce, identifiers, purpose, this.#o.config, hint).state)
         }
-        enforce = categoriesToEnforce(states, this.#o.config)
-        memo.set(situation, enforce)
+        rules = { enforce: categoriesToEnforce(states, this.#o.config), fields: refusedFeatureFields(inForce, identifiers, this.#o.config) }
+        memo.set(situation, rules)
       }
-      out.push(enforceConsent(event, enforce, this.#o.classifier, this.#o.hash).event)
+      out.push(enforceConsent(event, rules.enforce, this.#o.classifier, this.#o.hash, rules.fields).event)
     }
     return out
   }

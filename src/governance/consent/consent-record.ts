@@ -57,6 +57,8 @@ export interface ConsentSignal {
   readonly source: ConsentSource
   readonly jurisdiction: string | null
   readonly decisions: ReadonlyMap<string, 'granted' | 'denied'>
+  /** TCF special features (by configured name) the signal opts in to or not; only TCF strings carry them. */
+  readonly features?: ReadonlyMap<string, 'granted' | 'denied'>
   readonly evidence: ConsentEvidence
 }
 

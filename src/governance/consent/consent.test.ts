@@ -9,6 +9,7 @@ import { signalsOf } from './consent-signals.js'
 import { effectiveConsent, readConsent } from './effective-consent.js'
 import { decodeGppSignals } from './gpp-signal.js'
 import { decodeTcfSignal } from './tcf-signal.js'
+import { refusedFeatureFields } from './special-features.js'
 import { tcString as encodeTc } from './testing/consent-strings.js'
 
 const config: ConsentConfig = DEFAULT_CONSENT
@@ -40,6 +41,48 @@ describe('TCF strings', () => {
       const s = decodeTcfSignal(raw, config)
       if (!s.evidence.valid) expect(s.decisions.size).toBe(0)
     }), { numRuns: 500 })
+  })
+})
+
+describe('TCF special features', () => {
+  const geo = { context: { location: { latitude: 52.52, longitude: 13.4, city: 'Berlin', country: 'DE' } }, properties: { latitude: 1, longitude: 2, plan: 'pro' } }
+  it('decodes the opt-in of each configured feature from TC strings and GPP tcfeuv2 / tcfcav1 sections', () => {
+    expect(Object.fromEntries(decodeTcfSignal(encodeTc({ consents: [8, 9, 10], specialFeatures: [1] }), config).features!)).toEqual({ precise_geolocation: 'granted' })
+    expect(Object.fromEntries(decodeTcfSignal(encodeTc({ consents: [8, 9, 10], specialFeatures: [2] }), config).features!)).toEqual({ precise_geolocation: 'denied' })
+    const eu = new GppModel()
+    eu.setFieldValue('tcfeuv2', 'PurposeConsents', Array.from({ length: 24 }, () => true))
+    eu.setFieldValue('tcfeuv2', 'SpecialFeatureOptins', [true, false, ...Array.from({ length: 10 }, () => false)])
+    eu.setFieldValue('tcfeuv2', 'PolicyVersion', 4)
+    eu.setFieldValue('usnat', 'SaleOptOut', 1)
+    const signals = decodeGppSignals(eu.encode(), config)
+    expect(signals.find((x) => x.jurisdiction === 'EU')!.features!.get('precise_geolocation')).toBe('granted')
+    expect(signals.find((x) => x.jurisdiction === 'US')!.features).toBeUndefined() // only TCF sections speak of special features
+    const ca = new GppModel()
+    ca.setFieldValue('tcfcav1', 'PurposesExpressConsent', Array.from({ length: 24 }, () => true))
+    expect(decodeGppSignals(ca.encode(), config)[0]!.features!.get('precise_geolocation')).toBe('denied')
+  })
+
+  it('drops exactly the configured fields of a refused feature, whatever the purposes allow', () => {
+    const classifier = createClassifier({ fields: {}, default: SAFE_DEFAULT })
+    const hash = (v: unknown) => `hmac:${String(v)}`
+    const fields = config.tcfSpecialFeatures.precise_geolocation!.fields
+    const r = enforceConsent(geo, new Map(), classifier, hash as never, fields)
+    expect(r.event).toEqual({ context: { location: { city: 'Berlin', country: 'DE' } }, properties: { plan: 'pro' } })
+    expect([...r.dropped].sort()).toEqual(['context.location.latitude', 'context.location.longitude', 'properties.latitude', 'properties.longitude'])
+    expect(enforceConsent(geo, new Map(), classifier, hash as never, ['context.location.*']).event).toEqual({ context: { location: {} }, properties: geo.properties })
+    expect(enforceConsent(geo, new Map(), classifier, hash as never, []).event).toBe(geo) // nothing refused: the same object
+  })
+
+  it('refuses a feature when the latest record on any identifier refuses it; nothing said restricts nothing', () => {
+    const f = (id: string, state: 'granted' | 'denied') => rec(id, 'feature:precise_geolocation', state, 'EU')
+    const fields = config.tcfSpecialFeatures.precise_geolocation!.fields
+    expect(refusedFeatureFields([], ['user_id:a'], config)).toEqual([])
+    expect(refusedFeatureFields([f('user_id:a', 'denied'), f('user_id:a', 'granted')], ['user_id:a'], config)).toEqual([])
+    expect(refusedFeatureFields([f('user_id:a', 'granted'), f('user_id:a', 'denied')], ['user_id:a'], config)).toEqual(fields)
+    // An opt-in on one identifier does not lift another identifier's refusal.
+    expect(refusedFeatureFields([f('user_id:a', 'denied'), f('email:a@x', 'granted')], ['user_id:a', 'email:a@x'], config)).toEqual(fields)
+    // Records of purposes never count as feature records.
+    expect(refusedFeatureFields([rec('user_id:a', 'analytics', 'denied')], ['user_id:a'], config)).toEqual([])
   })
 })
 

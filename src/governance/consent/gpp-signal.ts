@@ -14,6 +14,7 @@ import { GppModel, Sections } from '@iabgpp/cmpapi'
 import type { ConsentConfig } from './consent-config.js'
 import { TCF_LI_ALLOWED } from './consent-config.js'
 import { invalidSignal, MAX_RAW_EVIDENCE, type ConsentSignal } from './consent-record.js'
+import { specialFeatureDecisions } from './special-features.js'
 import { bitAt, dateMs, disclosureCutoff, gppRestrictions, idSet, tcfDecisions, type TcfOutcome, type TcfView } from './tcf-decisions.js'
 import type { JsonObject, JsonValue } from '../../core/event.js'
 
@@ -79,7 +80,7 @@ function withOutcome(decoded: JsonObject, outcome: TcfOutcome): JsonObject {
   return { ...decoded, ...(Object.keys(outcome.vendors).length > 0 ? { vendors: outcome.vendors } : {}), ...(outcome.warning === undefined ? {} : { warning: outcome.warning }) }
 }
 
-export function decodeGppSignals(raw: unknown, config: Pick<ConsentConfig, 'tcfPurposes' | 'purposes' | 'tcf' | 'tcfCanada' | 'usPrivacy'>): ConsentSignal[] {
+export function decodeGppSignals(raw: unknown, config: Pick<ConsentConfig, 'tcfPurposes' | 'purposes' | 'tcf' | 'tcfCanada' | 'usPrivacy' | 'tcfSpecialFeatures'>): ConsentSignal[] {
   if (typeof raw !== 'string') return [invalidSignal('gpp', undefined, 'a GPP string must be a string')]
   const text = raw.trim()
   if (text.length > MAX_GPP_STRING) return [invalidSignal('gpp', raw, `the GPP string is ${text.length} characters, over ${MAX_GPP_STRING}`)]
@@ -110,6 +111,7 @@ export function decodeGppSignals(raw: unknown, config: Pick<ConsentConfig, 'tcfP
       continue
     }
     const decisions = new Map<string, 'granted' | 'denied'>()
+    let features: Map<string, 'granted' | 'denied'> | undefined
     let jurisdiction: string
     let decoded: JsonObject
     if (name === 'tcfeuv2') {
@@ -121,14 +123,18 @@ export function decodeGppSignals(raw: unknown, config: Pick<ConsentConfig, 'tcfP
       }
       const outcome = tcfDecisions(tcfSectionView(fields, false), { purposes: config.tcfPurposes, interestAllowed: TCF_LI_ALLOWED, disclosureRequiredFrom: disclosureCutoff(config) }, config)
       for (const [p, d] of outcome.decisions) decisions.set(p, d)
-      decoded = withOutcome({ section: name, ...jsonOf(fields, ['PolicyVersion', 'CmpId', 'VendorListVersion', 'PurposeConsents', 'PurposeLegitimateInterests']) }, outcome)
+      const optins = field(fields, 'SpecialFeatureOptins')
+      features = specialFeatureDecisions((n) => bitAt(optins, n), config)
+      decoded = withOutcome({ section: name, ...jsonOf(fields, ['PolicyVersion', 'CmpId', 'VendorListVersion', 'PurposeConsents', 'PurposeLegitimateInterests', 'SpecialFeatureOptins']) }, outcome)
     } else if (name === 'tcfcav1') {
       jurisdiction = 'CA'
       const outcome = tcfDecisions(tcfSectionView(fields, true), {
         purposes: config.tcfCanada.purposes, interestAllowed: new Set(config.tcfCanada.impliedConsentPurposes), disclosureRequiredFrom: null,
       }, config)
       for (const [p, d] of outcome.decisions) decisions.set(p, d)
-      decoded = withOutcome({ section: name, ...jsonOf(fields, ['TcfPolicyVersion', 'CmpId', 'VendorListVersion', 'PurposesExpressConsent', 'PurposesImpliedConsent']) }, outcome)
+      const optins = field(fields, 'SpecialFeatureExpressConsent')
+      features = specialFeatureDecisions((n) => bitAt(optins, n), config)
+      decoded = withOutcome({ section: name, ...jsonOf(fields, ['TcfPolicyVersion', 'CmpId', 'VendorListVersion', 'PurposesExpressConsent', 'PurposesImpliedConsent', 'SpecialFeatureExpressConsent']) }, outcome)
     } else if (name === 'uspv1') {
       jurisdiction = 'US-CA'
       const d = uspDecision(field(fields, 'Notice'), field(fields, 'OptOutSale'))
@@ -148,7 +154,7 @@ export function decodeGppSignals(raw: unknown, config: Pick<ConsentConfig, 'tcfP
     } else {
       continue // sections Tessera does not map
     }
-    signals.push({ source: 'gpp', jurisdiction, decisions, evidence: { raw: evidenceRaw, valid: true, decoded } })
+    signals.push({ source: 'gpp', jurisdiction, decisions, ...(features === undefined ? {} : { features }), evidence: { raw: evidenceRaw, valid: true, decoded } })
   }
   return signals
 }

@@ -12,6 +12,7 @@ import { TCString } from '@iabtechlabtcf/core'
 import type { ConsentConfig } from './consent-config.js'
 import { TCF_LI_ALLOWED } from './consent-config.js'
 import { invalidSignal, MAX_RAW_EVIDENCE, type ConsentSignal } from './consent-record.js'
+import { specialFeatureDecisions } from './special-features.js'
 import { dateMs, disclosureCutoff, tcfDecisions, type TcfView } from './tcf-decisions.js'
 
 /** Longer strings are refused before decoding (a TC string with every vendor is a few KB). */
@@ -35,7 +36,7 @@ function ids(set: IdSet): number[] {
   return out
 }
 
-export function decodeTcfSignal(raw: unknown, config: Pick<ConsentConfig, 'tcfPurposes' | 'tcf'>): ConsentSignal {
+export function decodeTcfSignal(raw: unknown, config: Pick<ConsentConfig, 'tcfPurposes' | 'tcf' | 'tcfSpecialFeatures'>): ConsentSignal {
   if (typeof raw !== 'string') return invalidSignal('tcf', undefined, 'a TC string must be a string')
   const text = raw.trim()
   if (text === '') return invalidSignal('tcf', raw, 'the TC string is empty')
@@ -59,6 +60,7 @@ export function decodeTcfSignal(raw: unknown, config: Pick<ConsentConfig, 'tcfPu
     const vendorInterests = model.vendorLegitimateInterests as unknown as IdSet
     const disclosed = model.vendorsDisclosed as unknown as IdSet
     const restrictions = model.publisherRestrictions as unknown as Restrictions
+    const specialFeatures = model.specialFeatureOptins as unknown as IdSet
     const created = dateMs(model.created)
     const view: TcfView = {
       purposeConsent: (n) => consents.has(n),
@@ -73,13 +75,13 @@ export function decodeTcfSignal(raw: unknown, config: Pick<ConsentConfig, 'tcfPu
     const outcome = tcfDecisions(view, { purposes: config.tcfPurposes, interestAllowed: TCF_LI_ALLOWED, disclosureRequiredFrom: disclosureCutoff(config) }, config)
     const updated = dateMs(model.lastUpdated)
     return {
-      source: 'tcf', jurisdiction: 'EU', decisions: outcome.decisions,
+      source: 'tcf', jurisdiction: 'EU', decisions: outcome.decisions, features: specialFeatureDecisions((n) => specialFeatures.has(n), config),
       evidence: {
         raw: text.slice(0, MAX_RAW_EVIDENCE), valid: true,
         decoded: {
           policyVersion: policy, cmpId: Number(model.cmpId), cmpVersion: Number(model.cmpVersion), vendorListVersion: Number(model.vendorListVersion),
           created: created === null ? null : new Date(created).toISOString(), lastUpdated: updated === null ? null : new Date(updated).toISOString(),
-          purposeConsents: ids(consents), purposeLegitimateInterests: ids(interests), disclosedVendors: disclosed.maxId > 0,
+          purposeConsents: ids(consents), purposeLegitimateInterests: ids(interests), specialFeatureOptins: ids(specialFeatures), disclosedVendors: disclosed.maxId > 0,
           ...(Object.keys(outcome.vendors).length > 0 ? { vendors: outcome.vendors } : {}),
           ...(outcome.warning === undefined ? {} : { warning: outcome.warning }),
         },

@@ -35,6 +35,8 @@ export interface TcOptions {
   readonly policyVersion?: number
   /** Creation time (day precision in TCF); default now. */
   readonly created?: Date
+  /** Special features opted in to (1 precise geolocation, 2 device scanning). */
+  readonly specialFeatures?: readonly number[]
 }
 
 /** A TCF v2.x TC string. */
@@ -47,6 +49,7 @@ export function tcString(o: TcOptions = {}): string {
   m.vendorConsents.set([...(o.vendorConsents ?? [])])
   m.vendorLegitimateInterests.set([...(o.vendorInterests ?? [])])
   m.vendorsDisclosed.set([...(o.disclosed ?? TEST_VENDORS)])
+  m.specialFeatureOptins.set([...(o.specialFeatures ?? [])])
   for (const [vendor, purpose, type] of o.restrictions ?? []) m.publisherRestrictions.add(vendor, new PurposeRestriction(purpose, type))
   if (o.created) {
     m.created = o.created
