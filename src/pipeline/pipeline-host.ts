@@ -46,6 +46,14 @@ export interface WorkerPipelineOptions {
 const TS_BOOTSTRAP = `const { workerData } = require('node:worker_threads')
 import('tsx/esm/api').then((tsx) => { tsx.register(); return import(workerData.module) })`
 
+/**
+ * The worker's heap. A batch of 2,000 events allocates tens of MB of short-lived objects (parsed events, rows,
+ * JSON); with V8's default young generation (~16-32 MB) they survive scavenges and get promoted, and the old
+ * generation's mark-compacts took ~11% of the worker's CPU. A 192 MB young generation lets a batch die young.
+ * Measured with bench/pipeline.ts (docs/performance.md).
+ */
+export const WORKER_LIMITS = { maxYoungGenerationSizeMb: 192 } as const
+
 const EMPTY_STATS: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lost: 0, lastBatchMs: 0, stageErrors: {} }
 
 /** A consumed topic whose lag the host watches: end offsets in `log` minus the committed offsets. */
@@ -140,8 +148,8 @@ export function startWorkerPipeline(options: WorkerPipelineOptions): PipelineHan
     // Running from TypeScript sources (tests, tsx): `execArgv: ['--import', 'tsx']` does not reach a worker's
     // entry module on Node 20, so a small bootstrap registers tsx first. Built code (dist/) needs none of it.
     worker = isTs
-      ? new Worker(TS_BOOTSTRAP, { eval: true, workerData })
-      : new Worker(entry, { workerData })
+      ? new Worker(TS_BOOTSTRAP, { eval: true, workerData, resourceLimits: WORKER_LIMITS })
+      : new Worker(entry, { workerData, resourceLimits: WORKER_LIMITS })
     running = true
     stopped = new Promise((resolve) => worker.once('exit', () => resolve()))
     worker.on('message', (msg: WorkerMessage) => {

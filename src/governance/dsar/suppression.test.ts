@@ -34,4 +34,23 @@ describe('suppression list', () => {
     await store.close()
     t.cleanup()
   })
+
+  it('memoises hashes within its bound, with the same results as hashing every time', async () => {
+    const t = tempDir()
+    const store = new SqlitePrivacyStore({ path: join(t.dir, 'privacy.db') })
+    await store.migrate()
+    const key = Buffer.alloc(32, 7)
+    const memo = new SuppressionList(store, key, { memoEntries: 2 })
+    const plain = new SuppressionList(store, key, { memoEntries: 0 })
+    const ids = ['email:a@example.com', 'email:b@example.com', 'email:c@example.com', 'email:a@example.com', 'email:b@example.com']
+    // More identifiers than the memo holds, some repeated after being evicted: every hash matches the uncached one.
+    for (const id of [...ids, ...ids]) expect(memo.hash(id)).toBe(plain.hash(id))
+    expect(new Set(ids.map((id) => memo.hash(id))).size).toBe(3)
+    // A suppression added after its identifier was hashed (and memoised) is found: the memo holds hashes, not answers.
+    expect(await memo.suppressedAmong(['email:c@example.com'])).toEqual(new Set())
+    await plain.add(['email:c@example.com'], 'r2', 2)
+    expect(await memo.suppressedAmong(['email:c@example.com', 'email:a@example.com'])).toEqual(new Set(['email:c@example.com']))
+    await store.close()
+    t.cleanup()
+  })
 })

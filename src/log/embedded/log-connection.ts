@@ -20,6 +20,14 @@ const CACHE_KIB = 64 * 1024
  * checkpoint (measured 100-300 ms, against 30-60 ms every 4 MB with the default).
  */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000
+/**
+ * Page size of a new log file, in bytes (SQLite's default is 4096). The clustered WITHOUT ROWID b-tree keeps at most
+ * ~1,000 bytes of a row in a 4 KiB page (~2,000 in 8 KiB) and moves the rest to overflow pages; resolved events with
+ * their enrichment are ~1-1.5 KB, so with 4 KiB pages most of them took a page of their own. The output log's size
+ * per event is in docs/performance.md (bench/pipeline.ts). It only applies while a file has no table yet (and is
+ * not in WAL mode): existing files keep their page size.
+ */
+export const LOG_PAGE_SIZE = 8192
 
 export interface LogConnectionSettings {
   /**
@@ -38,6 +46,8 @@ export function configureLogConnection(db: SqliteDatabase, path: string, setting
   }
   // Set first: switching to WAL needs a lock that another connection may briefly hold.
   db.exec(`PRAGMA busy_timeout = ${settings.busyTimeoutMs}`)
+  // Before WAL: a new file's page size is fixed once it enters WAL mode. A no-op on an existing file.
+  db.exec(`PRAGMA page_size = ${LOG_PAGE_SIZE}`)
   const mode = db.prepare('PRAGMA journal_mode = WAL').get([]) as { journal_mode: string }
   if (mode.journal_mode !== 'wal') {
     throw new TesseraError('TESSERA_CONFIG',
