@@ -2,6 +2,9 @@
 import type { TesseraConfig } from '../config/config.js'
 import type { ProfileReader } from '../profiles/profile-reader.js'
 import type { StateBackend } from '../storage/state-backend.js'
+import type { IdentityAuditOutbox } from '../identity/identity-audit-outbox.js'
+import { SqliteIdentityAuditOutbox } from '../storage/sqlite/sqlite-identity-audit-outbox.js'
+import { openPostgresIdentityAuditOutbox } from '../storage/postgres/postgres-identity-audit-outbox.js'
 import { SqliteStateBackend, openSqliteProfileReader } from '../storage/sqlite/sqlite-backend.js'
 import { openPostgresProfileReader, openPostgresStateBackend, type PostgresBackendOptions } from '../storage/postgres/postgres-backend.js'
 
@@ -32,5 +35,15 @@ export async function openReader(config: TesseraConfig, path: string): Promise<P
       return openSqliteProfileReader(path)
     case 'postgres':
       return openPostgresProfileReader(postgresOptions(config))
+  }
+}
+
+/** The identity audit outbox of the state (its own connection); the state must have been migrated already. */
+export async function openIdentityAuditOutbox(config: TesseraConfig, path: string): Promise<IdentityAuditOutbox> {
+  switch (config.store.kind) {
+    case 'sqlite':
+      return new SqliteIdentityAuditOutbox(path)
+    case 'postgres':
+      return openPostgresIdentityAuditOutbox({ url: config.store.url!, schema: config.store.schema })
   }
 }

@@ -33,7 +33,8 @@ import type { StateBackend } from '../storage/state-backend.js'
 import { dataLayout, type DataLayout } from './data-layout.js'
 import { createLogger } from './logger.js'
 import { openLog } from './open-log.js'
-import { openReader, openState } from './open-state.js'
+import { openIdentityAuditOutbox, openReader, openState } from './open-state.js'
+import { startIdentityAuditRelay } from '../identity/identity-audit-relay.js'
 import { openRetentionLogs } from './retention-logs.js'
 import { logTopicSettings } from '../governance/retention/log-retention.js'
 import { acquireProcessLock, type ProcessLock } from './process-lock.js'
@@ -165,12 +166,35 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       pipeline = startInProcessPipeline({ config, input: log, output, state, logger: pipelineLogger, onBatch })
     }
     const running = pipeline
-    if (running) closers.push(() => running.stop())
+    // Stopped once, by whichever closer comes first (the identity audit relay's stops it before its last drain).
+    let stopping: Promise<void> | undefined
+    const stopPipeline = (): Promise<void> => (stopping ??= running ? running.stop() : Promise.resolve())
+    if (running) closers.push(stopPipeline)
 
     const reader: ProfileReader = await openReader(config, layout.state)
     closers.push(() => reader.close())
     const governance = await openGovernance(config, layout.dataDir, clock, (e) => logger.error({ err: { message: e.message } }, 'audit log write failed'))
     closers.push(() => governance.close())
+    if (running) {
+      // The identity audit relay runs where the pipeline runs (embedded, or each `--role pipeline` worker; on
+      // PostgreSQL one at a time, by its lease). On shutdown it stops after the pipeline, with a last drain, so the
+      // merges of the last batches are in the audit log before it closes (anything left is relayed on next start).
+      const outbox = await openIdentityAuditOutbox(config, layout.state)
+      const relayLogger = logger.child({ component: 'identity-audit-relay' })
+      const relay = startIdentityAuditRelay({
+        outbox, audit: governance.audit, intervalMs: config.governance.audit.identityRelayIntervalSeconds * 1000,
+        onRound: (t) => relayLogger.debug({ rows: t.rows, recorded: t.recorded, alreadyAudited: t.alreadyAudited }, 'identity changes relayed to the audit log'),
+        onError: (e) => relayLogger.error({ err: { message: e.message } }, 'identity audit relay failed; the changes stay queued and are retried'),
+      })
+      closers.push(async () => {
+        try {
+          await stopPipeline()
+          await relay.stop()
+        } finally {
+          await outbox.close()
+        }
+      })
+    }
     if (!governance.engine.status.ok) logger.error({ errors: governance.engine.status.errors }, 'access policies failed to load: every admin read is denied until they are fixed and reloaded')
     // SIGHUP reloads the access policies (as does POST /v1/admin/policies/reload).
     const onHangup = (): void => {

@@ -2,6 +2,11 @@
  * @module `tessera replay --from <offset|time|earliest>`: rebuilds the derived state (identity graph,
  * profiles, timeline, dedupe keys, sessions) from events.raw. The state is cleared first, then the pipeline
  * consumes from the given position of every partition until it reaches the end of the log.
+ *
+ * The audit log: `identity.replay` entries mark the start and the end (with how many identity changes reached the
+ * audit log and how many were audited already). Identity changes still queued for the audit log are relayed before
+ * the state is cleared; the merges the replay re-makes are relayed with the same keys as before, so one audited
+ * already is not recorded again (src/identity/identity-audit-relay.ts).
  */
 import { parseArgs } from 'node:util'
 import { loadConfig, profileUpdatesMode } from '../config/config.js'
@@ -16,6 +21,9 @@ import { logTopicSettings } from '../governance/retention/log-retention.js'
 import { startInProcessPipeline } from '../pipeline/pipeline-host.js'
 import { PIPELINE_GROUP } from '../pipeline/pipeline-runner.js'
 import { PROFILES_GROUP } from '../pipeline/build-pipeline.js'
+import { openIdentityAuditOutbox } from '../app/open-state.js'
+import { relayAll } from '../identity/identity-audit-relay.js'
+import { openCliAudit } from './cli-audit.js'
 
 const HELP = `Usage: tessera replay --from <offset|time|earliest> [--data-dir DIR] [--config FILE]
 
@@ -60,8 +68,14 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
   const input = await openLog(config, { path: layout.rawLog, readOnly: true })
   const output = await openLog(config, { path: layout.outputLog })
   const state = await openState(config, layout.state)
+  let audited: Awaited<ReturnType<typeof openCliAudit>> | undefined
+  let outbox: Awaited<ReturnType<typeof openIdentityAuditOutbox>> | undefined
   try {
     await state.migrate()
+    audited = await openCliAudit(config, layout.dataDir)
+    const audit = audited.audit
+    outbox = await openIdentityAuditOutbox(config, layout.state)
+    const box = outbox
     const partitions = await input.partitions(TOPICS.raw)
     let start: readonly TopicPartitionOffset[]
     if (from.kind === 'time') start = await input.offsetsForTime(TOPICS.raw, from.time)
@@ -77,6 +91,13 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
     const total = (await input.endOffsets(TOPICS.raw)).reduce((n, e) => n + e.offset - (start[e.partition]?.offset ?? 0), 0)
     await output.ensureTopic(TOPICS.resolved, config.log.partitions, logTopicSettings(config))
     await output.ensureTopic(TOPICS.deadLetter, 1, logTopicSettings(config))
+    // What the last run left queued reaches the audit log before the state (and its outbox) is cleared.
+    const before = await relayAll(box, audit)
+    const actor = { type: 'cli' as const, id: 'tessera replay' }
+    await audit.record({
+      kind: 'identity.replay', actor, action: `tessera replay --from ${values.from}`, decision: 'ok', reason: 'started',
+      detail: { phase: 'started', from: values.from, events: total, relayedBefore: before.recorded },
+    })
     await state.reset()
     await state.transaction((tx) => tx.offsets.save(PIPELINE_GROUP, start))
     if (profileUpdatesMode(config) === 'partitioned') {
@@ -98,16 +119,46 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
         }
       },
     })
-    await pipeline.drain(24 * 3_600_000)
-    await pipeline.stop()
+    // The relay runs beside the replay's pipeline, so the outbox stays small; the last drain follows the pipeline.
+    const relayed = { recorded: 0, alreadyAudited: 0 }
+    let relaying = true
+    const relayLoop = (async () => {
+      while (relaying) {
+        const r = await relayAll(box, audit)
+        relayed.recorded += r.recorded
+        relayed.alreadyAudited += r.alreadyAudited
+        await new Promise((resolve) => setTimeout(resolve, config.governance.audit.identityRelayIntervalSeconds * 1000))
+      }
+    })().then(() => undefined, (error: unknown) => error as Error)
+    try {
+      await pipeline.drain(24 * 3_600_000)
+      await pipeline.stop()
+    } finally {
+      relaying = false
+    }
+    const relayError = await relayLoop
+    if (relayError) throw relayError
+    const last = await relayAll(box, audit)
+    relayed.recorded += last.recorded
+    relayed.alreadyAudited += last.alreadyAudited
     const seconds = (performance.now() - started) / 1000
     const reader = state.reader()
     const stats = await reader.stats()
     await reader.close()
+    await audit.record({
+      kind: 'identity.replay', actor, action: `tessera replay --from ${values.from}`, decision: 'ok', reason: 'done',
+      detail: {
+        phase: 'done', from: values.from, events: done, profiles: stats.profiles, merges: stats.merges,
+        identityEntriesRecorded: relayed.recorded, identityEntriesAlreadyAudited: relayed.alreadyAudited,
+      },
+    })
     console.log(`replayed ${done} events in ${seconds.toFixed(1)} s (${Math.round(done / Math.max(seconds, 0.001))} events/s): ` +
-      `${stats.profiles} profiles, ${stats.identifiers} identifiers, ${stats.merges} merges`)
+      `${stats.profiles} profiles, ${stats.identifiers} identifiers, ${stats.merges} merges; audit log: ` +
+      `${relayed.recorded} new identity entries, ${relayed.alreadyAudited} audited already`)
     return 0
   } finally {
+    await outbox?.close()
+    await audited?.close()
     await state.close()
     await output.close()
     await input.close()

@@ -60,6 +60,11 @@ export interface GovernanceConfig {
     readonly origin: string
     /** The Ed25519 signing key (PEM); default `<dataDir>/audit-signing-key.pem`, created on first start. */
     readonly signingKeyFile?: string
+    /**
+     * How often the process running the pipeline moves queued merges, scored matches and quarantines into the audit
+     * log (seconds between drains once caught up; src/identity/identity-audit-relay.ts). Default 1.
+     */
+    readonly identityRelayIntervalSeconds: number
   }
   /** The consent ledger: purposes, enforcement at ingest, defaults per jurisdiction, TCF/CMP mappings (docs/privacy.md). */
   readonly consent: ConsentConfig
@@ -229,7 +234,7 @@ export function defaultConfig(): TesseraConfig {
       purposes: DEFAULT_PURPOSES,
       classification: { fields: {}, default: SAFE_DEFAULT },
       residency: DEFAULT_RESIDENCY,
-      audit: { checkpointEvery: 1000, checkpointIntervalSeconds: 10, origin: 'tessera/audit' },
+      audit: { checkpointEvery: 1000, checkpointIntervalSeconds: 10, origin: 'tessera/audit', identityRelayIntervalSeconds: 1 },
       consent: DEFAULT_CONSENT,
       dp: DEFAULT_DP,
       retention: DEFAULT_RETENTION,
@@ -453,6 +458,8 @@ function validateGovernance(g: GovernanceConfig, need: (ok: boolean, field: stri
   need(typeof a.checkpointIntervalSeconds === 'number' && a.checkpointIntervalSeconds > 0, 'governance.audit.checkpointIntervalSeconds', 'must be a positive number of seconds')
   need(typeof a.origin === 'string' && /^[^\s]{1,200}$/.test(a.origin), 'governance.audit.origin', 'must be a name without spaces, e.g. tessera/audit')
   need(a.signingKeyFile === undefined || (typeof a.signingKeyFile === 'string' && a.signingKeyFile.length > 0), 'governance.audit.signingKeyFile', 'must be a file path')
+  need(typeof a.identityRelayIntervalSeconds === 'number' && Number.isFinite(a.identityRelayIntervalSeconds) && a.identityRelayIntervalSeconds >= 0.01 && a.identityRelayIntervalSeconds <= 3600,
+    'governance.audit.identityRelayIntervalSeconds', 'must be a number of seconds between 0.01 and 3600 (how often merges reach the audit log; default 1)')
   validateConsentConfig(g.consent, Object.keys(g.purposes))
   validatePrivacyConfig(g, need)
 }

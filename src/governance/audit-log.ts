@@ -9,6 +9,12 @@ import type { Clock } from '../core/clock.js'
 import { TesseraError } from '../core/errors.js'
 import { toRecord, type AuditEntryInput, type NewAuditRecord } from './audit-entry.js'
 import type { AuditQuery, AuditStore, StoredAuditRecord } from './audit-store.js'
+
+/** An entry to record at most once, under `key` (see {@link AuditStore.appendOnce}). */
+export interface KeyedAuditEntry {
+  readonly input: AuditEntryInput
+  readonly key: string
+}
 import { openCheckpoint, type CheckpointSigner, type SignedCheckpoint } from './checkpoint.js'
 import { MerkleTree } from './merkle.js'
 
@@ -105,6 +111,30 @@ export class AuditLog {
           void this.#enqueue(() => this.#flushPending())
         })
       }
+    })
+  }
+
+  /**
+   * Records each entry unless one was recorded under its key before (by this process or any other sharing the
+   * store): one compare-and-append, atomic, in order. Resolves with each entry's seq, or null for a key already
+   * present. The identity audit relay's exactly-once step (src/identity/identity-audit-relay.ts).
+   */
+  recordOnce(entries: readonly KeyedAuditEntry[]): Promise<(number | null)[]> {
+    if (this.#closed) return Promise.reject(new TesseraError('TESSERA_STORE', 'the audit log is closed'))
+    let keyed: { record: NewAuditRecord; key: string }[]
+    try {
+      keyed = entries.map((e) => ({ record: toRecord(e.input, this.#o.clock.now()), key: e.key }))
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
+    return this.#enqueue(async () => {
+      const seqs = await this.#o.store.appendOnce(keyed)
+      await this.#catchUp()
+      seqs.forEach((seq, i) => {
+        if (seq !== null && !this.#tree.leafHash(seq).equals(keyed[i]!.record.leafHash)) throw new TesseraError('TESSERA_STORE', `audit entry ${seq} was not stored as written`)
+      })
+      if (this.#tree.size - (this.#latest?.size ?? 0) >= this.#o.checkpointEvery) await this.#sign()
+      return seqs
     })
   }
 

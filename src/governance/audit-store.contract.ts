@@ -95,6 +95,35 @@ export function runAuditStoreContract(name: string, create: () => Promise<AuditS
       expect(await store().search({ profileId: "p0' OR '1'='1", limit: 10 })).toEqual([])
     })
 
+    it('appends a keyed record once: a key already stored, or repeated in the call, is skipped (compare-and-append)', async () => {
+      await store().append([toRecord(entry(0), 1000)])
+      const first = await store().appendOnce([{ record: toRecord(entry(1), 1001), key: 'k1' }, { record: toRecord(entry(2), 1002), key: 'k2' }])
+      expect(first).toEqual([1, 2])
+      const again = await store().appendOnce([
+        { record: toRecord(entry(3), 1003), key: 'k2' }, { record: toRecord(entry(4), 1004), key: 'k3' }, { record: toRecord(entry(5), 1005), key: 'k3' },
+      ])
+      expect(again).toEqual([null, 3, null])
+      expect(await store().appendOnce([{ record: toRecord(entry(6), 1006), key: 'k1' }])).toEqual([null])
+      expect(await store().count()).toBe(4)
+      expect((await store().range(0, 10)).map((r) => r.time)).toEqual([1000, 1001, 1002, 1004])
+      expect((await store().search({ kind: 'admin.read', afterSeq: 1, limit: 10 })).map((r) => r.seq)).toEqual([2, 3])
+    })
+
+    it('appends a key once when two writers race for it', async () => {
+      const other = await fixture!.reopen()
+      const a = await open()
+      const b = await open(other)
+      const keyed = (i: number): { input: AuditEntryInput; key: string }[] => Array.from({ length: 20 }, (_, k) => ({ input: entry(i * 100 + k), key: `race:${k}` }))
+      const [ra, rb] = await Promise.all([a.recordOnce(keyed(1)), b.recordOnce(keyed(2))])
+      // Every key went in exactly once, by one writer or the other.
+      ra.forEach((seq, k) => expect((seq === null) !== (rb[k] === null)).toBe(true))
+      expect(await store().count()).toBe(20)
+      await b.close()
+      await a.close()
+      await other.close()
+      expect((await verifyAuditStore(store(), { publicKey: signer.publicKey })).ok).toBe(true)
+    })
+
     it('refuses to update or delete entries through ordinary SQL', async () => {
       await store().append([toRecord(entry(0), 1)])
       await expect(fixture!.tamper.plainDelete(0)).rejects.toThrow(/append-only/)
@@ -161,7 +190,7 @@ export function runAuditStoreContract(name: string, create: () => Promise<AuditS
         await writer.checkpoint()
       }
       const racing: AuditStore = {
-        migrate: () => other.migrate(), append: (r) => other.append(r), count: () => other.count(), range: (f, l) => other.range(f, l),
+        migrate: () => other.migrate(), append: (r) => other.append(r), appendOnce: (r) => other.appendOnce(r), count: () => other.count(), range: (f, l) => other.range(f, l),
         search: (q) => other.search(q), addCheckpoint: (c) => other.addCheckpoint(c), checkpoints: () => other.checkpoints(),
         close: () => other.close(),
         leafHashes: async (from) => { const r = await other.leafHashes(from); await interleave(); return r },

@@ -32,6 +32,13 @@ export interface AuditQuery {
   readonly limit: number
 }
 
+/** A record appended at most once: `key` names what it reports (e.g. the state row behind an `identity.merge` entry). */
+export interface KeyedAuditRecord {
+  readonly record: NewAuditRecord
+  /** At most 200 characters; not part of the entry text (the Merkle leaf), stored beside it. */
+  readonly key: string
+}
+
 export interface AuditStore {
   /** Creates or upgrades the audit tables (own migration table; idempotent). */
   migrate(): Promise<void>
@@ -40,6 +47,12 @@ export interface AuditStore {
    * other processes sharing the store); returns the seq of the first one.
    */
   append(records: readonly NewAuditRecord[]): Promise<number>
+  /**
+   * Compare-and-append: appends, in order and atomically, the records whose key no earlier `appendOnce` stored (nor
+   * an earlier record of the same call), under the same lock as {@link append}, so two processes appending the same
+   * key at once store it once. Returns each record's seq, or null for a key already present.
+   */
+  appendOnce(records: readonly KeyedAuditRecord[]): Promise<(number | null)[]>
   /** Number of entries (= 1 + the highest seq when nothing was tampered with). */
   count(): Promise<number>
   /** Stored leaf hashes of seq `from` onwards, in seq order (how a process catches up with other writers). */

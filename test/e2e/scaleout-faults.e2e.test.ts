@@ -36,6 +36,9 @@ const kafka = !skipWithoutKafkaMock()
       log: { kind: 'kafka', brokers: mock.brokers },
       store: { kind: 'postgres', url, schema },
       pipeline: { batchSize: 200, timelineLimit: 0 },
+      // One audit signing key for all three processes: they append to one audit store (the pipeline workers through
+      // the identity audit relay) and each checks the latest checkpoint, whoever signed it, when it opens the log.
+      governance: { audit: { signingKeyFile: join(temp.dir, 'audit-signing-key.pem') } },
     }))
     const env = { TESSERA_CONFIG: configFile }
     const ingest = await startServerProcess(join(temp.dir, 'ingest'), env, ['--role', 'ingest'])

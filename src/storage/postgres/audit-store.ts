@@ -5,7 +5,7 @@
  * (the Merkle leaf indexes) have no gaps. Triggers refuse UPDATE and DELETE.
  */
 import type { NewAuditRecord } from '../../governance/audit-entry.js'
-import type { AuditQuery, AuditStore, StoredAuditRecord, StoredCheckpoint } from '../../governance/audit-store.js'
+import type { AuditQuery, AuditStore, KeyedAuditRecord, StoredAuditRecord, StoredCheckpoint } from '../../governance/audit-store.js'
 import { TesseraError } from '../../core/errors.js'
 import { loadPostgresDriver, type PostgresClient, type PostgresPool } from './postgres-pool.js'
 import { num, rollbackAfter, run, toStoreError } from './postgres-query.js'
@@ -30,6 +30,12 @@ export const AUDIT_MIGRATIONS: readonly string[] = [
   $fn$;
   CREATE TRIGGER audit_entries_append_only BEFORE UPDATE OR DELETE ON audit_entries FOR EACH ROW EXECUTE FUNCTION audit_append_only();
   CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+  `,
+  // 2: keys of entries appended once (appendOnce: the identity audit relay), and searching by kind
+  `
+  CREATE TABLE audit_sources (source_key text COLLATE "C" PRIMARY KEY, seq bigint NOT NULL);
+  CREATE INDEX audit_entries_kind ON audit_entries (kind, seq);
+  CREATE TRIGGER audit_sources_append_only BEFORE UPDATE OR DELETE ON audit_sources FOR EACH ROW EXECUTE FUNCTION audit_append_only();
   `,
 ]
 
@@ -57,6 +63,21 @@ function toRecord(row: EntryRow): StoredAuditRecord {
   return {
     seq: num(row.seq), time: num(row.time), kind: row.kind, actor: row.actor, text: row.entry, leafHash: row.leaf_hash,
     subjects: row.subjects ?? [],
+  }
+}
+
+/** Inserts entries (and their subjects) from seq `next` on; the caller holds the append lock. */
+async function insertEntries(c: PostgresClient, next: number, records: readonly NewAuditRecord[]): Promise<void> {
+  await run(c, 'insert audit entries',
+    `INSERT INTO audit_entries (seq, time, kind, actor, entry, leaf_hash)
+     SELECT $1::bigint + o - 1, t, k, a, e, decode(h, 'hex')
+     FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS x(t, k, a, e, h, o)`,
+    [next, records.map((r) => r.time), records.map((r) => r.kind), records.map((r) => r.actor), records.map((r) => r.text), records.map((r) => r.leafHash.toString('hex'))])
+  const subjects = records.flatMap((r, i) => r.subjects.map((s) => [s, next + i] as const))
+  if (subjects.length > 0) {
+    await run(c, 'insert audit subjects',
+      'INSERT INTO audit_subjects (profile_id, seq) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING',
+      [subjects.map((s) => s[0]), subjects.map((s) => s[1])])
   }
 }
 
@@ -116,22 +137,41 @@ export class PostgresAuditStore implements AuditStore {
 
   async append(records: readonly NewAuditRecord[]): Promise<number> {
     return this.#inTransaction('append to the audit log', async (c) => {
-      await run(c, 'lock the audit log', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-audit-append:${this.#schema}`])
-      const { rows } = await run<{ next: string }>(c, 'read the audit size', 'SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_entries')
-      const next = num(rows[0]!.next)
-      await run(c, 'insert audit entries',
-        `INSERT INTO audit_entries (seq, time, kind, actor, entry, leaf_hash)
-         SELECT $1::bigint + o - 1, t, k, a, e, decode(h, 'hex')
-         FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS x(t, k, a, e, h, o)`,
-        [next, records.map((r) => r.time), records.map((r) => r.kind), records.map((r) => r.actor), records.map((r) => r.text), records.map((r) => r.leafHash.toString('hex'))])
-      const subjects = records.flatMap((r, i) => r.subjects.map((s) => [s, next + i] as const))
-      if (subjects.length > 0) {
-        await run(c, 'insert audit subjects',
-          'INSERT INTO audit_subjects (profile_id, seq) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING',
-          [subjects.map((s) => s[0]), subjects.map((s) => s[1])])
-      }
+      const next = await this.#lockAndSize(c)
+      await insertEntries(c, next, records)
       return next
     })
+  }
+
+  async appendOnce(records: readonly KeyedAuditRecord[]): Promise<(number | null)[]> {
+    return this.#inTransaction('append to the audit log once', async (c) => {
+      // Under the append lock, so the check and the insert are one step against every other writer.
+      const next = await this.#lockAndSize(c)
+      const { rows } = await run<{ source_key: string }>(c, 'read audit source keys',
+        'SELECT source_key FROM audit_sources WHERE source_key = ANY ($1::text[])', [records.map((r) => r.key)])
+      const seen = new Set(rows.map((r) => r.source_key))
+      const fresh: KeyedAuditRecord[] = []
+      const seqs = records.map((r) => {
+        if (seen.has(r.key)) return null
+        seen.add(r.key)
+        fresh.push(r)
+        return next + fresh.length - 1
+      })
+      if (fresh.length > 0) {
+        await insertEntries(c, next, fresh.map((r) => r.record))
+        await run(c, 'insert audit source keys',
+          'INSERT INTO audit_sources (source_key, seq) SELECT k, $1::bigint + o - 1 FROM unnest($2::text[]) WITH ORDINALITY AS x(k, o)',
+          [next, fresh.map((r) => r.key)])
+      }
+      return seqs
+    })
+  }
+
+  /** Takes the append lock (until the transaction ends) and returns the seq of the next entry. */
+  async #lockAndSize(c: PostgresClient): Promise<number> {
+    await run(c, 'lock the audit log', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-audit-append:${this.#schema}`])
+    const { rows } = await run<{ next: string }>(c, 'read the audit size', 'SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_entries')
+    return num(rows[0]!.next)
   }
 
   async count(): Promise<number> {

@@ -131,6 +131,47 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE identity_splits ADD COLUMN review_seq bigint;
   CREATE INDEX identity_splits_review ON identity_splits (review_seq) WHERE review_seq IS NOT NULL;
   `,
+  // 5: the identity audit outbox (mirrors sqlite-migrations.ts, version 5), filled by statement-level triggers over
+  // the transition tables (one INSERT ... SELECT per batch statement, not one per row)
+  `
+  CREATE TABLE identity_audit_outbox (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind text NOT NULL, source_seq bigint NOT NULL,
+    profile_a text COLLATE "C", profile_b text COLLATE "C", key_a text COLLATE "C", key_b text COLLATE "C", rule text,
+    message_id text NOT NULL, source_id text, score double precision, profiles integer, threshold integer, window_ms bigint,
+    cause text, event_time bigint NOT NULL, recorded_at bigint NOT NULL
+  );
+  CREATE FUNCTION identity_audit_merge() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+  BEGIN
+    INSERT INTO identity_audit_outbox (kind, source_seq, profile_a, profile_b, rule, message_id, event_time, recorded_at)
+    SELECT 'merge', n.seq, n.winner, n.loser, n.rule, n.message_id, n.event_time, n.recorded_at FROM fresh AS n ORDER BY n.seq;
+    RETURN NULL;
+  END
+  $fn$;
+  CREATE TRIGGER identity_audit_merge AFTER INSERT ON profile_merges REFERENCING NEW TABLE AS fresh
+    FOR EACH STATEMENT EXECUTE FUNCTION identity_audit_merge();
+  CREATE FUNCTION identity_audit_match() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+  BEGIN
+    INSERT INTO identity_audit_outbox (kind, source_seq, profile_a, key_a, key_b, rule, message_id, source_id, score, event_time, recorded_at)
+    SELECT 'match', n.seq, (SELECT i.profile_id FROM identifiers AS i WHERE i.key = n.from_key), n.from_key, n.to_key, n.rule,
+      n.message_id, n.source_id, n.confidence, n.event_time, n.recorded_at
+    FROM fresh AS n WHERE n.rule = 'probabilistic' ORDER BY n.seq;
+    RETURN NULL;
+  END
+  $fn$;
+  CREATE TRIGGER identity_audit_match AFTER INSERT ON identity_edges REFERENCING NEW TABLE AS fresh
+    FOR EACH STATEMENT EXECUTE FUNCTION identity_audit_match();
+  CREATE FUNCTION identity_audit_quarantine() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+  BEGIN
+    INSERT INTO identity_audit_outbox (kind, source_seq, profile_a, key_a, message_id, profiles, threshold, window_ms, cause, event_time, recorded_at)
+    SELECT 'quarantine', n.seq, (SELECT i.profile_id FROM identifiers AS i WHERE i.key = n.key), n.key, n.message_id, n.profiles,
+      n.threshold, n.window_ms, n.cause, n.event_time, n.recorded_at
+    FROM fresh AS n ORDER BY n.seq;
+    RETURN NULL;
+  END
+  $fn$;
+  CREATE TRIGGER identity_audit_quarantine AFTER INSERT ON identity_quarantine REFERENCING NEW TABLE AS fresh
+    FOR EACH STATEMENT EXECUTE FUNCTION identity_audit_quarantine();
+  `,
 ]
 
 /** Tables holding state derived from the log (a replay rebuilds them); splits and unmerges are kept (sqlite-migrations.ts). */
@@ -138,6 +179,7 @@ export const DERIVED_TABLES = [
   'identifiers', 'identity_edges', 'profile_merges', 'identity_rejections', 'profiles', 'profile_events',
   'dedupe_keys', 'sessions', 'consumer_offsets', 'identity_contacts', 'identity_quarantine',
   'identity_match_records', 'identity_match_keys', 'profile_outbox', 'profile_routes', 'profile_trimmed',
+  'identity_audit_outbox',
 ] as const
 
 /** Creates the schema if needed and applies the missing migrations, one transaction each. */

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { NewAuditRecord } from '../../governance/audit-entry.js'
-import type { AuditQuery, AuditStore, StoredAuditRecord, StoredCheckpoint } from '../../governance/audit-store.js'
+import type { AuditQuery, AuditStore, KeyedAuditRecord, StoredAuditRecord, StoredCheckpoint } from '../../governance/audit-store.js'
 import { TesseraError } from '../../core/errors.js'
 import type { SqliteDatabase } from './sqlite-database.js'
 
@@ -28,6 +28,13 @@ export const AUDIT_MIGRATIONS: readonly string[] = [
   CREATE TRIGGER audit_entries_no_delete BEFORE DELETE ON audit_entries BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
   CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
   CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+  `,
+  // 2: keys of entries appended once (appendOnce: the identity audit relay), and searching by kind
+  `
+  CREATE TABLE audit_sources (source_key TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE INDEX audit_entries_kind ON audit_entries(kind, seq);
+  CREATE TRIGGER audit_sources_no_update BEFORE UPDATE ON audit_sources BEGIN SELECT RAISE(ABORT, 'audit sources are append-only'); END;
+  CREATE TRIGGER audit_sources_no_delete BEFORE DELETE ON audit_sources BEGIN SELECT RAISE(ABORT, 'audit sources are append-only'); END;
   `,
 ]
 
@@ -94,17 +101,34 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   async append(records: readonly NewAuditRecord[]): Promise<number> {
+    const first = await this.#appendIf(records.map((record) => ({ record, key: null })))
+    return first[0] ?? (await this.count())
+  }
+
+  async appendOnce(records: readonly KeyedAuditRecord[]): Promise<(number | null)[]> {
+    return this.#appendIf(records)
+  }
+
+  /** Appends in one `BEGIN IMMEDIATE` transaction (SQLite's one writer is the append lock); keyed records only once. */
+  async #appendIf(records: readonly { readonly record: NewAuditRecord; readonly key: string | null }[]): Promise<(number | null)[]> {
     const insert = this.#db.prepare('INSERT INTO audit_entries (seq, time, kind, actor, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?)')
     const subject = this.#db.prepare('INSERT OR IGNORE INTO audit_subjects (profile_id, seq) VALUES (?, ?)')
+    const known = this.#db.prepare('SELECT 1 FROM audit_sources WHERE source_key = ?')
+    const source = this.#db.prepare('INSERT INTO audit_sources (source_key, seq) VALUES (?, ?)')
     this.#db.exec('BEGIN IMMEDIATE')
     try {
-      const { next } = this.#db.prepare('SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_entries').get() as { next: number }
-      records.forEach((r, i) => {
-        insert.run(next + i, r.time, r.kind, r.actor, r.text, r.leafHash)
-        for (const s of r.subjects) subject.run(s, next + i)
+      let { next } = this.#db.prepare('SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_entries').get() as { next: number }
+      const seqs = records.map(({ record: r, key }) => {
+        if (key !== null) {
+          if (known.get(key) !== undefined) return null
+          source.run(key, next)
+        }
+        insert.run(next, r.time, r.kind, r.actor, r.text, r.leafHash)
+        for (const s of r.subjects) subject.run(s, next)
+        return next++
       })
       this.#db.exec('COMMIT')
-      return next
+      return seqs
     } catch (error) {
       this.#db.exec('ROLLBACK')
       throw new TesseraError('TESSERA_STORE', `could not append to the audit store: ${(error as Error).message}`, { cause: error })

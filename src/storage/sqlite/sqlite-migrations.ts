@@ -91,6 +91,29 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE identity_splits ADD COLUMN review_seq INTEGER;
   CREATE INDEX identity_splits_review ON identity_splits(review_seq) WHERE review_seq IS NOT NULL;
   `,
+  // 5: the identity audit outbox: every merge, scored (probabilistic) edge and quarantine, queued by a trigger in the
+  // transaction that made it, until the identity audit relay has it in the audit log (src/identity/identity-audit-relay.ts)
+  `
+  CREATE TABLE identity_audit_outbox (
+    seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, source_seq INTEGER NOT NULL, profile_a TEXT, profile_b TEXT,
+    key_a TEXT, key_b TEXT, rule TEXT, message_id TEXT NOT NULL, source_id TEXT, score REAL, profiles INTEGER,
+    threshold INTEGER, window_ms INTEGER, cause TEXT, event_time INTEGER NOT NULL, recorded_at INTEGER NOT NULL
+  );
+  CREATE TRIGGER identity_audit_merge AFTER INSERT ON profile_merges BEGIN
+    INSERT INTO identity_audit_outbox (kind, source_seq, profile_a, profile_b, rule, message_id, event_time, recorded_at)
+    VALUES ('merge', NEW.seq, NEW.winner, NEW.loser, NEW.rule, NEW.message_id, NEW.event_time, NEW.recorded_at);
+  END;
+  CREATE TRIGGER identity_audit_match AFTER INSERT ON identity_edges WHEN NEW.rule = 'probabilistic' BEGIN
+    INSERT INTO identity_audit_outbox (kind, source_seq, profile_a, key_a, key_b, rule, message_id, source_id, score, event_time, recorded_at)
+    VALUES ('match', NEW.seq, (SELECT profile_id FROM identifiers WHERE key = NEW.from_key), NEW.from_key, NEW.to_key, NEW.rule,
+      NEW.message_id, NEW.source_id, NEW.confidence, NEW.event_time, NEW.recorded_at);
+  END;
+  CREATE TRIGGER identity_audit_quarantine AFTER INSERT ON identity_quarantine BEGIN
+    INSERT INTO identity_audit_outbox (kind, source_seq, profile_a, key_a, message_id, profiles, threshold, window_ms, cause, event_time, recorded_at)
+    VALUES ('quarantine', NEW.seq, (SELECT profile_id FROM identifiers WHERE key = NEW.key), NEW.key, NEW.message_id, NEW.profiles,
+      NEW.threshold, NEW.window_ms, NEW.cause, NEW.event_time, NEW.recorded_at);
+  END;
+  `,
 ]
 
 /**
@@ -102,6 +125,8 @@ export const DERIVED_TABLES = [
   'identifiers', 'identity_edges', 'profile_merges', 'identity_rejections', 'profiles', 'profile_events',
   'dedupe_keys', 'sessions', 'consumer_offsets', 'identity_contacts', 'identity_quarantine',
   'identity_match_records', 'identity_match_keys', 'profile_outbox', 'profile_routes', 'profile_trimmed',
+  // Rows a replay truncates re-happen with the replay and are queued again (the relay's keys dedupe them).
+  'identity_audit_outbox',
 ] as const
 
 export function migrate(db: SqliteDatabase): void {
