@@ -89,7 +89,7 @@ export const auditPlugin: FastifyPluginAsync<AuditPluginOptions> = async (app, {
   app.get<{ Querystring: { profileId?: string; principal?: string; kind?: string; since?: string; until?: string; after?: number; limit: number } }>('/v1/audit/entries', {
     schema: {
       summary: 'Audit entries: who read what, for which purpose, and what the policies decided',
-      description: 'Filter by person (`profileId`), by token (`principal`, its name), by `kind` (admin.read, audit.read, policy.reload, ...) and by time. ' +
+      description: 'Filter by person (`profileId`), by token (`principal`, its name), by `kind` (admin.read, audit.read, policy.reload, identity.merge, identity.match, identity.quarantine, ...) and by time. ' +
         'Needs the readAudit permission (privacy_officer or admin) and a purpose; the search is itself audited. `text` is exactly what the Merkle leaf commits to.',
       tags: ['audit'],
       security: [{ adminToken: [] }],

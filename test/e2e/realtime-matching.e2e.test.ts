@@ -47,6 +47,18 @@ describe('real-time probabilistic matching end to end', () => {
     const res = await fetch(`${h.url}/v1/identity/review/${seq}/${decision}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
     return { status: res.status, body: (await res.json()) as Record<string, unknown> }
   }
+  /** The audit entries of `kind` naming the profile, once the relay has `n` of them (then checks it stays `n`). */
+  async function waitForEntries(kind: string, profileId: string, n: number): Promise<{ entry: { actor: unknown; detail: Record<string, unknown> }; text: string }[]> {
+    type Entries = { entries: { entry: { actor: unknown; detail: Record<string, unknown> }; text: string }[] }
+    const read = async (): Promise<Entries['entries']> =>
+      (await h.admin<Entries>(`/v1/audit/entries?kind=${kind}&profileId=${encodeURIComponent(profileId)}`)).body.entries
+    const deadline = Date.now() + 15_000
+    while ((await read()).length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    await new Promise((r) => setTimeout(r, 1200))
+    const entries = await read()
+    expect(entries).toHaveLength(n)
+    return entries
+  }
   async function openItemFor(profileId: string): Promise<Review['items'][number]> {
     const list = await h.admin<Review>('/v1/identity/review')
     expect(list.status).toBe(200)
@@ -69,6 +81,13 @@ describe('real-time probabilistic matching end to end', () => {
     expect(scored).toHaveLength(1)
     expect(scored[0]!.confidence).toBeGreaterThanOrEqual(0.99)
     expect(scored[0]!.confidence).toBeLessThan(1)
+    // The auto-merge is in the audit log once (the identity audit relay), by type, never the e-mail.
+    const matches = await waitForEntries('identity.match', a.id, 1)
+    expect(matches[0]!.entry).toMatchObject({ actor: { type: 'system', id: 'pipeline' } })
+    // The scored edge joins each record's earliest identifier (here the CRM's anonymous id or the e-mail): types only.
+    for (const type of matches[0]!.entry.detail.identifierTypes as string[]) expect(['anonymous_id', 'email']).toContain(type)
+    expect(matches[0]!.entry.detail.probability).toBe(scored[0]!.confidence)
+    expect(matches[0]!.text).not.toContain(t)
   })
 
   it('keeps a person with the same name but another date of birth apart', async () => {
@@ -110,6 +129,10 @@ describe('real-time probabilistic matching end to end', () => {
     expect((await decide(item.seq, 'accept', ANALYST_TOKEN)).status).toBe(403)
     const accepted = await decide(item.seq, 'accept')
     expect(accepted).toMatchObject({ status: 200, body: { status: 'accepted', profileId: p1.id, merged: p2.id } })
+    // The merge is audited once more by the relay, as caused by the review (no identity.match for its scored edge).
+    const merges = await waitForEntries('identity.merge', p2.id, 1)
+    expect(merges[0]!.entry).toMatchObject({ actor: { type: 'system', id: 'review' }, detail: { winner: p1.id, loser: p2.id, reviewSeq: item.seq } })
+    expect(await waitForEntries('identity.match', p2.id, 0)).toEqual([])
     expect((await lookup(`email:m2-${t}@example.org`)).body.id).toBe(p1.id)
     expect((await decide(item.seq, 'accept')).status).toBe(404)
     const done = await h.admin<Review>('/v1/identity/review?status=accepted')
