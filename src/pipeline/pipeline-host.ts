@@ -46,7 +46,7 @@ export interface WorkerPipelineOptions {
 const TS_BOOTSTRAP = `const { workerData } = require('node:worker_threads')
 import('tsx/esm/api').then((tsx) => { tsx.register(); return import(workerData.module) })`
 
-const EMPTY_STATS: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lost: 0, lastBatchMs: 0, stageErrors: {} }
+const EMPTY_STATS: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lost: 0, shredded: 0, lastBatchMs: 0, stageErrors: {} }
 
 /** A consumed topic whose lag the host watches: end offsets in `log` minus the committed offsets. */
 interface LagSource {

@@ -50,6 +50,8 @@ export class Keyring {
   readonly #now: () => number
   readonly #pseudonymKey: Buffer
   readonly #cache = new Map<string, Cached>()
+  /** subject → pseudonym, so a busy subject's HMAC is computed once (memory only, bounded like the key cache). */
+  readonly #pseudonyms = new Map<string, string>()
 
   /** Opens the keyring over a migrated store; creates the root on first use of an empty store. */
   static async open(options: KeyringOptions): Promise<Keyring> {
@@ -83,7 +85,13 @@ export class Keyring {
 
   /** The subject's pseudonym: HMAC-SHA256 under the keyring's pseudonym key, base64url (43 characters). */
   pseudonym(subject: string): string {
-    return createHmac('sha256', this.#pseudonymKey).update(subject, 'utf8').digest('base64url')
+    let ref = this.#pseudonyms.get(subject)
+    if (ref === undefined) {
+      ref = createHmac('sha256', this.#pseudonymKey).update(subject, 'utf8').digest('base64url')
+      if (this.#pseudonyms.size >= MAX_CACHED) this.#pseudonyms.delete(this.#pseudonyms.keys().next().value!)
+      this.#pseudonyms.set(subject, ref)
+    }
+    return ref
   }
 
   /** The data keys of these subjects (by pseudonym, in input order), created where missing. */

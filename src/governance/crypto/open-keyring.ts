@@ -3,6 +3,7 @@
  * `<dataDir>/keys.db`, or `tessera_data_keys` in PostgreSQL) and the master key (LocalKeyFile). Fails closed: a
  * missing master key file is only created when the store holds no key at all.
  */
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TesseraConfig } from '../../config/config.js'
 import { SqliteDataKeyStore } from '../../storage/sqlite/data-key-store.js'
@@ -38,6 +39,18 @@ export interface OpenedKeyring {
   readonly kms: LocalKeyFile
   readonly store: DataKeyStore
   close(): Promise<void>
+}
+
+/**
+ * The keyring when it holds keys already, else null without creating anything (encryption off: sealed records of
+ * an earlier run still open, and nothing new is made). The SQLite store is not even created when its file is absent.
+ */
+export async function openExistingKeyring(config: TesseraConfig, dataDir: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<OpenedKeyring | null> {
+  if (config.store.kind !== 'postgres' && !existsSync(dataKeyStorePath(dataDir))) return null
+  const store = await openDataKeyStore(config, dataDir)
+  const empty = Object.keys(await store.countByMasterKey()).length === 0
+  await store.close()
+  return empty ? null : openKeyring(config, dataDir, env)
 }
 
 export async function openKeyring(config: TesseraConfig, dataDir: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<OpenedKeyring> {
