@@ -1,17 +1,17 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../config/config.js'
 import { openKeyring } from '../governance/crypto/open-keyring.js'
 import { openAuditStore } from '../governance/open-governance.js'
-import { runKeys } from './keys.js'
+import { runKeys, type KeysIo } from './keys.js'
 
 describe('tessera keys', () => {
   let dir: string
   let out: string
   let err: string
-  const io = (): Parameters<typeof runKeys>[1] => ({ stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, env: { TESSERA_DATA_DIR: dir } })
+  const io = (): KeysIo => ({ stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, env: { TESSERA_DATA_DIR: dir } })
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'tessera-keys-cli-'))
     out = err = ''
@@ -51,6 +51,13 @@ describe('tessera keys', () => {
     } finally {
       await audit.close()
     }
+  })
+
+  it('status with encryption off and no keyring creates nothing', async () => {
+    expect(await runKeys(['status'], { ...io(), env: { TESSERA_DATA_DIR: dir, TESSERA_ENCRYPTION: 'off' } })).toBe(0)
+    expect(out).toContain('encryption off and no keyring')
+    expect(existsSync(join(dir, 'master.key'))).toBe(false)
+    expect(existsSync(join(dir, 'keys.db'))).toBe(false)
   })
 
   it('refuses an unknown subcommand with the usage', async () => {

@@ -9,7 +9,7 @@ import { dataLayout } from '../app/data-layout.js'
 import { acquireProcessLock } from '../app/process-lock.js'
 import { loadConfig, type TesseraConfig } from '../config/config.js'
 import { openCliAudit } from './cli-audit.js'
-import { masterKeyPath, openDataKeyStore, openKeyring } from '../governance/crypto/open-keyring.js'
+import { masterKeyPath, openDataKeyStore, openExistingKeyring, openKeyring } from '../governance/crypto/open-keyring.js'
 import { rotateMasterKey, type RotationReport } from '../governance/crypto/rotate-master.js'
 
 const HELP = `Usage: tessera keys <command> [options]
@@ -54,6 +54,11 @@ export async function runKeys(argv: readonly string[], io: KeysIo = { stdout: pr
   try {
     if (command === 'status') {
       const status = await keyStatus(config, layout.dataDir, env)
+      if (status === null) {
+        await audit.record({ kind: 'keys.status', actor: ACTOR, action: 'tessera keys status', decision: 'ok', detail: { keyring: false } })
+        io.stdout.write(values.json ? `${JSON.stringify({ enabled: false, keyring: null })}\n` : 'encryption off and no keyring: the event log is stored plain (governance.encryption.enabled turns it on)\n')
+        return 0
+      }
       await audit.record({ kind: 'keys.status', actor: ACTOR, action: 'tessera keys status', decision: 'ok', detail: { currentKeyId: status.kms.currentKeyId, dataKeys: status.dataKeys } })
       if (values.json) io.stdout.write(`${JSON.stringify(status, null, 2)}\n`)
       else {
@@ -101,8 +106,10 @@ export interface KeyStatus {
   readonly byMasterKey: Readonly<Record<string, number>>
 }
 
-export async function keyStatus(config: TesseraConfig, dataDir: string, env: Readonly<Record<string, string | undefined>>): Promise<KeyStatus> {
-  const opened = await openKeyring(config, dataDir, env)
+/** The keyring's status; null when encryption is off and no keyring exists (nothing is created to answer). */
+export async function keyStatus(config: TesseraConfig, dataDir: string, env: Readonly<Record<string, string | undefined>>): Promise<KeyStatus | null> {
+  const opened = config.governance.encryption.enabled ? await openKeyring(config, dataDir, env) : await openExistingKeyring(config, dataDir, env)
+  if (opened === null) return null
   try {
     return { enabled: config.governance.encryption.enabled, kms: opened.kms.status(), dataKeys: await opened.store.countDataKeys(), byMasterKey: await opened.store.countByMasterKey() }
   } finally {
