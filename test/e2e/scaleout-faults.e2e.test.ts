@@ -36,6 +36,8 @@ const kafka = !skipWithoutKafkaMock()
       log: { kind: 'kafka', brokers: mock.brokers },
       store: { kind: 'postgres', url, schema },
       pipeline: { batchSize: 200, timelineLimit: 0 },
+      // Every process of the deployment seals with the same master key: one key file they share.
+      governance: { encryption: { keyFile: join(temp.dir, 'master.key') } },
     }))
     const env = { TESSERA_CONFIG: configFile }
     const ingest = await startServerProcess(join(temp.dir, 'ingest'), env, ['--role', 'ingest'])

@@ -35,16 +35,16 @@ export interface LogReadout {
 }
 
 /** Every record of the embedded logs' topics, read through a fresh keyring (what a replay or an attacker with the keys sees). */
-export async function readWholeLog(config: TesseraConfig): Promise<LogReadout> {
+export async function readWholeLog(config: TesseraConfig, files: readonly ('raw' | 'output')[] = ['raw', 'output'], topics: readonly string[] = Object.values(TOPICS)): Promise<LogReadout> {
   const layout = dataLayout(config.dataDir)
   const keys = await openExistingKeyring(config, layout.dataDir)
   const readable: string[] = []
   let shredded = 0
   try {
-    for (const path of [layout.rawLog, layout.outputLog]) {
+    for (const path of files.map((f) => (f === 'raw' ? layout.rawLog : layout.outputLog))) {
       const log = new SealedEventLog(await openEmbeddedEventLog({ path, sync: 'normal', maxPendingBytes: 0, readOnly: true }), { keyring: keys?.keyring ?? null, seal: false })
       try {
-        for (const topic of Object.values(TOPICS)) {
+        for (const topic of topics) {
           let partitions: number
           try {
             partitions = await log.partitions(topic)

@@ -105,7 +105,8 @@ export class LocalKeyFile implements KeyManagementService {
       }
       if (!options.create) {
         throw new ConfigError(`the master key file ${files.current} is missing, but the keyring holds data keys wrapped by a master key: ` +
-          `restore the file from your backup (or set ${MASTER_KEY_ENV}); without it the encrypted event log cannot be read. Tessera does not create a new key over existing data.`,
+          `restore the file from your backup (or set ${MASTER_KEY_ENV}); without it the encrypted event log cannot be read. Tessera does not create a new key over existing data. ` +
+          `In the scale-out mode every process needs the same master key: the same ${MASTER_KEY_ENV}, or governance.encryption.keyFile naming one shared file.`,
         'governance.encryption.keyFile')
       }
       try {

@@ -44,7 +44,16 @@ export class SealedEventLog implements EventLog {
 
   async append(topic: string, records: readonly AppendRecord[]): Promise<AppendResult> {
     if (!this.#o.seal || records.length === 0) return this.#inner.append(topic, records)
-    const keys = await this.#o.keyring!.keysFor(records.map((r) => r.key ?? ''))
+    let keys: Awaited<ReturnType<Keyring['keysFor']>>
+    try {
+      keys = await this.#o.keyring!.keysFor(records.map((r) => r.key ?? ''))
+    } catch (error) {
+      // The key store is down (a lost connection): nothing was appended, the caller may retry (ingest: 503 + Retry-After).
+      if (error instanceof TesseraError && error.code === 'TESSERA_STORE' && error.retryAfterSeconds === undefined) {
+        throw new TesseraError('TESSERA_STORE', `cannot seal records for ${topic} now: ${error.message}`, { cause: error, retryAfterSeconds: 1 })
+      }
+      throw error
+    }
     return this.#inner.append(topic, records.map((r, i) => {
       const key = keys[i]!
       return {
