@@ -136,7 +136,11 @@ export async function startScaleout(dir: string, options: ScaleoutOptions): Prom
   }
   try {
     const configFile = join(dir, 'tessera.config.json')
-    writeFileSync(configFile, JSON.stringify({ log: { kind: 'kafka', brokers: mock.brokers, partitions }, store: { kind: 'postgres', url: pg, schema } }))
+    // Every process of the deployment seals with the same master key: one key file they share.
+    writeFileSync(configFile, JSON.stringify({
+      log: { kind: 'kafka', brokers: mock.brokers, partitions }, store: { kind: 'postgres', url: pg, schema },
+      governance: { encryption: { keyFile: join(dir, 'master.key') } },
+    }))
     const env = { TESSERA_CONFIG: configFile, TESSERA_LOG_LEVEL: 'error' }
     processes.push({ role: 'ingest', process: await start(join(dir, 'ingest'), env, ['--role', 'ingest']) })
     for (let i = 0; i < options.workers; i++) {

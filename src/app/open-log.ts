@@ -8,6 +8,10 @@ import { openEmbeddedEventLog } from '../log/embedded/embedded-event-log.js'
 import { MemoryEventLog } from '../log/memory/memory-event-log.js'
 import type { KafkaClientLogEntry } from '../log/kafka/kafka-client.js'
 import { openKafkaEventLog } from '../log/kafka/kafka-event-log.js'
+import { SealedEventLog } from '../log/sealed/sealed-event-log.js'
+import type { Keyring } from '../governance/crypto/keyring.js'
+import { openExistingKeyring, openKeyring, type OpenedKeyring } from '../governance/crypto/open-keyring.js'
+import { dataLayout } from './data-layout.js'
 
 export interface OpenLogOptions {
   /** File of the embedded log (ignored by Kafka, where every topic lives in the cluster). */
@@ -18,6 +22,8 @@ export interface OpenLogOptions {
   readonly readOnly?: boolean
   /** Receives the Kafka client's own warnings and errors (connections, rebalances, crashes). */
   readonly logger?: ClientLogger
+  /** A keyring to share (one cache per process); null: no keyring (encryption off and never on). */
+  readonly keyring?: Keyring | null
 }
 
 export interface ClientLogger {
@@ -25,7 +31,32 @@ export interface ClientLogger {
   error(obj: object, msg: string): void
 }
 
+/**
+ * Opens the configured adapter behind the sealing decorator (src/log/sealed/): records are sealed per subject when
+ * governance.encryption.enabled, and sealed records still open when it is off but a keyring exists. The log opens
+ * its own keyring (closed with it) unless `options.keyring` shares one.
+ */
 export async function openLog(config: TesseraConfig, options: OpenLogOptions): Promise<EventLog> {
+  const dataDir = dataLayout(config.dataDir).dataDir
+  const shared = options.keyring
+  const opened = shared === undefined ? await openLogKeyring(config, dataDir) : null
+  const keyring = shared ?? opened?.keyring ?? null
+  let inner: EventLog
+  try {
+    inner = await openAdapter(config, options)
+  } catch (error) {
+    await opened?.close()
+    throw error
+  }
+  return new SealedEventLog(inner, { keyring, seal: config.governance.encryption.enabled, ...(opened ? { onClose: () => opened.close() } : {}) })
+}
+
+/** The keyring a log needs: always when encryption is on; when off, only one that already holds keys. */
+async function openLogKeyring(config: TesseraConfig, dataDir: string): Promise<OpenedKeyring | null> {
+  return config.governance.encryption.enabled ? openKeyring(config, dataDir) : openExistingKeyring(config, dataDir)
+}
+
+async function openAdapter(config: TesseraConfig, options: OpenLogOptions): Promise<EventLog> {
   switch (config.log.kind) {
     case 'embedded':
       if (!options.readOnly) mkdirSync(dirname(options.path), { recursive: true })

@@ -12,6 +12,8 @@ import { ConfigError } from '../core/errors.js'
 import { compileIdentityRules } from '../identity/identity-rules.js'
 import { TOPICS, type EventLog } from '../log/event-log.js'
 import { MemoryEventLog } from '../log/memory/memory-event-log.js'
+import { SealedEventLog } from '../log/sealed/sealed-event-log.js'
+import { openExistingKeyring, openKeyring } from '../governance/crypto/open-keyring.js'
 import { startInProcessPipeline, startWorkerPipeline, type BatchReport, type PipelineHandle } from '../pipeline/pipeline-host.js'
 import type { ProfileReader } from '../profiles/profile-reader.js'
 import { buildApp } from '../server/app.js'
@@ -107,7 +109,11 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
 
     const metrics = createMetrics()
     const inWorker = config.pipeline.worker && config.log.kind !== 'memory'
-    const log: EventLog = await openLog(config, { path: layout.rawLog, role, logger })
+    // One keyring (one cache of unwrapped data keys) for every log of this process and for erasure's shredding.
+    const keys = config.governance.encryption.enabled ? await openKeyring(config, layout.dataDir) : await openExistingKeyring(config, layout.dataDir)
+    if (keys) closers.push(() => keys.close())
+    const keyring = keys?.keyring ?? null
+    const log: EventLog = await openLog(config, { path: layout.rawLog, role, logger, keyring })
     closers.push(() => log.close())
     const topicSettings = logTopicSettings(config)
     await log.ensureTopic(TOPICS.raw, config.log.partitions, topicSettings)
@@ -128,11 +134,13 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
         // The profile owners (partitioned profile updates): records applied to profiles, and their own redeliveries.
         metrics.pipelineEvents.inc({ outcome: 'applied_to_profile' }, r.processed)
         if (r.lost > 0) metrics.pipelineEvents.inc({ outcome: 'lost' }, r.lost)
+        if (r.shredded > 0) metrics.pipelineEvents.inc({ outcome: 'shredded' }, r.shredded)
         return
       }
       metrics.pipelineEvents.inc({ outcome: 'processed' }, r.processed)
       if (r.duplicates > 0) metrics.pipelineEvents.inc({ outcome: 'duplicate' }, r.duplicates)
       if (r.lost > 0) metrics.pipelineEvents.inc({ outcome: 'lost' }, r.lost)
+      if (r.shredded > 0) metrics.pipelineEvents.inc({ outcome: 'shredded' }, r.shredded)
       if (r.merges > 0) metrics.profileMerges.inc(r.merges)
       metrics.pipelineBatchSeconds.observe(r.ms / 1000)
     }
@@ -147,7 +155,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       if (profileUpdatesMode(config) === 'partitioned') {
         if (config.log.kind === 'kafka') output = log
         else {
-          const opened = await openLog(config, { path: layout.outputLog, readOnly: true })
+          const opened = await openLog(config, { path: layout.outputLog, readOnly: true, keyring })
           await opened.ensureTopic(TOPICS.resolved, config.log.partitions, topicSettings)
           closers.push(() => opened.close())
           output = opened
@@ -158,7 +166,9 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
         input: log, ...(output ? { output } : {}), logger: pipelineLogger, onBatch,
       })
     } else {
-      const output: EventLog = config.log.kind === 'memory' ? new MemoryEventLog() : await openLog(config, { path: layout.outputLog, role: 'pipeline-out', logger })
+      const output: EventLog = config.log.kind === 'memory'
+        ? new SealedEventLog(new MemoryEventLog(), { keyring, seal: config.governance.encryption.enabled })
+        : await openLog(config, { path: layout.outputLog, role: 'pipeline-out', logger, keyring })
       await output.ensureTopic(TOPICS.resolved, config.log.partitions, topicSettings)
       await output.ensureTopic(TOPICS.deadLetter, 1, topicSettings)
       outputLog = output
@@ -234,6 +244,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       store: privacyStore, reader, ledger: consent.ledger, audit: governance.audit, clock, verification,
       suppression: new SuppressionList(privacyStore, loadOrCreateSuppressionKey(suppressionKeyPath(config))),
       openErasure: () => openErasureStore(config, layout.state),
+      shred: keyring === null ? null : (subjects) => keyring.shred(subjects),
       identifierOf: (text, field) => {
         const at = text.indexOf(':')
         const type = text.slice(0, at)

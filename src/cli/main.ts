@@ -30,6 +30,8 @@ Commands:
                           delete timeline events and trait values older than their category's schedule
   dsar create|status|list|run
                           data-subject requests: access export, erasure, opt-out, correction (admin API)
+  keys status|rotate-master
+                          the keyring of the encrypted event log: master key in use, data keys; rotate the master key
   workload ingest|recommend|eval|convert|runs|accuracy
                           Spark workload advisor: learn from event logs, recommend the cheapest cluster
                           that meets a deadline, evaluate it (docs/workload.md)
@@ -37,7 +39,8 @@ Commands:
 
 Run \`tessera <command> --help\` for the options of a command.
 Configuration: tessera.config.json (or TESSERA_CONFIG), overridden by TESSERA_PORT, TESSERA_HOST,
-TESSERA_DATA_DIR, TESSERA_WRITE_KEY, TESSERA_ADMIN_TOKEN, TESSERA_LOG_LEVEL, TESSERA_LOG_SYNC.`
+TESSERA_DATA_DIR, TESSERA_WRITE_KEY, TESSERA_ADMIN_TOKEN, TESSERA_LOG_LEVEL, TESSERA_LOG_SYNC, TESSERA_ENCRYPTION,
+TESSERA_MASTER_KEY.`
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -71,6 +74,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./retention.js')).runRetentionCommand(rest)
       case 'dsar':
         return await (await import('./dsar.js')).runDsar(rest)
+      case 'keys':
+        return await (await import('./keys.js')).runKeys(rest)
       case 'workload':
         return await (await import('./workload.js')).runWorkload(rest)
       case 'version':

@@ -50,6 +50,16 @@ describe('loadConfig', () => {
     cleanup()
   })
 
+  it('reads governance.encryption and TESSERA_ENCRYPTION, with clear errors', () => {
+    expect(loadConfig({ env: {} }).governance.encryption).toEqual({ enabled: true, cacheTtlSeconds: 60 })
+    expect(loadConfig({ env: { TESSERA_ENCRYPTION: 'off' } }).governance.encryption.enabled).toBe(false)
+    expect(loadConfig({ env: { TESSERA_ENCRYPTION: 'on', TESSERA_POLICY_DIR: '/p' } }).governance).toMatchObject({ encryption: { enabled: true }, policies: { dir: '/p', includeDefaults: true } })
+    expect(() => loadConfig({ env: { TESSERA_ENCRYPTION: 'maybe' } })).toThrow(/TESSERA_ENCRYPTION="maybe" must be on or off/)
+    expect(() => loadConfig({ env: {}, overrides: { governance: { encryption: { cacheTtlSeconds: -1 } } } })).toThrow(/governance.encryption.cacheTtlSeconds: must be a number of seconds from 0 to 3600/)
+    expect(() => loadConfig({ env: {}, overrides: { governance: { encryption: { keyFile: '' } } } })).toThrow(/governance.encryption.keyFile: must be the path/)
+    expect(() => loadConfig({ env: {}, overrides: { governance: { encryption: { enabled: 'yes' as never } } } })).toThrow(/governance.encryption.enabled: must be true or false/)
+  })
+
   it('selects the PostgreSQL store from the environment and requires a valid URL', () => {
     const c = loadConfig({ env: { TESSERA_STORE: 'postgres', TESSERA_DATABASE_URL: 'postgres://tessera@db:5432/cdp' }, file: undefined })
     expect(c.store).toEqual({ kind: 'postgres', url: 'postgres://tessera@db:5432/cdp', schema: 'tessera', poolSize: 10 })

@@ -74,7 +74,20 @@ export interface GovernanceConfig {
   readonly retention: RetentionConfig
   /** Data-subject requests (access, erasure, opt-out, correction). */
   readonly dsar: DsarConfig
+  /** Encryption at rest of the event log with per-subject data keys, and crypto-shredding (docs/privacy.md). */
+  readonly encryption: EncryptionConfig
 }
+
+export interface EncryptionConfig {
+  /** Seal new event-log records (default true; TESSERA_ENCRYPTION=off|on). Sealed records stay readable when turned off. */
+  readonly enabled: boolean
+  /** The master key file; default `<dataDir>/master.key`, created (0600) on the first start. TESSERA_MASTER_KEY replaces it. */
+  readonly keyFile?: string
+  /** How long an unwrapped data key is reused without reading the key store (a shred by another process applies after this). */
+  readonly cacheTtlSeconds: number
+}
+
+export const DEFAULT_ENCRYPTION: EncryptionConfig = { enabled: true, cacheTtlSeconds: 60 }
 
 export const DEFAULT_PURPOSES: GovernanceConfig['purposes'] = {
   administration: { legalBasis: 'legitimate_interest', description: 'operating and troubleshooting Tessera' },
@@ -239,6 +252,7 @@ export function defaultConfig(): TesseraConfig {
       dp: DEFAULT_DP,
       retention: DEFAULT_RETENTION,
       dsar: DEFAULT_DSAR,
+      encryption: DEFAULT_ENCRYPTION,
     },
     workload: DEFAULT_WORKLOAD,
   }
@@ -291,12 +305,22 @@ function envOverrides(env: Env): Record<string, unknown> {
   if (env.TESSERA_STORE !== undefined) store.kind = env.TESSERA_STORE
   if (env.TESSERA_DATABASE_URL !== undefined) store.url = env.TESSERA_DATABASE_URL
   if (Object.keys(store).length > 0) out.store = store
-  if (env.TESSERA_POLICY_DIR !== undefined) out.governance = { policies: { dir: env.TESSERA_POLICY_DIR } }
+  const governance: Record<string, unknown> = {}
+  if (env.TESSERA_POLICY_DIR !== undefined) governance.policies = { dir: env.TESSERA_POLICY_DIR }
+  if (env.TESSERA_ENCRYPTION !== undefined) governance.encryption = { enabled: parseOnOff('TESSERA_ENCRYPTION', env.TESSERA_ENCRYPTION) }
+  if (Object.keys(governance).length > 0) out.governance = governance
   const pipeline: Record<string, unknown> = {}
   if (env.TESSERA_PIPELINE_WORKER !== undefined) pipeline.worker = env.TESSERA_PIPELINE_WORKER !== '0' && env.TESSERA_PIPELINE_WORKER !== 'false'
   if (env.TESSERA_PROFILE_UPDATES !== undefined) pipeline.profileUpdates = env.TESSERA_PROFILE_UPDATES
   if (Object.keys(pipeline).length > 0) out.pipeline = pipeline
   return out
+}
+
+function parseOnOff(name: string, value: string): boolean {
+  const v = value.trim().toLowerCase()
+  if (v === 'on' || v === 'true' || v === '1') return true
+  if (v === 'off' || v === 'false' || v === '0') return false
+  throw new ConfigError(`${name}=${JSON.stringify(value)} must be on or off`, name)
 }
 
 function parseIntEnv(name: string, value: string): number {
@@ -436,6 +460,12 @@ function validateGovernance(g: GovernanceConfig, need: (ok: boolean, field: stri
   need(isPlainObject(g.policies) && typeof g.policies.includeDefaults === 'boolean', 'governance.policies.includeDefaults', 'must be true or false')
   need(g.policies.dir === undefined || (typeof g.policies.dir === 'string' && g.policies.dir.length > 0), 'governance.policies.dir', 'must be a directory path')
   need(g.policies.includeDefaults || g.policies.dir !== undefined, 'governance.policies', 'with includeDefaults false, set dir to your own policies (otherwise every read is denied)')
+  const e = g.encryption
+  need(isPlainObject(e), 'governance.encryption', 'must be an object such as { "enabled": true }')
+  need(typeof e.enabled === 'boolean', 'governance.encryption.enabled', 'must be true or false (or set TESSERA_ENCRYPTION=on|off)')
+  need(e.keyFile === undefined || (typeof e.keyFile === 'string' && e.keyFile.length > 0), 'governance.encryption.keyFile', 'must be the path of the master key file, e.g. /etc/tessera/master.key')
+  need(typeof e.cacheTtlSeconds === 'number' && Number.isFinite(e.cacheTtlSeconds) && e.cacheTtlSeconds >= 0 && e.cacheTtlSeconds <= 3600, 'governance.encryption.cacheTtlSeconds',
+    'must be a number of seconds from 0 to 3600 (a shred made by another process takes up to this long to apply in this one), e.g. 60')
   need(isPlainObject(g.purposes) && Object.keys(g.purposes).length > 0, 'governance.purposes', 'must map purpose names to { "legalBasis": ... }')
   for (const [name, p] of Object.entries(g.purposes)) {
     need(/^[a-z][a-z0-9_]*$/.test(name), `governance.purposes.${name}`, 'purpose names are lower case letters, digits and _')

@@ -187,6 +187,21 @@ export function runEventLogContract(name: string, create: () => Promise<EventLog
         }
       })
 
+      it('partitions by partitionKey when given (not stored), exactly as a record keyed by it', async () => {
+        const topic = uniqueName('pkey')
+        await log.ensureTopic(topic, 4)
+        const subjects = records(16, (i) => ({ key: `subject-${i}`, value: `plain-${i}` }))
+        const plain = await log.append(topic, subjects)
+        const aliased = await log.append(topic, subjects.map((r, i) => ({ key: `alias-${i}`, partitionKey: r.key, value: `aliased-${i}` })))
+        expect(aliased.positions.map((p) => p.partition)).toEqual(plain.positions.map((p) => p.partition))
+        const p = aliased.positions[3]!
+        const [stored] = await log.read(topic, p.partition, p.offset, 1)
+        expect(stored).toMatchObject({ key: 'alias-3', value: 'aliased-3' })
+        expect(stored).not.toHaveProperty('partitionKey')
+        const spread = await log.append(topic, records(8, (i) => ({ key: 'same-key', partitionKey: null, value: `rr-${i}` })))
+        expect(new Set(spread.positions.map((q) => q.partition)).size).toBeGreaterThan(1)
+      })
+
       it('resolves an empty append with no positions', async () => {
         const topic = uniqueName('empty')
         await log.ensureTopic(topic, 2)

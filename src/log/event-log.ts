@@ -26,6 +26,12 @@ export interface AppendRecord {
   readonly value: string
   /** Milliseconds since the epoch; defaults to the append time. */
   readonly timestamp?: number
+  /**
+   * Picks the partition instead of `key` when set (null: round-robin), and is not stored. The sealing decorator
+   * stores a pseudonym as the key but partitions by the clear subject, so a subject's records stay on the same
+   * partition whether they were written sealed or plain.
+   */
+  readonly partitionKey?: string | null
 }
 
 export interface LogRecord {
@@ -35,6 +41,12 @@ export interface LogRecord {
   readonly key: string | null
   readonly value: string
   readonly timestamp: number
+  /**
+   * Set by the sealing decorator (src/log/sealed/) on a record whose data key was destroyed (crypto-shredding):
+   * `value` is empty and `key` is the subject's pseudonym. Consumers skip it and count it; its offset still counts
+   * as read.
+   */
+  readonly shredded?: true
 }
 
 export interface AppendResult {

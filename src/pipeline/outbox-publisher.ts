@@ -20,7 +20,7 @@ export interface OutboxPublisherOptions {
 
 export class OutboxPublisher implements RunnerHandle {
   readonly topic = TOPICS.resolved
-  readonly stats: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lost: 0, lastBatchMs: 0, stageErrors: {} }
+  readonly stats: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lost: 0, shredded: 0, lastBatchMs: 0, stageErrors: {} }
   readonly #options: OutboxPublisherOptions
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> | undefined

@@ -54,7 +54,7 @@ import('tsx/esm/api').then((tsx) => { tsx.register(); return import(workerData.m
  */
 export const WORKER_LIMITS = { maxYoungGenerationSizeMb: 192 } as const
 
-const EMPTY_STATS: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lost: 0, lastBatchMs: 0, stageErrors: {} }
+const EMPTY_STATS: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lost: 0, shredded: 0, lastBatchMs: 0, stageErrors: {} }
 
 /** A consumed topic whose lag the host watches: end offsets in `log` minus the committed offsets. */
 interface LagSource {

@@ -9,6 +9,8 @@ import { rawEvent, tempDir } from '../../test/support/factories.js'
 import { buildStages } from './build-pipeline.js'
 import { PIPELINE_GROUP, PipelineRunner, RAW_INPUT, type BatchInfo } from './pipeline-runner.js'
 import type { Stage } from './stage.js'
+import { SealedEventLog } from '../log/sealed/sealed-event-log.js'
+import { tempKeyring } from '../log/sealed/sealed-log.fixture.js'
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined }
 
@@ -189,5 +191,33 @@ describe('PipelineRunner', () => {
     expect(runner.stats.lost).toBe(3)
     expect(errors).toEqual([{ obj: expect.objectContaining({ partition, from: 2, to: 4, lost: 3 }), msg: expect.stringContaining('lost') }])
     expect((await profileOf('gap'))?.eventCount).toBe(5)
+  })
+
+  it('skips and counts records whose data key was shredded, and still moves its offsets past them', async () => {
+    const keys = await tempKeyring()
+    try {
+      const sealed = new SealedEventLog(input, { keyring: keys.keyring, seal: true })
+      const events = Array.from({ length: 12 }, (_, i) => rawEvent('track', { userId: i % 3 === 0 ? 'erased' : `kept${i % 3}`, event: 'e' }))
+      await sealed.append(TOPICS.raw, events.map((e) => ({ key: e.userId!, value: JSON.stringify(e) })))
+      await keys.keyring.shred(['erased'])
+      const reports: BatchInfo[] = []
+      const runner = new PipelineRunner({
+        ...RAW_INPUT, input: sealed, state, deadLetter: output, stages: buildStages(config, output), batchSize: 50, maxWaitMs: 5,
+        dedupeWindowMs: 86_400_000, logger: silent, onBatch: (r) => reports.push(r),
+      })
+      runner.start()
+      const deadline = Date.now() + 10_000
+      while (reports.reduce((n, r) => n + r.records, 0) < 12 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+      await runner.stop()
+      expect(reports.reduce((n, r) => n + r.shredded, 0)).toBe(4)
+      expect(runner.stats.shredded).toBe(4)
+      expect(runner.stats.deadLettered).toBe(0)
+      expect(await profileOf('erased')).toBeNull()
+      expect((await profileOf('kept1'))?.eventCount).toBe(4)
+      const stored = await state.transaction((tx) => tx.offsets.load(PIPELINE_GROUP, TOPICS.raw))
+      expect(stored.map((o) => o.offset).sort()).toEqual((await input.endOffsets(TOPICS.raw)).filter((o) => o.offset > 0).map((o) => o.offset).sort())
+    } finally {
+      await keys.cleanup()
+    }
   })
 })

@@ -58,6 +58,8 @@ export interface PipelineStats {
   deadLettered: number
   /** Records removed from the input log (retention) before the pipeline read them: never processed. */
   lost: number
+  /** Records whose data key was destroyed (an erased person, crypto-shredding): skipped, never processed. */
+  shredded: number
   lastBatchMs: number
   stageErrors: Partial<Record<StageName, number>>
 }
@@ -71,6 +73,8 @@ export interface BatchInfo {
   readonly merges: number
   /** Records skipped over because the log no longer had them (see {@link PipelineStats.lost}). */
   readonly lost: number
+  /** Records skipped because their data key was shredded (see {@link PipelineStats.shredded}). */
+  readonly shredded: number
   readonly ms: number
   /** Errors caught in `attempt` stages during this batch, by stage. */
   readonly stageErrors: Partial<Record<StageName, number>>
@@ -102,7 +106,7 @@ export interface PipelineRunnerOptions<T extends RunnerItem = WorkItem> {
 
 export class PipelineRunner<T extends RunnerItem = WorkItem> {
   readonly #options: PipelineRunnerOptions<T>
-  readonly stats: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lost: 0, lastBatchMs: 0, stageErrors: {} }
+  readonly stats: PipelineStats = { batches: 0, processed: 0, duplicates: 0, merges: 0, deadLettered: 0, lost: 0, shredded: 0, lastBatchMs: 0, stageErrors: {} }
   #consumer: LogConsumer | undefined
   #stopped = false
   #loop: Promise<void> | undefined
@@ -169,7 +173,8 @@ export class PipelineRunner<T extends RunnerItem = WorkItem> {
   async #handle(batch: RecordBatch): Promise<void> {
     const started = performance.now()
     const lost = this.#checkContinuity(batch.records)
-    const { items, poison } = this.#parse(batch.records)
+    const { items, poison, shredded } = this.#parse(batch.records)
+    this.stats.shredded += shredded
     if (poison.length > 0) await this.#deadLetter(poison.map((p) => ({ record: p.record, reason: p.reason })))
     const offsets = nextOffsets(batch.records)
     const counts = await this.#applyRetryingInPlace(items, offsets)
@@ -182,7 +187,7 @@ export class PipelineRunner<T extends RunnerItem = WorkItem> {
     this.stats.lastBatchMs = ms
     const stageErrors: Partial<Record<StageName, number>> = {}
     for (const [k, v] of Object.entries(counts)) if (k.startsWith('stageError:')) stageErrors[k.slice(11) as StageName] = v
-    this.#options.onBatch?.({ topic: this.#options.topic, records: batch.records.length, processed, duplicates: counts.duplicates ?? 0, merges: counts.merges ?? 0, lost, ms, stageErrors })
+    this.#options.onBatch?.({ topic: this.#options.topic, records: batch.records.length, processed, duplicates: counts.duplicates ?? 0, merges: counts.merges ?? 0, lost, shredded, ms, stageErrors })
     await this.#maybePurge()
   }
 
@@ -244,15 +249,21 @@ export class PipelineRunner<T extends RunnerItem = WorkItem> {
    * (`lost` in the stats and the metrics) instead of skipping them silently. Returns how many were lost. (Tessera's
    * producers are not transactional, so events.raw has no control records and its offsets have no other gaps.)
    */
-  #parse(records: readonly LogRecord[]): { items: T[]; poison: { record: LogRecord; reason: string }[] } {
+  #parse(records: readonly LogRecord[]): { items: T[]; poison: { record: LogRecord; reason: string }[]; shredded: number } {
     const items: T[] = []
     const poison: { record: LogRecord; reason: string }[] = []
+    let shredded = 0
     for (const record of records) {
+      // Its offset still counts as read (nextOffsets covers every record of the batch): it can never be processed.
+      if (record.shredded) {
+        shredded++
+        continue
+      }
       const parsed = this.#options.codec.parse(record)
       if ('poison' in parsed) poison.push({ record, reason: parsed.poison })
       else items.push(parsed)
     }
-    return { items, poison }
+    return { items, poison, shredded }
   }
 
   #checkContinuity(records: readonly LogRecord[]): number {

@@ -40,7 +40,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers,
     }),
     pipelineEvents: new Counter({
-      name: 'tessera_pipeline_events_total', help: 'Events handled by the pipeline, by outcome (processed, duplicate, lost: removed from the log by retention before the pipeline read them)',
+      name: 'tessera_pipeline_events_total', help: 'Events handled by the pipeline, by outcome (processed, duplicate, lost: removed from the log by retention before the pipeline read them, shredded: the data key of an erased person was destroyed, so the record cannot be read)',
       labelNames: ['outcome'], registers,
     }),
     pipelineBatchSeconds: new Histogram({

@@ -153,7 +153,8 @@ const kafka = !skipWithoutKafkaMock()
       store: { kind: 'postgres', url, schema },
       pipeline: { maxWaitMs: 20 },
       // One signing key for every process appending to the shared audit store (each checks the others' checkpoints).
-      governance: { audit: { signingKeyFile: join(temp.dir, 'audit-signing-key.pem'), identityRelayIntervalSeconds: 0.2 } },
+      // ... and one master key for every process sealing the event log (each has its own data directory).
+      governance: { audit: { signingKeyFile: join(temp.dir, 'audit-signing-key.pem'), identityRelayIntervalSeconds: 0.2 }, encryption: { keyFile: join(temp.dir, 'master.key') } },
     }))
     const env = { TESSERA_CONFIG: configFile }
     const ingest = await startServerProcess(join(temp.dir, 'ingest'), env, ['--role', 'ingest'])

@@ -16,6 +16,7 @@ import { startTessera } from '../../src/app/tessera.js'
 import { main } from '../../src/cli/main.js'
 import { loadConfig } from '../../src/config/config.js'
 import { tempDir } from '../support/factories.js'
+import { filesHolding, readWholeLog } from '../support/log-canary.js'
 import { ADMIN_TOKEN, WRITE_KEY, startHarness, type Harness } from '../support/tessera-harness.js'
 
 const TOKENS = {
@@ -167,18 +168,38 @@ describe('data-subject requests', () => {
 
   it('erases the person from every store, suppresses new events, and a replay does not bring them back', async () => {
     for (const v of Object.values(CANARY)) expect(storesHolding(v).length, v).toBeGreaterThan(0)
+    const config = loadConfig({ env: {}, overrides: { dataDir: data.dir } })
+    // Encryption at rest: the log files (and their WAL) never hold a canary in the clear, yet the keyring opens them.
+    for (const v of Object.values(CANARY)) expect(filesHolding(data.dir, v, (f) => f.startsWith('log/') || f.startsWith('keys.db')), v).toEqual([])
+    const before = await readWholeLog(config)
+    for (const v of Object.values(CANARY)) expect(before.readable.some((text) => text.includes(v)), v).toBe(true)
+    expect(before.shredded).toBe(0)
+    const logHolding = async (): Promise<string[]> => {
+      const { readable } = await readWholeLog(config)
+      return Object.values(CANARY).filter((v) => readable.some((text) => text.includes(v)))
+    }
     const created = await call<{ id: string }>('POST', '/v1/privacy/requests', { type: 'erasure', identifier: `user_id:${CANARY.userId}`, jurisdiction: 'US-CA' })
     await attest(created.body.id)
-    const ran = await call<{ request: { status: string; identifier: string; result: { deleted: Record<string, number> } }; notice: string }>('POST', `/v1/privacy/requests/${created.body.id}/run`)
-    expect(ran.status, JSON.stringify(ran.body)).toBe(200)
+    // Run through the CLI, as a privacy officer does: `tessera dsar run <id>`.
+    const run = await cli('dsar', 'run', created.body.id, '--url', h.url, '--token', TOKENS.privacy.token, '--json')
+    expect(run.code, run.out).toBe(0)
+    const ran = { body: JSON.parse(run.out) as { request: { status: string; identifier: string; result: { deleted: Record<string, number> } }; notice: string } }
     expect(ran.body.request.status).toBe('completed')
     expect(ran.body.request.identifier).toBe('(erased)')
     // One profile row, or two when the pipeline saw the logged-in track before the identify that linked the
     // devices (then the anonymous profile merged into the user's and left a pointer row): both are the person's.
     expect(ran.body.request.result.deleted.profiles).toBeGreaterThanOrEqual(1)
     expect(ran.body.request.result.deleted.profiles).toBeLessThanOrEqual(2)
-    expect(ran.body.notice).toMatch(/event log/)
+    expect(ran.body.notice).toMatch(/crypto-shredding/)
+    expect((ran.body.request.result as { shreddedDataKeys?: number }).shreddedDataKeys).toBeGreaterThanOrEqual(3) // anonymousId, userId, profile id(s)
     for (const v of Object.values(CANARY)) expect(storesHolding(v), v).toEqual([])
+    // Crypto-shredding: no record of the person opens any more (the bystander's still do), and no canary is in the clear.
+    expect(await logHolding()).toEqual([])
+    const after = await readWholeLog(config)
+    expect(after.shredded).toBeGreaterThanOrEqual(before.readable.filter((t) => t.includes(CANARY.userId) || t.includes(CANARY.anonymousId)).length)
+    expect(after.readable.some((t) => t.includes('bystander@example.com'))).toBe(true)
+    // The raw bytes of every file of the data directory (stores, their WAL, log files, keys): no canary left.
+    for (const v of Object.values(CANARY)) expect(filesHolding(data.dir, v), v).toEqual([])
     expect((await h.admin(`/v1/profiles?identifier=email:${CANARY.email}`)).status).toBe(404)
     expect((await h.admin('/v1/profiles?identifier=user_id:bystander')).status).toBe(200)
 
@@ -188,11 +209,15 @@ describe('data-subject requests', () => {
     await h.drain()
     expect((await h.admin(`/v1/profiles?identifier=user_id:${CANARY.userId}`)).status).toBe(404)
     for (const v of Object.values(CANARY)) expect(storesHolding(v), v).toEqual([])
+    // The suppress stage shredded the keys of the events it dropped: they do not stay readable in the log either.
+    expect(await logHolding()).toEqual([])
 
     await h.close()
     const replay = await cli('replay', '--from', 'earliest', '--data-dir', data.dir)
     expect(replay.code, replay.out).toBe(0)
     for (const v of Object.values(CANARY)) expect(storesHolding(v), `after replay: ${v}`).toEqual([])
+    expect(await logHolding()).toEqual([])
+    for (const v of Object.values(CANARY)) expect(filesHolding(data.dir, v), `after replay: ${v}`).toEqual([])
     h = await startHarness(harnessConfig(), data.dir)
     expect((await h.admin('/v1/profiles?identifier=user_id:bystander')).status).toBe(200)
     expect((await h.admin(`/v1/profiles?identifier=email:${CANARY.email}`)).status).toBe(404)

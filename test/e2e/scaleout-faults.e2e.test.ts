@@ -38,7 +38,8 @@ const kafka = !skipWithoutKafkaMock()
       pipeline: { batchSize: 200, timelineLimit: 0 },
       // One audit signing key for all three processes: they append to one audit store (the pipeline workers through
       // the identity audit relay) and each checks the latest checkpoint, whoever signed it, when it opens the log.
-      governance: { audit: { signingKeyFile: join(temp.dir, 'audit-signing-key.pem') } },
+      // Every process of the deployment seals with the same master key: one key file they share.
+      governance: { audit: { signingKeyFile: join(temp.dir, 'audit-signing-key.pem') }, encryption: { keyFile: join(temp.dir, 'master.key') } },
     }))
     const env = { TESSERA_CONFIG: configFile }
     const ingest = await startServerProcess(join(temp.dir, 'ingest'), env, ['--role', 'ingest'])

@@ -7,8 +7,8 @@
  * - erasure: suppresses the person's identifiers first (keyed hashes; the pipeline drops their new and replayed
  *   events), appends a consent tombstone (refusal of every purpose) to each identifier that has consent records,
  *   then deletes them from the state store (ErasureStore), and blanks the identifier in the request record.
- *   The event log itself keeps the raw events until log retention or encryption (crypto-shredding) removes them;
- *   the answer says so.
+ *   Last, it destroys the data keys of the person's event-log subjects (identifier values, profile ids), so their
+ *   sealed records in the event log can no longer be read (crypto-shredding); the answer says what that covers.
  * - opt_out: records a refusal of sale/sharing and advertising in the consent ledger for all their identifiers.
  * - correct: sends the corrected traits as an identify event through the pipeline, so history stays consistent.
  */
@@ -26,8 +26,25 @@ import type { ErasureStore } from './erasure-store.js'
 import type { RequesterVerification } from './requester-verification.js'
 import type { SuppressionList } from './suppression.js'
 
-export const EVENT_LOG_NOTICE = 'The raw event log (events.raw, events.resolved) still holds the events as received until its retention or ' +
-  'encryption (crypto-shredding, not yet available) removes them; a replay cannot bring the person back because their identifiers are suppressed.'
+/** What an erasure tells about the event log when the keyring shredded the person's data keys. */
+export const EVENT_LOG_NOTICE = 'The event log (events.raw, events.resolved, events.dead-letter) keeps the person\'s records, sealed under their ' +
+  'data keys, which are now destroyed (crypto-shredding): nobody can read them any more, a replay skips them, and their suppressed identifiers keep ' +
+  'new events out. Records written while encryption was off stay readable until log retention deletes them; copies made outside Tessera ' +
+  '(backups of keys.db taken before the erasure, downstream consumers) are not covered.'
+
+/** The notice when encryption was never on here: the log holds the raw events. */
+export const PLAIN_EVENT_LOG_NOTICE = 'The event log (events.raw, events.resolved) holds the events as received until log retention deletes them: ' +
+  'encryption (governance.encryption.enabled) is off, so there are no data keys to shred; a replay cannot bring the person back because their ' +
+  'identifiers are suppressed.'
+
+/**
+ * The event-log subjects of a person: the values of their identifiers (a record of events.raw is keyed by its
+ * anonymousId or userId) and their profile ids (events.resolved is keyed by profile id).
+ */
+export function logSubjectsOf(identifierKeys: readonly string[], profileIds: readonly string[]): string[] {
+  const values = identifierKeys.map((k) => k.slice(k.indexOf(':') + 1)).filter((v) => v !== '')
+  return [...new Set([...values, ...profileIds])]
+}
 
 export interface DsarServiceOptions {
   readonly store: PrivacyStore
@@ -43,6 +60,8 @@ export interface DsarServiceOptions {
   readonly identifierOf: (text: string, field: string) => { type: string; value: string; key: string }
   /** Appends events to events.raw (the correction's identify). */
   readonly appendRaw: (events: readonly RawEvent[]) => Promise<void>
+  /** Destroys the data keys of these event-log subjects (the keyring's `shred`); null when encryption was never on. */
+  readonly shred: ((subjects: readonly string[]) => Promise<number>) | null
 }
 
 export interface DsarInput {
@@ -229,6 +248,8 @@ export class DsarService {
     }
     let deleted: Readonly<Record<string, number>> = {}
     let profiles = 0
+    const allKeys = [...keys]
+    const profileIds = profileId === null ? [] : [profileId]
     if (profileId !== null) {
       const erasure = await this.#o.openErasure()
       try {
@@ -237,14 +258,21 @@ export class DsarService {
         profiles = done.profileIds.length
         const late = done.identifierKeys.filter((k) => !keys.includes(k))
         if (late.length > 0) await this.#o.suppression.add(late, r.id, now)
+        allKeys.push(...late)
+        profileIds.push(...done.profileIds)
       } finally {
         await erasure.close()
       }
     }
+    // Last: the keys are destroyed once nothing of the person can be written under them any more (suppressed, deleted).
+    const shredded = this.#o.shred === null ? null : await this.#o.shred(logSubjectsOf(allKeys, profileIds))
     const redacted = await this.#o.store.redactRequests(keys)
     return {
-      result: { found: profileId !== null, profiles, suppressedIdentifiers: keys.length, consentTombstones: tombstones, otherRequestsRedacted: redacted, deleted: { ...deleted } },
-      notice: EVENT_LOG_NOTICE, identifier: '(erased)', detail: {},
+      result: {
+        found: profileId !== null, profiles, suppressedIdentifiers: keys.length, consentTombstones: tombstones, otherRequestsRedacted: redacted, deleted: { ...deleted },
+        ...(shredded === null ? {} : { shreddedDataKeys: shredded }),
+      },
+      notice: shredded === null ? PLAIN_EVENT_LOG_NOTICE : EVENT_LOG_NOTICE, identifier: '(erased)', detail: {},
     }
   }
 

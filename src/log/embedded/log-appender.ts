@@ -85,7 +85,7 @@ export class LogAppender {
       const positions: TopicPartitionOffset[] = new Array(records.length)
       for (let i = 0; i < records.length; i++) {
         const r = records[i]!
-        const partition = partitionFor(r.key, next.length, this.#roundRobin++)
+        const partition = partitionFor(r.partitionKey === undefined ? r.key : r.partitionKey, next.length, this.#roundRobin++)
         const offset = next[partition]!++
         // Timestamps are stored as integer milliseconds (the column is STRICT INTEGER).
         const ts = Math.trunc(r.timestamp ?? acceptedAt)

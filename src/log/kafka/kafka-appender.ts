@@ -81,7 +81,7 @@ export class KafkaAppender {
     const messages: KafkaOutgoingMessage[] = records.map((r) => ({
       key: r.key,
       value: r.value,
-      partition: partitionFor(r.key, count, this.#roundRobin++),
+      partition: partitionFor(r.partitionKey === undefined ? r.key : r.partitionKey, count, this.#roundRobin++),
       timestamp: r.timestamp === undefined ? now : String(r.timestamp),
     }))
     this.#pendingBytes += bytes

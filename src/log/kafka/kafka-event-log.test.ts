@@ -4,6 +4,8 @@ import { TesseraError } from '../../core/errors.js'
 import { type KafkaMock, skipWithoutKafkaMock, startKafkaMock } from '../../../test/support/kafka-mock.js'
 import { runEventLogContract } from '../event-log.contract.js'
 import type { LogConsumer, LogRecord, TopicPartition } from '../event-log.js'
+import { SealedEventLog } from '../sealed/sealed-event-log.js'
+import { tempKeyring } from '../sealed/sealed-log.fixture.js'
 import { type KafkaEventLog, type KafkaEventLogOptions, openKafkaEventLog } from './kafka-event-log.js'
 
 async function until(condition: () => boolean, what: string, ms = 30_000): Promise<void> {
@@ -44,6 +46,12 @@ describe.skipIf(skip)('KafkaEventLog on librdkafka\'s mock cluster', () => {
   runEventLogContract('kafka', async () => {
     const log = await openKafkaEventLog(options())
     return { log, cleanup: () => log.close() }
+  })
+
+  runEventLogContract('sealed kafka', async () => {
+    const keys = await tempKeyring()
+    const log = new SealedEventLog(await openKafkaEventLog(options()), { keyring: keys.keyring, seal: true })
+    return { log, cleanup: async () => { await log.close(); await keys.cleanup() } }
   })
 
   describe('Kafka only', () => {

@@ -55,7 +55,7 @@ export class MemoryEventLog implements EventLog {
     const now = Date.now()
     const positions: TopicPartitionOffset[] = []
     for (const record of records) {
-      const partition = partitionFor(record.key, t.partitions.length, this.#roundRobin++)
+      const partition = partitionFor(record.partitionKey === undefined ? record.key : record.partitionKey, t.partitions.length, this.#roundRobin++)
       const list = t.partitions[partition]!
       const offset = t.start[partition]! + list.length
       list.push({ topic, partition, offset, key: record.key, value: record.value, timestamp: record.timestamp ?? now })

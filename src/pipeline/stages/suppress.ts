@@ -1,7 +1,9 @@
 /**
  * @module Suppress stage: drops events that carry an identifier of a person erased by a data-subject request
  * (the suppression list, src/governance/dsar/suppression.ts), before identity resolution, so an erased person is
- * not recreated by a new event or by `tessera replay`. Opens the privacy store on its first batch.
+ * not recreated by a new event or by `tessera replay`. It also destroys the data keys of the records it drops (their
+ * record keys: crypto-shredding), so a dropped event of an erased person does not stay readable in the event log.
+ * Opens the privacy store (and the keyring) on its first batch.
  */
 import type { TesseraConfig } from '../../config/config.js'
 import { compileIdentityRules } from '../../identity/identity-rules.js'
@@ -9,6 +11,8 @@ import { extractIdentifiers } from '../../identity/extract-identifiers.js'
 import { SuppressionList, loadOrCreateSuppressionKey, suppressionKeyPath } from '../../governance/dsar/suppression.js'
 import { openPrivacyStore } from '../../governance/open-privacy.js'
 import type { PrivacyStore } from '../../governance/privacy-store.js'
+import { openExistingKeyring, openKeyring, type OpenedKeyring } from '../../governance/crypto/open-keyring.js'
+import { dataLayout } from '../../app/data-layout.js'
 import { live, type BatchContext, type Stage } from '../stage.js'
 
 export function createSuppressStage(config: TesseraConfig): Stage {
@@ -24,6 +28,15 @@ export function createSuppressStage(config: TesseraConfig): Stage {
     }
     return list
   }
+  let keys: Promise<OpenedKeyring | null> | null = null
+  const keyring = (): Promise<OpenedKeyring | null> => {
+    if (keys === null) {
+      const dataDir = dataLayout(config.dataDir).dataDir
+      keys = config.governance.encryption.enabled ? openKeyring(config, dataDir) : openExistingKeyring(config, dataDir)
+      keys.catch(() => { keys = null }) // retried on the next batch
+    }
+    return keys
+  }
   return {
     name: 'suppress',
     policy: 'ensure',
@@ -33,17 +46,24 @@ export function createSuppressStage(config: TesseraConfig): Stage {
       const keysOf = items.map((i) => extractIdentifiers(i.event, rules).identifiers.map((x) => x.key))
       const suppressed = await (await open()).suppressedAmong([...new Set(keysOf.flat())])
       if (suppressed.size === 0) return
+      const subjects: string[] = []
       items.forEach((item, n) => {
         if (keysOf[n]!.some((k) => suppressed.has(k))) {
           item.dropped = 'suppressed'
           batch.counts.suppressed = (batch.counts.suppressed ?? 0) + 1
+          subjects.push(item.record.key ?? '')
         }
       })
+      // Not for records without a key: their shared data key also seals other people's unkeyed records.
+      const keyed = subjects.filter((s) => s !== '')
+      if (keyed.length > 0) await (await keyring())?.keyring.shred(keyed)
     },
     async close(): Promise<void> {
       const opened = store
-      store = list = null
+      const openedKeys = keys
+      store = list = keys = null
       if (opened) await (await opened.catch(() => null))?.close()
+      if (openedKeys) await (await openedKeys.catch(() => null))?.close()
     },
   }
 }

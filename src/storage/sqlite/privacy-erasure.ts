@@ -37,6 +37,9 @@ export class SqliteErasureStore implements ErasureStore {
         deleted[t.table] = this.#db.prepare(`DELETE FROM ${t.table} WHERE ${where}`).run(params).changes
       }
       this.#db.exec('COMMIT')
+      // The WAL still holds the page images from before the deletion: copy the zeroed pages into the file and
+      // empty the WAL (a reader holding an older snapshot can keep some frames until the next checkpoint).
+      this.#db.pragma('wal_checkpoint(TRUNCATE)')
       return { identifierKeys: ids.map((i) => i.key), profileIds: members, deleted }
     } catch (error) {
       this.#db.exec('ROLLBACK')

@@ -64,6 +64,8 @@ export class SqlitePrivacyStore implements PrivacyStore {
     }
     this.#db.pragma('busy_timeout = 5000')
     this.#db.pragma('journal_mode = WAL')
+    // An erased person's identifier is blanked in request records: overwritten, not left in free space.
+    this.#db.pragma('secure_delete = ON')
     this.#db.pragma('synchronous = FULL')
   }
 
@@ -131,8 +133,11 @@ export class SqlitePrivacyStore implements PrivacyStore {
 
   async redactRequests(identifierKeys: readonly string[]): Promise<number> {
     if (identifierKeys.length === 0) return 0
-    return this.#db.prepare("UPDATE dsar_requests SET identifier = '(erased)', detail = '{}' WHERE identifier IN (SELECT value FROM json_each(?))")
+    const changed = this.#db.prepare("UPDATE dsar_requests SET identifier = '(erased)', detail = '{}' WHERE identifier IN (SELECT value FROM json_each(?))")
       .run(JSON.stringify([...new Set(identifierKeys)])).changes
+    // The WAL still holds the page images from before: copy the blanked pages into the file and empty the WAL.
+    this.#db.pragma('wal_checkpoint(TRUNCATE)')
+    return changed
   }
 
   async addSuppressions(hashes: readonly string[], requestId: string, time: number): Promise<void> {

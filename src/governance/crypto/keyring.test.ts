@@ -1,0 +1,107 @@
+import { mkdtempSync, rmSync, statSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { SqliteDataKeyStore } from '../../storage/sqlite/data-key-store.js'
+import { Keyring, ROOT_REF } from './keyring.js'
+import { LocalKeyFile, MASTER_KEY_ENV, masterKeyId } from './local-key-file.js'
+
+describe('LocalKeyFile and Keyring', () => {
+  let dir: string
+  let store: SqliteDataKeyStore
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tessera-keyring-'))
+    store = new SqliteDataKeyStore(join(dir, 'keys.db'))
+    await store.migrate()
+  })
+  afterEach(async () => {
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const keyFile = (): string => join(dir, 'master.key')
+  const open = async (now?: () => number, ttl = 60_000): Promise<Keyring> =>
+    Keyring.open({ kms: LocalKeyFile.load({ keyFile: keyFile(), env: {}, create: true }), store, cacheTtlMs: ttl, ...(now ? { now } : {}) })
+
+  it('creates master.key with mode 0600 on first use, and reuses it', async () => {
+    const ring = await open()
+    expect(statSync(keyFile()).mode & 0o777).toBe(0o600)
+    const text = readFileSync(keyFile(), 'utf8')
+    const again = await open()
+    expect(readFileSync(keyFile(), 'utf8')).toBe(text)
+    expect(again.pseudonym('user-1')).toBe(ring.pseudonym('user-1'))
+  })
+
+  it('gives each subject its own key, the same one on every call and in every process, under a pseudonym', async () => {
+    const a = await open()
+    const b = await open()
+    const [ka, kb] = await a.keysFor(['ann', 'bob'])
+    expect(ka!.key.equals(kb!.key)).toBe(false)
+    expect(ka!.ref).toBe(a.pseudonym('ann'))
+    expect(ka!.ref).not.toContain('ann')
+    expect(ka!.ref).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    const [again] = await b.keysFor(['ann'])
+    expect(again!.key.equals(ka!.key)).toBe(true)
+    expect((await b.keyByRef(ka!.ref, ka!.keyId))!.key.equals(ka!.key)).toBe(true)
+  })
+
+  it('shred deletes the key: the old key id is gone everywhere after the cache TTL, and a new key has another id', async () => {
+    let now = 1_000
+    const writer = await open(() => now, 10_000)
+    const reader = await open(() => now, 10_000)
+    const [k] = await writer.keysFor(['ann'])
+    expect(await reader.keyByRef(k!.ref, k!.keyId)).not.toBeNull()
+    expect(await writer.shred(['ann', 'never-seen'])).toBe(1)
+    expect(await writer.keyByRef(k!.ref, k!.keyId)).toBeNull()
+    // The reader's cache still holds it until the TTL runs out (documented: cacheTtlSeconds).
+    expect(await reader.keyByRef(k!.ref, k!.keyId)).not.toBeNull()
+    now += 10_001
+    expect(await reader.keyByRef(k!.ref, k!.keyId)).toBeNull()
+    const [fresh] = await writer.keysFor(['ann'])
+    expect(fresh!.keyId).not.toBe(k!.keyId)
+    expect(await reader.keyByRef(fresh!.ref, k!.keyId)).toBeNull()
+    expect((await reader.keyByRef(fresh!.ref, fresh!.keyId))!.key.equals(fresh!.key)).toBe(true)
+  })
+
+  it('fails closed: a missing or different master key over existing keys is an error, never a new keyring', async () => {
+    const ring = await open()
+    await ring.keysFor(['ann'])
+    rmSync(keyFile())
+    expect(() => LocalKeyFile.load({ keyFile: keyFile(), env: {}, create: false })).toThrow(/master key file .* is missing.*restore the file from your backup/)
+    const other = LocalKeyFile.load({ keyFile: keyFile(), env: {}, create: true })
+    await expect(Keyring.open({ kms: other, store, cacheTtlMs: 0 })).rejects.toThrow(/cannot open the keyring.*wrapped by master key mk-[0-9a-f]{16}.*restore the right master key/)
+  })
+
+  it('fails closed when the keyring root is gone but data keys remain', async () => {
+    const ring = await open()
+    await ring.keysFor(['ann'])
+    await store.delete([ROOT_REF])
+    await expect(open()).rejects.toThrow(/holds data keys but no keyring root/)
+  })
+
+  it('refuses a key file that is not base64 of 32 bytes, saying how to make one', () => {
+    writeFileSync(keyFile(), 'not a key\n')
+    expect(() => LocalKeyFile.load({ keyFile: keyFile(), env: {}, create: true })).toThrow(/base64 of 32 random bytes.*openssl rand -base64 32/)
+    expect(() => LocalKeyFile.load({ keyFile: keyFile(), env: { [MASTER_KEY_ENV]: Buffer.alloc(16).toString('base64') }, create: true })).toThrow(/TESSERA_MASTER_KEY must hold a master key/)
+  })
+
+  it('takes the master key from TESSERA_MASTER_KEY without touching any file', async () => {
+    const key = randomBytes(32)
+    const kms = LocalKeyFile.load({ keyFile: keyFile(), env: { [MASTER_KEY_ENV]: key.toString('base64') }, create: true })
+    expect(kms.currentKeyId).toBe(masterKeyId(key))
+    expect(kms.status()).toEqual({ kind: 'local-key-file', currentKeyId: masterKeyId(key), retiredKeyIds: [], source: 'env TESSERA_MASTER_KEY' })
+    expect(() => statSync(keyFile())).toThrow()
+    const wrapped = await kms.wrap(randomBytes(32), Buffer.from('aad'))
+    await expect(kms.unwrap(wrapped, Buffer.from('other aad'))).rejects.toThrow(/does not authenticate/)
+  })
+
+  it('a wrapped key copied onto another subject row does not unwrap (the AAD binds ref and key id)', async () => {
+    const ring = await open()
+    const [a, b] = await ring.keysFor(['ann', 'bob'])
+    const [rowA] = await store.get([a!.ref])
+    await store.delete([b!.ref])
+    await store.insertIfAbsent([{ ...rowA!, ref: b!.ref }])
+    ring.clearCache()
+    await expect(ring.keyByRef(b!.ref, rowA!.keyId)).rejects.toThrow(/does not authenticate/)
+  })
+})

@@ -1,0 +1,161 @@
+/**
+ * @module The Keyring: one data key per subject (a person's record key in the event log: an anonymousId, a userId,
+ * a profile id), created on first use, wrapped by the master key (KeyManagementService) and stored in a
+ * DataKeyStore under the subject's HMAC pseudonym, so neither the key store nor the log shows a clear subject.
+ * Unwrapped keys are cached for `cacheTtlMs`; `shred` deletes a subject's key, after which everything sealed
+ * under it is unreadable (crypto-shredding).
+ *
+ * Key hierarchy: master key (KMS) → wraps the keyring root (32 random bytes, row `~root`) and every data key. The
+ * pseudonym key is HKDF(root, "tessera/subject-pseudonym/v1"): it survives master key rotations (the root is only
+ * re-wrapped), so a subject keeps its pseudonym and its partition forever.
+ *
+ * Opening fails closed: if the store holds keys, the master key that wrapped the root must be there; a missing
+ * or wrong key is an error at start, never a silent new keyring.
+ */
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto'
+import { ConfigError } from '../../core/errors.js'
+import type { DataKeyStore, StoredDataKey } from './data-key-store.js'
+import type { KeyManagementService } from './key-management.js'
+
+export const ROOT_REF = '~root'
+const MAX_CACHED = 100_000
+
+/** A subject's data key, unwrapped. */
+export interface DataKey {
+  /** The subject's pseudonym (the row's ref). */
+  readonly ref: string
+  /** 16 hex digits; sealed records name it, so a key created after a shred is told apart from the shredded one. */
+  readonly keyId: string
+  readonly key: Buffer
+}
+
+export interface KeyringOptions {
+  readonly kms: KeyManagementService
+  readonly store: DataKeyStore
+  /** How long an unwrapped key is reused without asking the store (a shred elsewhere takes up to this to apply here). */
+  readonly cacheTtlMs: number
+  readonly now?: () => number
+}
+
+function wrapAad(ref: string, keyId: string): Buffer {
+  return Buffer.from(`tessera/data-key/v1\u0000${ref}\u0000${keyId}`, 'utf8')
+}
+
+interface Cached { readonly key: DataKey; readonly expires: number }
+
+export class Keyring {
+  readonly #kms: KeyManagementService
+  readonly #store: DataKeyStore
+  readonly #ttl: number
+  readonly #now: () => number
+  readonly #pseudonymKey: Buffer
+  readonly #cache = new Map<string, Cached>()
+  /** subject → pseudonym, so a busy subject's HMAC is computed once (memory only, bounded like the key cache). */
+  readonly #pseudonyms = new Map<string, string>()
+
+  /** Opens the keyring over a migrated store; creates the root on first use of an empty store. */
+  static async open(options: KeyringOptions): Promise<Keyring> {
+    const { store, kms } = options
+    let [root] = await store.get([ROOT_REF])
+    if (root === undefined) {
+      if (await store.countDataKeys() > 0) {
+        throw new ConfigError('the key store holds data keys but no keyring root: it was damaged or partly restored; restore keys.db (or tessera_data_keys) from a backup', 'governance.encryption')
+      }
+      const keyId = randomBytes(8).toString('hex')
+      const secret = randomBytes(32)
+      const wrapped = await kms.wrap(secret, wrapAad(ROOT_REF, keyId))
+      ;[root] = await store.insertIfAbsent([{ ref: ROOT_REF, keyId, masterKeyId: wrapped.masterKeyId, wrapped: wrapped.wrapped, createdAt: (options.now ?? Date.now)() }])
+    }
+    let secret: Buffer
+    try {
+      secret = await kms.unwrap({ masterKeyId: root!.masterKeyId, wrapped: root!.wrapped }, wrapAad(ROOT_REF, root!.keyId))
+    } catch (cause) {
+      throw new ConfigError(`cannot open the keyring: ${(cause as Error).message}`, 'governance.encryption')
+    }
+    return new Keyring(options, Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'tessera/subject-pseudonym/v1', 32)))
+  }
+
+  private constructor(options: KeyringOptions, pseudonymKey: Buffer) {
+    this.#kms = options.kms
+    this.#store = options.store
+    this.#ttl = options.cacheTtlMs
+    this.#now = options.now ?? Date.now
+    this.#pseudonymKey = pseudonymKey
+  }
+
+  /** The subject's pseudonym: HMAC-SHA256 under the keyring's pseudonym key, base64url (43 characters). */
+  pseudonym(subject: string): string {
+    let ref = this.#pseudonyms.get(subject)
+    if (ref === undefined) {
+      ref = createHmac('sha256', this.#pseudonymKey).update(subject, 'utf8').digest('base64url')
+      if (this.#pseudonyms.size >= MAX_CACHED) this.#pseudonyms.delete(this.#pseudonyms.keys().next().value!)
+      this.#pseudonyms.set(subject, ref)
+    }
+    return ref
+  }
+
+  /** The data keys of these subjects (by pseudonym, in input order), created where missing. */
+  async keysFor(subjects: readonly string[]): Promise<DataKey[]> {
+    const refs = subjects.map((s) => this.pseudonym(s))
+    const now = this.#now()
+    const missing = [...new Set(refs.filter((r) => !this.#fresh(r, now)))]
+    if (missing.length > 0) {
+      const found = await this.#store.get(missing)
+      const have = new Set(found.map((f) => f.ref))
+      const created: StoredDataKey[] = []
+      for (const ref of missing) {
+        if (have.has(ref)) continue
+        const keyId = randomBytes(8).toString('hex')
+        const wrapped = await this.#kms.wrap(randomBytes(32), wrapAad(ref, keyId))
+        created.push({ ref, keyId, masterKeyId: wrapped.masterKeyId, wrapped: wrapped.wrapped, createdAt: now })
+      }
+      const stored = [...found, ...(await this.#store.insertIfAbsent(created))]
+      for (const row of stored) await this.#remember(row, now)
+    }
+    return refs.map((r) => this.#cache.get(r)!.key)
+  }
+
+  /**
+   * The data key `keyId` of the subject `ref`, or null when it no longer exists (shredded). A cached key with
+   * another id (the subject was shredded and got a new key) is refreshed from the store.
+   */
+  async keyByRef(ref: string, keyId: string): Promise<DataKey | null> {
+    const now = this.#now()
+    const cached = this.#cache.get(ref)
+    if (cached !== undefined && cached.expires > now && cached.key.keyId === keyId) return cached.key
+    const [row] = await this.#store.get([ref])
+    if (row === undefined) {
+      this.#cache.delete(ref)
+      return null
+    }
+    const key = await this.#remember(row, now)
+    return key.keyId === keyId ? key : null
+  }
+
+  /** Deletes the data keys of these subjects (and forgets them here); returns how many existed. */
+  async shred(subjects: readonly string[]): Promise<number> {
+    const refs = [...new Set(subjects.map((s) => this.pseudonym(s)))]
+    for (const r of refs) this.#cache.delete(r)
+    return this.#store.delete(refs)
+  }
+
+  /** Forgets every cached key (tests; an operator's reload). */
+  clearCache(): void {
+    this.#cache.clear()
+  }
+
+  #fresh(ref: string, now: number): boolean {
+    const c = this.#cache.get(ref)
+    return c !== undefined && c.expires > now
+  }
+
+  async #remember(row: StoredDataKey, now: number): Promise<DataKey> {
+    const key: DataKey = { ref: row.ref, keyId: row.keyId, key: await this.#kms.unwrap({ masterKeyId: row.masterKeyId, wrapped: row.wrapped }, wrapAad(row.ref, row.keyId)) }
+    if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value!)
+    this.#cache.delete(row.ref)
+    this.#cache.set(row.ref, { key, expires: now + this.#ttl })
+    return key
+  }
+}
+
+export { wrapAad as dataKeyWrapAad }

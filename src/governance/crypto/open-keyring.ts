@@ -1,0 +1,67 @@
+/**
+ * @module Opens the keyring of a deployment from its config: the data key store of `store.kind` (SQLite
+ * `<dataDir>/keys.db`, or `tessera_data_keys` in PostgreSQL) and the master key (LocalKeyFile). Fails closed: a
+ * missing master key file is only created when the store holds no key at all.
+ */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import type { TesseraConfig } from '../../config/config.js'
+import { SqliteDataKeyStore } from '../../storage/sqlite/data-key-store.js'
+import { openPostgresDataKeyStore } from '../../storage/postgres/data-key-store.js'
+import type { DataKeyStore } from './data-key-store.js'
+import { Keyring } from './keyring.js'
+import { LocalKeyFile } from './local-key-file.js'
+
+export function masterKeyPath(config: TesseraConfig, dataDir: string): string {
+  return config.governance.encryption.keyFile ?? join(dataDir, 'master.key')
+}
+
+export function dataKeyStorePath(dataDir: string): string {
+  return join(dataDir, 'keys.db')
+}
+
+/** Opens and migrates the data key store of the configured backend. */
+export async function openDataKeyStore(config: TesseraConfig, dataDir: string): Promise<DataKeyStore> {
+  const store: DataKeyStore = config.store.kind === 'postgres'
+    ? await openPostgresDataKeyStore({ url: config.store.url!, schema: config.store.schema })
+    : new SqliteDataKeyStore(dataKeyStorePath(dataDir))
+  try {
+    await store.migrate()
+  } catch (error) {
+    await store.close()
+    throw error
+  }
+  return store
+}
+
+export interface OpenedKeyring {
+  readonly keyring: Keyring
+  readonly kms: LocalKeyFile
+  readonly store: DataKeyStore
+  close(): Promise<void>
+}
+
+/**
+ * The keyring when it holds keys already, else null without creating anything (encryption off: sealed records of
+ * an earlier run still open, and nothing new is made). The SQLite store is not even created when its file is absent.
+ */
+export async function openExistingKeyring(config: TesseraConfig, dataDir: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<OpenedKeyring | null> {
+  if (config.store.kind !== 'postgres' && !existsSync(dataKeyStorePath(dataDir))) return null
+  const store = await openDataKeyStore(config, dataDir)
+  const empty = Object.keys(await store.countByMasterKey()).length === 0
+  await store.close()
+  return empty ? null : openKeyring(config, dataDir, env)
+}
+
+export async function openKeyring(config: TesseraConfig, dataDir: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<OpenedKeyring> {
+  const store = await openDataKeyStore(config, dataDir)
+  try {
+    const empty = Object.keys(await store.countByMasterKey()).length === 0
+    const kms = LocalKeyFile.load({ keyFile: masterKeyPath(config, dataDir), env, create: empty })
+    const keyring = await Keyring.open({ kms, store, cacheTtlMs: config.governance.encryption.cacheTtlSeconds * 1000 })
+    return { keyring, kms, store, close: () => store.close() }
+  } catch (error) {
+    await store.close()
+    throw error
+  }
+}

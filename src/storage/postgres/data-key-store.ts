@@ -1,0 +1,144 @@
+/**
+ * @module PostgreSQL adapter of the DataKeyStore port: the `tessera_data_keys` table in Tessera's schema, with its
+ * own migration table (`data_key_schema_migrations`) so it never collides with the state store's migrations.
+ *
+ * A deleted (shredded) row is gone for every query at once; its bytes stay in the table's heap until VACUUM
+ * reclaims the page, and in PostgreSQL's WAL archive and backups for as long as those are kept (docs/privacy.md).
+ */
+import { TesseraError } from '../../core/errors.js'
+import type { DataKeyStore, StoredDataKey } from '../../governance/crypto/data-key-store.js'
+import { loadPostgresDriver, type PostgresClient, type PostgresPool } from './postgres-pool.js'
+import { num, rollbackAfter, run, toStoreError } from './postgres-query.js'
+
+export const DATA_KEY_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE tessera_data_keys (
+    ref text COLLATE "C" PRIMARY KEY, key_id text NOT NULL, master_key_id text NOT NULL, wrapped bytea NOT NULL, created_at bigint NOT NULL
+  );
+  CREATE INDEX tessera_data_keys_master ON tessera_data_keys (master_key_id, ref);
+  `,
+]
+
+interface Row { ref: string; key_id: string; master_key_id: string; wrapped: Buffer; created_at: string | number }
+
+function toKey(r: Row): StoredDataKey {
+  return { ref: r.ref, keyId: r.key_id, masterKeyId: r.master_key_id, wrapped: r.wrapped, createdAt: num(r.created_at) }
+}
+
+const COLUMNS = 'ref, key_id, master_key_id, wrapped, created_at'
+
+export interface PostgresDataKeyStoreOptions {
+  readonly url: string
+  readonly schema: string
+  readonly applicationName?: string
+}
+
+export async function openPostgresDataKeyStore(options: PostgresDataKeyStoreOptions): Promise<PostgresDataKeyStore> {
+  const createPool = await loadPostgresDriver()
+  return new PostgresDataKeyStore(createPool({ url: options.url, schema: options.schema, poolSize: 2, applicationName: options.applicationName ?? 'tessera-keys' }), options.schema)
+}
+
+export class PostgresDataKeyStore implements DataKeyStore {
+  readonly #pool: PostgresPool
+  readonly #schema: string
+
+  constructor(pool: PostgresPool, schema: string) {
+    this.#pool = pool
+    this.#schema = schema
+  }
+
+  async #inTransaction<T>(what: string, work: (client: PostgresClient) => Promise<T>): Promise<T> {
+    let client: PostgresClient
+    try {
+      client = await this.#pool.connect()
+    } catch (error) {
+      throw toStoreError(error, `connect to ${what}`)
+    }
+    try {
+      await run(client, 'begin', 'BEGIN')
+      const result = await work(client)
+      await run(client, 'commit', 'COMMIT')
+      client.release()
+      return result
+    } catch (error) {
+      const reported = await rollbackAfter(client, error instanceof Error ? error : new Error(String(error)))
+      client.release(true)
+      throw reported
+    }
+  }
+
+  async migrate(): Promise<void> {
+    await this.#inTransaction('migrate the key store', async (c) => {
+      await run(c, 'lock the key store migrations', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-data-key-migrations:${this.#schema}`])
+      await run(c, 'create the schema', `CREATE SCHEMA IF NOT EXISTS ${this.#schema}; SET LOCAL search_path TO ${this.#schema}`)
+      await run(c, 'create the key store migrations table',
+        'CREATE TABLE IF NOT EXISTS data_key_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
+      const { rows } = await run<{ v: number | null }>(c, 'read the key store version', 'SELECT max(version) AS v FROM data_key_schema_migrations')
+      const current = rows[0]?.v ?? 0
+      if (current > DATA_KEY_MIGRATIONS.length) {
+        throw new TesseraError('TESSERA_STORE', `the key store tables in ${this.#schema} are at version ${current}, newer than this Tessera (${DATA_KEY_MIGRATIONS.length}); upgrade Tessera`)
+      }
+      for (let v = current; v < DATA_KEY_MIGRATIONS.length; v++) {
+        await run(c, `apply key store migration ${v + 1}`, DATA_KEY_MIGRATIONS[v]!)
+        await run(c, 'record a key store migration', 'INSERT INTO data_key_schema_migrations (version) VALUES ($1)', [v + 1])
+      }
+    })
+  }
+
+  async get(refs: readonly string[]): Promise<StoredDataKey[]> {
+    if (refs.length === 0) return []
+    const { rows } = await run<Row>(this.#pool, 'read data keys', `SELECT ${COLUMNS} FROM tessera_data_keys WHERE ref = ANY($1::text[])`, [refs])
+    return rows.map(toKey)
+  }
+
+  async insertIfAbsent(keys: readonly StoredDataKey[]): Promise<StoredDataKey[]> {
+    if (keys.length === 0) return []
+    const byRef = await this.#inTransaction('store data keys', async (c) => {
+      await run(c, 'store data keys',
+        `INSERT INTO tessera_data_keys (${COLUMNS})
+         SELECT r, k, m, decode(w, 'hex'), t FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS x(r, k, m, w, t)
+         ON CONFLICT (ref) DO NOTHING`,
+        [keys.map((k) => k.ref), keys.map((k) => k.keyId), keys.map((k) => k.masterKeyId), keys.map((k) => k.wrapped.toString('hex')), keys.map((k) => k.createdAt)])
+      const { rows } = await run<Row>(c, 'read data keys', `SELECT ${COLUMNS} FROM tessera_data_keys WHERE ref = ANY($1::text[])`, [keys.map((k) => k.ref)])
+      return new Map(rows.map((r) => [r.ref, toKey(r)]))
+    })
+    return keys.map((k) => {
+      const stored = byRef.get(k.ref)
+      if (stored === undefined) throw new TesseraError('TESSERA_STORE', 'a data key was deleted while it was being created; retry')
+      return stored
+    })
+  }
+
+  async delete(refs: readonly string[]): Promise<number> {
+    if (refs.length === 0) return 0
+    const { rowCount } = await run(this.#pool, 'delete data keys', 'DELETE FROM tessera_data_keys WHERE ref = ANY($1::text[])', [refs])
+    return rowCount ?? 0
+  }
+
+  async notWrappedBy(masterKeyId: string, afterRef: string, limit: number): Promise<StoredDataKey[]> {
+    const { rows } = await run<Row>(this.#pool, 'list data keys to re-wrap',
+      `SELECT ${COLUMNS} FROM tessera_data_keys WHERE master_key_id <> $1 AND ref > $2 ORDER BY ref LIMIT $3`, [masterKeyId, afterRef, limit])
+    return rows.map(toKey)
+  }
+
+  async rewrap(ref: string, keyId: string, fromMasterKeyId: string, to: { readonly masterKeyId: string; readonly wrapped: Buffer }): Promise<boolean> {
+    const { rowCount } = await run(this.#pool, 're-wrap a data key',
+      'UPDATE tessera_data_keys SET master_key_id = $1, wrapped = $2 WHERE ref = $3 AND key_id = $4 AND master_key_id = $5',
+      [to.masterKeyId, to.wrapped, ref, keyId, fromMasterKeyId])
+    return rowCount === 1
+  }
+
+  async countByMasterKey(): Promise<Record<string, number>> {
+    const { rows } = await run<{ id: string; n: string }>(this.#pool, 'count data keys', 'SELECT master_key_id AS id, count(*) AS n FROM tessera_data_keys GROUP BY master_key_id')
+    return Object.fromEntries(rows.map((r) => [r.id, num(r.n)]))
+  }
+
+  async countDataKeys(): Promise<number> {
+    const { rows } = await run<{ n: string }>(this.#pool, 'count data keys', "SELECT count(*) AS n FROM tessera_data_keys WHERE ref NOT LIKE '~%'")
+    return num(rows[0]!.n)
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end()
+  }
+}

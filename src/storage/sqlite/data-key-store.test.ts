@@ -1,0 +1,46 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { runDataKeyStoreContract } from '../../governance/crypto/data-key-store.contract.js'
+import { SqliteDataKeyStore } from './data-key-store.js'
+
+runDataKeyStoreContract('sqlite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-keys-'))
+  const path = join(dir, 'keys.db')
+  const store = new SqliteDataKeyStore(path)
+  return {
+    store,
+    reopen: async () => {
+      const other = new SqliteDataKeyStore(path)
+      await other.migrate()
+      return other
+    },
+    cleanup: async () => {
+      await store.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+})
+
+describe('SqliteDataKeyStore shredding', () => {
+  it('leaves no byte of a deleted key in the directory (secure_delete, no WAL)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-keys-'))
+    try {
+      const store = new SqliteDataKeyStore(join(dir, 'keys.db'))
+      await store.migrate()
+      const wrapped = randomBytes(61)
+      const others = Array.from({ length: 20 }, (_, i) => ({ ref: `other-${i}`, keyId: `k${i}`, masterKeyId: 'mk-a', wrapped: randomBytes(61), createdAt: 1 }))
+      await store.insertIfAbsent([{ ref: 'victim', keyId: 'kv', masterKeyId: 'mk-a', wrapped, createdAt: 1 }, ...others])
+      const scan = (): boolean => readdirSync(dir).some((f) => readFileSync(join(dir, f)).includes(wrapped.subarray(8, 40)))
+      expect(scan()).toBe(true)
+      expect(await store.delete(['victim'])).toBe(1)
+      expect(scan()).toBe(false)
+      await store.close()
+      expect(scan()).toBe(false)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
