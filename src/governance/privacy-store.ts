@@ -64,5 +64,7 @@ export interface PrivacyStore {
   addSuppressions(hashes: readonly string[], requestId: string, time: number): Promise<void>
   /** Which of these hashes are suppressed. */
   suppressed(hashes: readonly string[]): Promise<Set<string>>
+  /** Whether the suppression list holds any hash (it only grows: nothing removes a suppression). */
+  hasSuppressions(): Promise<boolean>
   close(): Promise<void>
 }

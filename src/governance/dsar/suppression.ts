@@ -44,13 +44,15 @@ export interface SuppressionListOptions {
 }
 
 export class SuppressionList {
-  readonly #store: Pick<PrivacyStore, 'suppressed' | 'addSuppressions'>
+  readonly #store: Pick<PrivacyStore, 'suppressed' | 'addSuppressions' | 'hasSuppressions'>
   readonly #key: Buffer
   readonly #memoEntries: number
   /** identifier key → HMAC, in least-recently-used order (a Map iterates in insertion order). */
   readonly #memo = new Map<string, string>()
+  /** Set once the list was seen holding a hash; the list never shrinks, so it is not asked again. */
+  #seenNonEmpty = false
 
-  constructor(store: Pick<PrivacyStore, 'suppressed' | 'addSuppressions'>, key: Buffer, options: SuppressionListOptions = {}) {
+  constructor(store: Pick<PrivacyStore, 'suppressed' | 'addSuppressions' | 'hasSuppressions'>, key: Buffer, options: SuppressionListOptions = {}) {
     this.#store = store
     this.#key = key
     this.#memoEntries = options.memoEntries ?? DEFAULT_HASH_MEMO_ENTRIES
@@ -69,6 +71,17 @@ export class SuppressionList {
       this.#memo.set(identifierKey, hash)
     }
     return hash
+  }
+
+  /**
+   * True while nobody has been erased (the usual case): callers skip extracting and hashing identifiers. Asks the
+   * store on every call until the list holds a hash (an erasure in another process or thread shows up on the next
+   * call), then never again, since suppressions are never removed.
+   */
+  async isEmpty(): Promise<boolean> {
+    if (this.#seenNonEmpty) return false
+    this.#seenNonEmpty = await this.#store.hasSuppressions()
+    return !this.#seenNonEmpty
   }
 
   /** The identifier keys (of those given) that are suppressed. */

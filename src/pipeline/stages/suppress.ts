@@ -43,8 +43,11 @@ export function createSuppressStage(config: TesseraConfig): Stage {
     async run(batch: BatchContext): Promise<void> {
       const items = live(batch.items)
       if (items.length === 0) return
+      const suppression = await open()
+      // One cheap query per batch while nobody is erased, instead of hashing every identifier of every event.
+      if (await suppression.isEmpty()) return
       const keysOf = items.map((i) => extractIdentifiers(i.event, rules).identifiers.map((x) => x.key))
-      const suppressed = await (await open()).suppressedAmong([...new Set(keysOf.flat())])
+      const suppressed = await suppression.suppressedAmong([...new Set(keysOf.flat())])
       if (suppressed.size === 0) return
       const subjects: string[] = []
       items.forEach((item, n) => {

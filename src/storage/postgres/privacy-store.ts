@@ -172,6 +172,11 @@ export class PostgresPrivacyStore implements PrivacyStore {
     return new Set(rows.map((r) => r.hash))
   }
 
+  async hasSuppressions(): Promise<boolean> {
+    const { rows } = await run<{ found: boolean }>(this.#pool, 'check for suppressions', 'SELECT EXISTS (SELECT 1 FROM suppression) AS found', [])
+    return rows[0]!.found
+  }
+
   async close(): Promise<void> {
     await this.#pool.end()
   }

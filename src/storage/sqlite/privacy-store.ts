@@ -158,6 +158,11 @@ export class SqlitePrivacyStore implements PrivacyStore {
     return new Set(rows.map((r) => r.hash))
   }
 
+  async hasSuppressions(): Promise<boolean> {
+    const row = this.#db.prepare('SELECT EXISTS (SELECT 1 FROM suppression) AS found').get() as { found: number }
+    return row.found === 1
+  }
+
   async close(): Promise<void> {
     this.#db.close()
   }
