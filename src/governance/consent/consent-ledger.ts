@@ -3,7 +3,8 @@
  * the same signal with the same evidence is not written again), writes an audit entry for every change, and
  * answers effective consent. Ingest calls {@link ConsentLedger.governEvents}: the signals an event carries are
  * recorded first, then the attributes that no allowed purpose may use are dropped or hashed, and those of a refused
- * TCF special feature dropped (special-features.ts), before the event is appended. The pipeline, audiences and exports call {@link ConsentLedger.effectiveConsent}.
+ * TCF special feature dropped (special-features.ts), before the event is appended. The pipeline, audiences and
+ * exports call {@link ConsentLedger.effectiveConsent}.
  */
 import type { JsonValue } from '../../core/event.js'
 import type { AuditActor, AuditEntryInput } from '../audit-entry.js'
@@ -94,23 +95,20 @@ export class ConsentLedger {
           out.push({ identifier, purpose: NO_PURPOSE, state: 'invalid', source: signal.source, legalBasis: 'none', jurisdiction, time, evidence })
           continue
         }
-        for (const [purpose, state] of signal.decisions) {
-          const p = Object.hasOwn(this.#o.config.purposes, purpose) ? this.#o.config.purposes[purpose] : undefined
-          if (p === undefined) continue
+        const add = (purpose: string, state: 'granted' | 'denied', legalBasis: string): void => {
           const before = latest.get(`${identifier}\u0000${purpose}`)
-          if (before && before.state === state && before.source === signal.source && before.evidence.raw === signal.evidence.raw && before.jurisdiction === jurisdiction) continue
-          const rec: ConsentRecordInput = { identifier, purpose, state, source: signal.source, legalBasis: p.legalBasis, jurisdiction, time, evidence }
+          if (before && before.state === state && before.source === signal.source && before.evidence.raw === signal.evidence.raw && before.jurisdiction === jurisdiction) return
+          const rec: ConsentRecordInput = { identifier, purpose, state, source: signal.source, legalBasis, jurisdiction, time, evidence }
           out.push(rec)
           latest.set(`${identifier}\u0000${purpose}`, { ...rec, seq: Number.MAX_SAFE_INTEGER })
         }
+        for (const [purpose, state] of signal.decisions) {
+          const p = Object.hasOwn(this.#o.config.purposes, purpose) ? this.#o.config.purposes[purpose] : undefined
+          if (p !== undefined) add(purpose, state, p.legalBasis)
+        }
+        // A special feature is an opt-in of its own (special-features.ts), recorded under its `feature:` purpose.
         for (const [name, state] of signal.features ?? []) {
-          if (!Object.hasOwn(this.#o.config.tcfSpecialFeatures, name)) continue
-          const purpose = featurePurpose(name)
-          const before = latest.get(`${identifier}\u0000${purpose}`)
-          if (before && before.state === state && before.source === signal.source && before.evidence.raw === signal.evidence.raw && before.jurisdiction === jurisdiction) continue
-          const rec: ConsentRecordInput = { identifier, purpose, state, source: signal.source, legalBasis: 'consent', jurisdiction, time, evidence }
-          out.push(rec)
-          latest.set(`${identifier}\u0000${purpose}`, { ...rec, seq: Number.MAX_SAFE_INTEGER })
+          if (Object.hasOwn(this.#o.config.tcfSpecialFeatures, name)) add(featurePurpose(name), state, 'consent')
         }
       }
     }
