@@ -237,11 +237,12 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     }
     const verificationStore = await openVerificationStore(config, layout.dataDir)
     closers.push(() => verificationStore.close())
+    const channel = verificationChannel(config, clock)
     const verification = new RequesterVerification({
-      store: verificationStore, channel: verificationChannel(config, clock), audit: governance.audit, clock, config: config.governance.dsar.verification,
+      store: verificationStore, channel, audit: governance.audit, clock, config: config.governance.dsar.verification,
     })
     const dsar = new DsarService({
-      store: privacyStore, reader, ledger: consent.ledger, audit: governance.audit, clock, verification,
+      store: privacyStore, reader, ledger: consent.ledger, audit: governance.audit, clock, verification, channel,
       suppression: new SuppressionList(privacyStore, loadOrCreateSuppressionKey(suppressionKeyPath(config))),
       openErasure: () => openErasureStore(config, layout.state),
       shred: keyring === null ? null : (subjects) => keyring.shred(subjects),

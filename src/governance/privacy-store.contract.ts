@@ -56,6 +56,7 @@ export function runPrivacyStoreContract(name: string, create: () => Promise<Priv
       const r = {
         id: 'r1', type: 'erasure' as const, identifier: 'email:a@example.com', jurisdiction: 'EU', regime: 'gdpr' as const, status: 'received' as const,
         receivedAt: 1000, dueAt: 2000, basis: 'GDPR', requestedBy: 'token:p', detail: { x: 1 }, result: null, completedAt: null,
+        acknowledgeBy: 1500, acknowledgement: null, extension: null,
       }
       await f.store.createRequest(r)
       await f.store.createRequest({ ...r, id: 'r2', receivedAt: 1500 })
@@ -72,6 +73,26 @@ export function runPrivacyStoreContract(name: string, create: () => Promise<Priv
       await f.store.addSuppressions(['h2'], 'r2', 3001)
       expect([...await f.store.suppressed(['h2', 'h3', 'h1'])].sort()).toEqual(['h1', 'h2'])
       expect(await f.store.suppressed([])).toEqual(new Set())
+    })
+
+    it('records one acknowledgement and one extension per request, and an erasure blanks the extension reason', async () => {
+      const r = {
+        id: 'r3', type: 'access' as const, identifier: 'email:c@example.com', jurisdiction: 'US-CA', regime: 'ccpa' as const, status: 'received' as const,
+        receivedAt: 1000, dueAt: 5000, basis: 'CCPA', requestedBy: 'token:p', detail: {}, result: null, completedAt: null,
+        acknowledgeBy: 2000, acknowledgement: null, extension: null,
+      }
+      await f.store.createRequest(r)
+      expect(await f.store.acknowledgeRequest('r3', { at: 1200, via: 'channel webhook http://127.0.0.1' })).toBe(true)
+      expect(await f.store.acknowledgeRequest('r3', { at: 1300, via: 'recorded: letter' })).toBe(false)
+      expect(await f.store.acknowledgeRequest('nope', { at: 1300, via: 'recorded: letter' })).toBe(false)
+      const extension = { at: 1400, firstDueAt: 5000, basis: 'CCPA +45', reason: 'many systems to search for this person', via: 'recorded: e-mail' }
+      expect(await f.store.extendRequest('r3', 9000, extension)).toBe(true)
+      expect(await f.store.extendRequest('r3', 12_000, { ...extension, reason: 'again' })).toBe(false)
+      expect(await f.store.getRequest('r3')).toEqual({ ...r, dueAt: 9000, acknowledgement: { at: 1200, via: 'channel webhook http://127.0.0.1' }, extension })
+      await f.store.redactRequests(['email:c@example.com'])
+      expect(await f.store.getRequest('r3')).toMatchObject({
+        acknowledgement: { at: 1200, via: 'channel webhook http://127.0.0.1' }, extension: { ...extension, reason: '(erased)', via: 'recorded: (erased)' },
+      })
     })
 
     it('lets exactly the spends that fit pass when they race', async () => {
