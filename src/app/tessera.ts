@@ -219,7 +219,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     closers.push(() => consent.close())
     const privacyStore = await openPrivacyStore(config, layout.dataDir)
     closers.push(() => privacyStore.close())
-    const counter = new PrivateCounter({ reader, store: privacyStore, config: config.governance.dp, clock })
+    const counter = new PrivateCounter({ reader, store: privacyStore, config: config.governance.dp, clock, ledger: consent.ledger })
     // Retention runs in the main process of a process that owns the state (not in the ingest-only role).
     if (role !== 'ingest') {
       const stopRetention = startRetentionJob({

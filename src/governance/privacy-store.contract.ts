@@ -14,7 +14,8 @@ import type { RetentionStore } from './retention/retention-store.js'
 import type { ErasureStore } from './dsar/erasure-store.js'
 import { rawEvent } from '../../test/support/factories.js'
 import { resolveAndApply } from '../storage/state-backend.contract.js'
-import type { ProfileReader } from '../profiles/profile-reader.js'
+import type { IdentifierCondition, ProfileReader } from '../profiles/profile-reader.js'
+import type { IdentifierNode } from '../identity/identity-store.js'
 import type { ProfileRecord } from '../profiles/profile-store.js'
 import type { StateBackend } from '../storage/state-backend.js'
 import { parseCountFilter } from './dp/count-filter.js'
@@ -157,6 +158,21 @@ export function runProfileCountContract(name: string, create: () => Promise<Prof
     it('treats quotes in values as data, never as SQL', async () => {
       expect(await count(`traits.plan = "x' OR 1=1 --"`)).toBe(0)
       expect(await count('')).toBe(3)
+    })
+    it('leaves out profiles by their identifiers: any of them refused, or not all of them allowed', async () => {
+      const node = (key: string, profileId: string): IdentifierNode => ({ key, type: key.slice(0, key.indexOf(':')), value: key.slice(key.indexOf(':') + 1), profileId, firstSeen: 1 })
+      await f.backend.transaction((tx) => tx.identity.apply({
+        nodes: [node('user_id:a', 'p1'), node('email:a@example.com', 'p1'), node('user_id:b', 'p2'), node('user_id:c', 'p3'), node('email:c@example.com', 'p3')],
+        repoints: [], edges: [], merges: [], rejections: [],
+      }))
+      const counted = (consent: IdentifierCondition[], text = ''): Promise<number> => f.reader().countProfiles(parseCountFilter(text), consent)
+      expect(await counted([{ identifiers: 'none', keys: [] }])).toBe(3)
+      expect(await counted([{ identifiers: 'none', keys: ['email:a@example.com'] }])).toBe(2)
+      expect(await counted([{ identifiers: 'none', keys: ['email:a@example.com', 'user_id:c'] }], 'traits.plan = "pro"')).toBe(0)
+      expect(await counted([{ identifiers: 'all', keys: [] }])).toBe(0)
+      expect(await counted([{ identifiers: 'all', keys: ['user_id:a', 'user_id:b', 'user_id:c'] }])).toBe(1)
+      expect(await counted([{ identifiers: 'all', keys: ['user_id:a', 'email:a@example.com', 'user_id:b'] }, { identifiers: 'none', keys: ['user_id:b'] }])).toBe(1)
+      expect(await counted([{ identifiers: 'none', keys: ["user_id:a' OR 1=1 --"] }])).toBe(3)
     })
   })
 }

@@ -52,8 +52,11 @@ export interface ProfileReader {
   merges(profileId: string): Promise<readonly MergeRecord[]>
   rejections(profileId: string): Promise<readonly RejectedIdentifier[]>
   events(profileId: string, options: { limit: number; after?: TimelineCursor }): Promise<TimelinePage>
-  /** Surviving (not merged) profiles matching every condition. Values are bound as parameters, never spliced into SQL. */
-  countProfiles(filter: readonly FilterCondition[]): Promise<number>
+  /**
+   * Surviving (not merged) profiles matching every condition, and every consent condition (by the profile's
+   * identifiers). Values are bound as parameters, never spliced into SQL.
+   */
+  countProfiles(filter: readonly FilterCondition[], consent?: readonly IdentifierCondition[]): Promise<number>
   /**
    * The traits of surviving (not merged) profiles in profile-id order, a page at a time (`afterId`: the last id of
    * the previous page). For training the real-time matcher on the installation's own people (tessera match-train).
@@ -62,4 +65,13 @@ export interface ProfileReader {
   /** Counts for the console and metrics. */
   stats(): Promise<{ profiles: number; identifiers: number; events: number; merges: number }>
   close(): Promise<void>
+}
+
+/**
+ * A condition on a profile's identifier keys (`type:value`): `none` of them among `keys` (a refusal on any
+ * identifier excludes the profile), or `all` of them among `keys` (every identifier must be allowed).
+ */
+export interface IdentifierCondition {
+  readonly identifiers: 'none' | 'all'
+  readonly keys: readonly string[]
 }

@@ -103,6 +103,7 @@ export const privacyPlugin: FastifyPluginAsync<PrivacyPluginOptions> = async (ap
           properties: {
             count: { type: 'integer' }, epsilon: { type: 'number' }, mechanism: { type: 'string' }, sensitivity: { type: 'integer' },
             fields: { type: 'array', items: { type: 'string' } }, budget: budgetSchema,
+            consentPurposes: { type: 'array', items: { type: 'string' }, description: 'consent purposes the stated purpose needs: people refusing them are not counted' },
           },
         },
         ...errors,
