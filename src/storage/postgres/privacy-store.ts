@@ -6,8 +6,8 @@
 import { TesseraError } from '../../core/errors.js'
 import type { JsonObject } from '../../core/event.js'
 import type { BudgetResult, BudgetSpend, DsarAcknowledgement, DsarExtension, DsarRecord, DsarStatus, PrivacyStore } from '../../governance/privacy-store.js'
-import { loadPostgresDriver, type PostgresClient, type PostgresPool } from './postgres-pool.js'
-import { num, rollbackAfter, run, toStoreError } from './postgres-query.js'
+import { loadPostgresDriver, type PostgresPool } from './postgres-pool.js'
+import { inTransaction, num, run } from './postgres-query.js'
 
 export const PRIVACY_MIGRATIONS: readonly string[] = [
   `
@@ -87,28 +87,8 @@ export class PostgresPrivacyStore implements PrivacyStore {
     return this.#pool
   }
 
-  async inTransaction<T>(what: string, work: (client: PostgresClient) => Promise<T>): Promise<T> {
-    let client: PostgresClient
-    try {
-      client = await this.#pool.connect()
-    } catch (error) {
-      throw toStoreError(error, `connect to ${what}`)
-    }
-    try {
-      await run(client, 'begin', 'BEGIN')
-      const result = await work(client)
-      await run(client, 'commit', 'COMMIT')
-      client.release()
-      return result
-    } catch (error) {
-      const reported = await rollbackAfter(client, error instanceof Error ? error : new Error(String(error)))
-      client.release(true)
-      throw reported
-    }
-  }
-
   async migrate(): Promise<void> {
-    await this.inTransaction('migrate the privacy store', async (c) => {
+    await inTransaction(this.#pool, 'migrate the privacy store', async (c) => {
       await run(c, 'lock the privacy migrations', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-privacy-migrations:${this.#schema}`])
       await run(c, 'create the schema', `CREATE SCHEMA IF NOT EXISTS ${this.#schema}; SET LOCAL search_path TO ${this.#schema}`)
       await run(c, 'create the privacy migrations table',
