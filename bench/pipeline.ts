@@ -23,6 +23,10 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import Database from 'better-sqlite3'
 import { openLog } from '../src/app/open-log.js'
+import { openState } from '../src/app/open-state.js'
+import { openIdentifierCodec } from '../src/app/identifier-scheme.js'
+import { openConfiguredKeyring } from '../src/governance/crypto/open-keyring.js'
+import { splitIdentifierKey } from '../src/identity/identity-store.js'
 import { dataLayout } from '../src/app/data-layout.js'
 import { defaultConfig, type TesseraConfig } from '../src/config/config.js'
 import { prepareBatch } from '../src/ingest/prepare-events.js'
@@ -87,8 +91,11 @@ async function fill(config: TesseraConfig, rawLog: string, workload: Workload, e
   await log.close()
 }
 
-/** The checks of bench/lib/end-to-end.ts `checkCounts`, read straight from the state file. */
-function checkState(statePath: string, workload: Workload): void {
+/**
+ * The checks of bench/lib/end-to-end.ts `checkCounts`, read straight from the state file; the expected identifiers
+ * keyed as the state stores them (`stored`: the state's identifier codec, pseudonymous keys by default).
+ */
+function checkState(statePath: string, workload: Workload, stored: (key: string) => string): void {
   const db = new Database(statePath, { readonly: true })
   try {
     const problems: string[] = []
@@ -100,14 +107,14 @@ function checkState(statePath: string, workload: Workload): void {
     const expected = workload.expectedSampled()
     if (expected.length === 0) problems.push('no sampled person sent an event: use more --events')
     for (const group of expected) {
-      const row = profileOf.get(group.keys[0]) as { profile_id: string } | undefined
+      const row = profileOf.get(stored(group.keys[0]!)) as { profile_id: string } | undefined
       if (!row) {
         problems.push(`no profile holds ${group.keys[0]}`)
         continue
       }
       const keys = (keysOf.all(row.profile_id) as { key: string }[]).map((k) => k.key)
       const profile = countOf.get(row.profile_id) as { event_count: number; merged_into: string | null } | undefined
-      if (keys.join(',') !== [...group.keys].sort().join(',')) problems.push(`profile of ${group.keys[0]} holds [${keys.join(', ')}], expected [${group.keys.join(', ')}]`)
+      if (keys.join(',') !== group.keys.map(stored).sort().join(',')) problems.push(`profile of ${group.keys[0]} holds [${keys.join(', ')}], expected [${group.keys.join(', ')}]`)
       if (profile?.merged_into !== null) problems.push(`profile of ${group.keys[0]} is missing or merged away`)
       else if (profile.event_count !== group.eventCount) problems.push(`profile of ${group.keys[0]} counts ${profile.event_count} events, expected ${group.eventCount}`)
       if (problems.length >= 10) break
@@ -115,6 +122,22 @@ function checkState(statePath: string, workload: Workload): void {
     if (problems.length > 0) throw new Error(`count check failed: ${problems.join('; ')}`)
   } finally {
     db.close()
+  }
+}
+
+/** How the state keys identifiers: its recorded scheme, with the data dir's keyring when pseudonymous. */
+async function storedKeyOf(config: TesseraConfig, layout: ReturnType<typeof dataLayout>): Promise<(key: string) => string> {
+  const keys = await openConfiguredKeyring(config, layout.dataDir)
+  const state = await openState(config, layout.state)
+  try {
+    const { codec } = await openIdentifierCodec(config, state, keys?.keyring ?? null)
+    return (key) => {
+      const { type, value } = splitIdentifierKey(key)
+      return codec.storedKey(type, value)
+    }
+  } finally {
+    await state.close()
+    await keys?.close()
   }
 }
 
@@ -148,7 +171,7 @@ async function runOnce(events: number, persons: number, seed: string): Promise<R
   const measured = events - warm!.events
   await pipeline.stop()
   await input.close()
-  checkState(layout.state, workload)
+  checkState(layout.state, workload, await storedKeyOf(config, layout))
   return {
     events, seconds, eventsPerS: measured / seconds, cpuUsPerEvent: (cpu.user + cpu.system) / measured,
     wcharPerEvent: written / measured, outputBytesPerEvent: fileBytes(layout.outputLog) / events,

@@ -14,6 +14,10 @@ import { TOPICS, type EventLog } from '../log/event-log.js'
 import { MemoryEventLog } from '../log/memory/memory-event-log.js'
 import { SealedEventLog } from '../log/sealed/sealed-event-log.js'
 import { openExistingKeyring, openKeyring } from '../governance/crypto/open-keyring.js'
+import type { IdentifierCodec } from '../identity/identifier-codec.js'
+import { identifierKey, splitIdentifierKey } from '../identity/identity-store.js'
+import { revealingReader } from '../profiles/revealing-profile-reader.js'
+import { openIdentifierCodec } from './identifier-scheme.js'
 import { startInProcessPipeline, startWorkerPipeline, type BatchReport, type PipelineHandle } from '../pipeline/pipeline-host.js'
 import type { ProfileReader } from '../profiles/profile-reader.js'
 import { buildApp } from '../server/app.js'
@@ -119,8 +123,12 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     await log.ensureTopic(TOPICS.raw, config.log.partitions, topicSettings)
 
     const state: StateBackend = await openState(config, layout.state)
+    let identifiers: IdentifierCodec
     try {
       await state.migrate()
+      const opened = await openIdentifierCodec(config, state, keyring)
+      identifiers = opened.codec
+      if (opened.warning) logger.warn({}, opened.warning)
     } catch (error) {
       await state.close()
       throw error
@@ -173,7 +181,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       await output.ensureTopic(TOPICS.deadLetter, 1, topicSettings)
       outputLog = output
       closers.push(() => output.close(), () => state.close())
-      pipeline = startInProcessPipeline({ config, input: log, output, state, logger: pipelineLogger, onBatch })
+      pipeline = startInProcessPipeline({ config, input: log, output, state, logger: pipelineLogger, onBatch, identifiers })
     }
     const running = pipeline
     // Stopped once, by whichever closer comes first (the identity audit relay's stops it before its last drain).
@@ -181,7 +189,8 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     const stopPipeline = (): Promise<void> => (stopping ??= running ? running.stop() : Promise.resolve())
     if (running) closers.push(stopPipeline)
 
-    const reader: ProfileReader = await openReader(config, layout.state)
+    // Admin reads, exports and DSARs see identifiers in clear (where the policies allow); the store holds pseudonyms.
+    const reader: ProfileReader = revealingReader(await openReader(config, layout.state), identifiers)
     closers.push(() => reader.close())
     const governance = await openGovernance(config, layout.dataDir, clock, (e) => logger.error({ err: { message: e.message } }, 'audit log write failed'))
     closers.push(() => governance.close())
@@ -230,7 +239,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       })
       closers.push(stopRetention)
     }
-    const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion, config.identity.maxProfileSize)
+    const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion, config.identity.maxProfileSize, identifiers)
     const normalizeIdentifier = (type: string, value: string): string | null => {
       const rule = rules.byName(type)
       return rule ? rule.normalize(value) : value
@@ -246,6 +255,10 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       suppression: new SuppressionList(privacyStore, loadOrCreateSuppressionKey(suppressionKeyPath(config))),
       openErasure: () => openErasureStore(config, layout.state),
       shred: keyring === null ? null : (subjects) => keyring.shred(subjects),
+      storedKey: (key) => {
+        const { type, value } = splitIdentifierKey(key)
+        return identifiers.storedKey(type, value)
+      },
       identifierOf: (text, field) => {
         const at = text.indexOf(':')
         const type = text.slice(0, at)
@@ -269,10 +282,12 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
         return rule ? rule.normalize(value) : value
       },
       version: packageVersion(),
+      identifiers,
       governance,
       consent: {
         ledger: consent.ledger, identifierTypes: rules.types.map((t) => t.name),
-        identifiersOf: (event) => extractIdentifiers(event, rules).identifiers.map((i) => i.key),
+        // The ledger is given clear keys, as every other caller gives it (it keys them itself).
+        identifiersOf: (event) => extractIdentifiers(event, rules).identifiers.map((i) => identifierKey(i.type, i.clear)),
       },
       privacy: { counter, dsar },
       workload: {

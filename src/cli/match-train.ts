@@ -13,6 +13,8 @@ import { ConfigError, isTesseraError } from '../core/errors.js'
 import type { TextSink } from '../client/progress-display.js'
 import { dataLayout } from '../app/data-layout.js'
 import { openReader } from '../app/open-state.js'
+import { openStateIdentifierCodec } from '../app/identifier-scheme.js'
+import { revealingReader } from '../profiles/revealing-profile-reader.js'
 import { loadConfig } from '../config/config.js'
 import { loadRecords, type RowProblem } from '../matching/load-records.js'
 import type { MatchConfig } from '../matching/match-config.js'
@@ -129,7 +131,8 @@ async function profileRecords(
   }
   const purpose = tessera.identity.matching.trainingPurpose
   const residency = createResidency(tessera.governance.residency)
-  const reader = await openReader(tessera, layout.state)
+  const identifiers = await openStateIdentifierCodec(tessera, layout.dataDir, layout.state)
+  const reader = revealingReader(await openReader(tessera, layout.state), identifiers.codec)
   const { audit, close } = await openCliAudit(tessera, layout.dataDir)
   const records: MatchRecord[] = []
   let read = 0
@@ -163,6 +166,7 @@ async function profileRecords(
     })
   } finally {
     await reader.close()
+    await identifiers.close()
     await close()
   }
   io.stdout.write(`read ${read} profiles (${records.length + refused} with compared traits, ${refused} of them left out: their consent refuses ${purpose})\n`)

@@ -14,6 +14,8 @@ import { TesseraError } from '../core/errors.js'
 import { dataLayout } from '../app/data-layout.js'
 import { openLog } from '../app/open-log.js'
 import { openState } from '../app/open-state.js'
+import { openIdentifierCodec } from '../app/identifier-scheme.js'
+import { openConfiguredKeyring } from '../governance/crypto/open-keyring.js'
 import { acquireProcessLock } from '../app/process-lock.js'
 import { createLogger } from '../app/logger.js'
 import { TOPICS, type TopicPartitionOffset } from '../log/event-log.js'
@@ -65,8 +67,10 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
   const layout = dataLayout(config.dataDir)
   const lock = acquireProcessLock(layout.lock, 'tessera replay')
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr)
-  const input = await openLog(config, { path: layout.rawLog, readOnly: true })
-  const output = await openLog(config, { path: layout.outputLog })
+  const keys = await openConfiguredKeyring(config, layout.dataDir)
+  const keyring = keys?.keyring ?? null
+  const input = await openLog(config, { path: layout.rawLog, readOnly: true, keyring })
+  const output = await openLog(config, { path: layout.outputLog, keyring })
   const state = await openState(config, layout.state)
   let audited: Awaited<ReturnType<typeof openCliAudit>> | undefined
   let outbox: Awaited<ReturnType<typeof openIdentityAuditOutbox>> | undefined
@@ -99,6 +103,9 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
       detail: { phase: 'started', from: values.from, events: total, relayedBefore: before.recorded },
     })
     await state.reset()
+    // After the reset: a graph rebuilt from the log may take the configured scheme (a clear state becomes pseudonymous).
+    const { codec: identifiers, warning } = await openIdentifierCodec(config, state, keyring)
+    if (warning) process.stderr.write(`warning: ${warning}\n`)
     await state.transaction((tx) => tx.offsets.save(PIPELINE_GROUP, start))
     if (profileUpdatesMode(config) === 'partitioned') {
       // The profile owners start after what events.resolved holds now: the replay publishes everything again.
@@ -110,7 +117,7 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
     let done = 0
     let lastPrint = 0
     const pipeline = startInProcessPipeline({
-      config, input, output, state, logger,
+      config, input, output, state, logger, identifiers,
       onBatch: (r) => {
         done += r.records
         if (performance.now() - lastPrint > 1000) {
@@ -162,6 +169,7 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
     await state.close()
     await output.close()
     await input.close()
+    await keys?.close()
     lock.release()
   }
 }

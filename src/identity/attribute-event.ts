@@ -1,7 +1,7 @@
 /** @module Which part of an unmerged component an event belongs to (shared by the inline unmerge and the profile owners). */
 import type { RawEvent } from '../core/event.js'
 import { extractIdentifiers } from './extract-identifiers.js'
-import { identifierKey, type IdentifierKey } from './identity-store.js'
+import type { IdentifierKey } from './identity-store.js'
 import type { IdentityRules } from './identity-rules.js'
 
 /**
@@ -18,7 +18,7 @@ export function attributeEvent(
   fallback: string,
 ): string {
   // An alias's previousId is a user_id when the component holds it as one (as the resolver typed it).
-  const extraction = extractIdentifiers(event, rules, (p) => (partOf(identifierKey('user_id', p)) !== undefined ? 'user_id' : undefined))
+  const extraction = extractIdentifiers(event, rules, (p) => (partOf(rules.codec.storedKey('user_id', p)) !== undefined ? 'user_id' : undefined))
   const own = extraction.identifiers.filter((id) => partOf(id.key) !== undefined)
   const chosen = own.find((id) => !isDetached(id.key)) ?? own[0]
   return chosen === undefined ? fallback : partOf(chosen.key)!

@@ -1,4 +1,7 @@
-/** @module Reads the identifiers an event carries, normalised, with blocked placeholder values set apart. */
+/**
+ * @module Reads the identifiers an event carries, normalised, with blocked placeholder values set apart, each keyed
+ * by the rules' codec (pseudonymous keys when the state is pseudonymised): the one place a clear value becomes a key.
+ */
 import type { JsonValue, RawEvent } from '../core/event.js'
 import { identifierKey, type IdentifierKey } from './identity-store.js'
 import type { IdentifierRule, IdentityRules } from './identity-rules.js'
@@ -6,7 +9,10 @@ import type { IdentifierRule, IdentityRules } from './identity-rules.js'
 export interface ExtractedIdentifier {
   readonly key: IdentifierKey
   readonly type: string
+  /** The stored value (the part of `key` after the type): the normalised value, or its pseudonym. */
   readonly value: string
+  /** The normalised value in clear (sealed before it is stored; never a key). */
+  readonly clear: string
   readonly rule: IdentifierRule
 }
 
@@ -15,6 +21,8 @@ export interface Extraction {
   readonly identifiers: readonly ExtractedIdentifier[]
   /** Keys of values that were present but blocked (placeholders such as `0` or `test@test.com`). */
   readonly blocked: readonly IdentifierKey[]
+  /** The clear value of each blocked key. */
+  readonly blockedValues: ReadonlyMap<IdentifierKey, string>
 }
 
 function at(root: unknown, path: readonly string[]): unknown {
@@ -44,17 +52,28 @@ export function extractIdentifiers(
 ): Extraction {
   const found = new Map<IdentifierKey, ExtractedIdentifier>()
   const blocked: IdentifierKey[] = []
+  const blockedValues = new Map<IdentifierKey, string>()
+  const codec = rules.codec
+  const block = (rule: IdentifierRule, value: string): void => {
+    const key = codec.storedKey(rule.name, value)
+    blocked.push(key)
+    blockedValues.set(key, value)
+  }
   const add = (rule: IdentifierRule, raw: unknown): void => {
     const text = asText(raw)
     if (text === null) return
     const value = rule.normalize(text)
     if (value === null || value === '') {
-      if (text.trim() !== '') blocked.push(identifierKey(rule.name, text.trim()))
+      if (text.trim() !== '') block(rule, text.trim())
       return
     }
-    const key = identifierKey(rule.name, value)
-    if (rule.isBlocked(value)) blocked.push(key)
-    else if (!found.has(key)) found.set(key, { key, type: rule.name, value, rule })
+    if (rule.isBlocked(value)) {
+      block(rule, value)
+      return
+    }
+    const stored = codec.storedValue(rule.name, value)
+    const key = identifierKey(rule.name, stored)
+    if (!found.has(key)) found.set(key, { key, type: rule.name, value: stored, clear: value, rule })
   }
   for (const rule of rules.types) {
     for (const path of rule.paths) add(rule, at(event, path))
@@ -73,5 +92,5 @@ export function extractIdentifiers(
     if (rule) add(rule, event.previousId)
   }
   const identifiers = [...found.values()].sort((a, b) => a.rule.priority - b.rule.priority)
-  return { identifiers, blocked }
+  return { identifiers, blocked, blockedValues }
 }

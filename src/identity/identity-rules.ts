@@ -2,6 +2,7 @@
 import { DEFAULT_MAX_PROFILE_IDENTIFIERS, parseWindow, type IdentifierTypeConfig } from '../config/identity-types.js'
 import { ConfigError } from '../core/errors.js'
 import { createNormalizer, type Normalizer } from './normalize.js'
+import { CLEAR_IDENTIFIERS, type IdentifierCodec } from './identifier-codec.js'
 
 export interface IdentifierRule {
   readonly name: string
@@ -26,11 +27,18 @@ export interface IdentityRules {
   readonly types: readonly IdentifierRule[]
   /** Global size cap: no merge or attachment may give a profile more identifiers than this, whatever their types. */
   readonly maxProfileSize: number
+  /** How values are stored: extraction keys every identifier with it (clear, or pseudonymous HMACs). */
+  readonly codec: IdentifierCodec
   byName(name: string): IdentifierRule | undefined
 }
 
-/** `maxProfileSize`: identity.maxProfileSize (the global cap beside each type's maxProfileIdentifiers); none when absent. */
-export function compileIdentityRules(types: readonly IdentifierTypeConfig[], defaultPhoneRegion: string, maxProfileSize = Infinity): IdentityRules {
+/**
+ * `maxProfileSize`: identity.maxProfileSize (the global cap beside each type's maxProfileIdentifiers); none when absent.
+ * `codec`: the state's identifier scheme (src/app/identifier-scheme.ts picks it); clear when absent.
+ */
+export function compileIdentityRules(
+  types: readonly IdentifierTypeConfig[], defaultPhoneRegion: string, maxProfileSize = Infinity, codec: IdentifierCodec = CLEAR_IDENTIFIERS,
+): IdentityRules {
   const compiled = [...types]
     .sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name))
     .map((t): IdentifierRule => {
@@ -55,5 +63,5 @@ export function compileIdentityRules(types: readonly IdentifierTypeConfig[], def
       })
     })
   const byName = new Map(compiled.map((r) => [r.name, r]))
-  return Object.freeze({ types: compiled, maxProfileSize, byName: (name: string) => byName.get(name) })
+  return Object.freeze({ types: compiled, maxProfileSize, codec, byName: (name: string) => byName.get(name) })
 }

@@ -2,8 +2,12 @@
  * @module IdentityStore port: identifier nodes, their owning profile, the append-only edge and merge logs, and the
  * graph guards (quarantined supernodes, the contacts that detect them, split rules written by unmerges).
  */
+import type { SealedIdentifierValue } from './identifier-codec.js'
 
-/** `type` and normalised `value` joined by a colon: `email:ann@example.com`. */
+/**
+ * `type` and stored `value` joined by a colon: `email:ann@example.com` in a clear state, `email:~<HMAC>` in a
+ * pseudonymous one (src/identity/identifier-codec.ts).
+ */
 export type IdentifierKey = string
 
 export function identifierKey(type: string, value: string): IdentifierKey {
@@ -122,6 +126,11 @@ export interface IdentityChanges {
   readonly matchRecords?: readonly MatchRecordWrite[]
   /** Real-time matching: pairs in the review band, queued for a person to decide. */
   readonly reviews?: readonly ReviewItem[]
+  /**
+   * Sealed clear values of pseudonymous keys (src/identity/identifier-codec.ts), kept by key; a key that has one
+   * keeps it (the first seal wins, so a re-resolution or a second rejection writes nothing new).
+   */
+  readonly values?: readonly SealedIdentifierValue[]
 }
 
 /** A profile's match record as stored: its normalised compared traits, JSON (see src/matching/realtime.ts). */

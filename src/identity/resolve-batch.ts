@@ -47,6 +47,8 @@ export interface Resolution {
 export interface BatchResolution {
   readonly resolutions: readonly Resolution[]
   readonly changes: IdentityChanges
+  /** The clear value of each stored key the batch's events carried (to seal those that get stored). */
+  readonly clearValues: ReadonlyMap<IdentifierKey, string>
 }
 
 /** Creation time of existing profiles (needed to pick the older profile as a merge winner). */
@@ -93,7 +95,7 @@ export async function resolveBatch(
   const keys = new Set<IdentifierKey>()
   const extractions = events.map((event) => {
     if (event.type === 'alias' && event.previousId !== undefined) {
-      keys.add(identifierKey('user_id', String(event.previousId)))
+      keys.add(rules.codec.storedKey('user_id', String(event.previousId)))
     }
     const extraction = extractIdentifiers(event, rules)
     for (const id of extraction.identifiers) keys.add(id.key)
@@ -124,6 +126,7 @@ export async function resolveBatch(
   const contacts: IdentifierContact[] = []
   const pairs = new Set<string>()
   const resolutions: Resolution[] = []
+  const clearValues = new Map<IdentifierKey, string>()
   const candidatePairs = new Set<string>()
   for (const x of extractions) {
     const ids = x.identifiers
@@ -136,8 +139,10 @@ export async function resolveBatch(
     let extraction = extractions[index]!
     if (event.type === 'alias' && event.previousId !== undefined) {
       // previousId is a user_id if one with that value exists (possibly created earlier in this batch).
-      extraction = extractIdentifiers(event, rules, (p) => (owner.has(identifierKey('user_id', p)) ? 'user_id' : undefined))
+      extraction = extractIdentifiers(event, rules, (p) => (owner.has(rules.codec.storedKey('user_id', p)) ? 'user_id' : undefined))
     }
+    for (const id of extraction.identifiers) clearValues.set(id.key, id.clear)
+    for (const [key, value] of extraction.blockedValues) clearValues.set(key, value)
     const isQuarantined = (key: IdentifierKey): boolean => guards.quarantined.has(key) || (quarantinedNow.get(key) ?? Infinity) <= index
     const quarantined = extraction.identifiers.filter((id) => isQuarantined(id.key))
     const ids = extraction.identifiers.filter((id) => !isQuarantined(id.key))
@@ -237,7 +242,7 @@ export async function resolveBatch(
 
   const quarantines = await detectSupernodes(contacts, owner, guards, rules, store, events, quarantinedNow)
   const matchChanges = match ? { matchRecords: matchWrites(match, repoints), reviews: match.reviews } : {}
-  return { resolutions, changes: { nodes: [...nodes.values()], repoints, edges, merges, rejections, contacts, quarantines, ...matchChanges } }
+  return { resolutions, changes: { nodes: [...nodes.values()], repoints, edges, merges, rejections, contacts, quarantines, ...matchChanges }, clearValues }
 }
 
 /** What real-time matching holds for one batch. */
@@ -421,7 +426,8 @@ function bestMatch(
     if (anchorKey === undefined) continue
     const rule = rules.byName(splitKeyType(anchorKey))
     if (!rule) continue
-    const probe: ExtractedIdentifier = { key: anchorKey, ...splitKey(anchorKey), rule }
+    // The probe is an identifier already stored: its clear value is not needed (nothing is stored for it).
+    const probe: ExtractedIdentifier = { key: anchorKey, ...splitKey(anchorKey), clear: '', rule }
     if (findConflict([...ids, probe], owner, members, rules, guards, time) !== null) continue
     return { profileId: top.profileId, probability: top.probability, weight: top.weight, decision: top.decision === 'auto-merge' ? 'auto-merge' : 'review', anchor: anchorKey }
   }

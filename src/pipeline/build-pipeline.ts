@@ -15,6 +15,7 @@ import { createResolveIdentityStage } from './stages/resolve-identity.js'
 import { createSuppressStage } from './stages/suppress.js'
 import { createUpdateProfilesStage } from './stages/update-profiles.js'
 import { OutboxPublisher } from './outbox-publisher.js'
+import { CLEAR_IDENTIFIERS, type IdentifierCodec } from '../identity/identifier-codec.js'
 
 /** Consumer group of the profile owners (partitioned profile updates) on events.resolved. */
 export const PROFILES_GROUP = 'tessera-profiles'
@@ -30,6 +31,8 @@ export interface PipelineParts {
   readonly profileState?: StateBackend
   readonly logger: PipelineLogger
   readonly onBatch?: PipelineRunnerOptions['onBatch']
+  /** The state's identifier codec (src/app/identifier-scheme.ts): how extraction keys identifiers. */
+  readonly identifiers: IdentifierCodec
 }
 
 /** The real-time matcher of identity.matching (its model file read and checked once), or null when it is off. */
@@ -42,12 +45,12 @@ export function realtimeMatching(config: TesseraConfig): RealtimeMatching | null
 }
 
 /** The identity runner's stages: with inline profile updates they also update profiles. */
-export function buildStages(config: TesseraConfig, output: EventLog): Stage[] {
+export function buildStages(config: TesseraConfig, output: EventLog, identifiers: IdentifierCodec = CLEAR_IDENTIFIERS): Stage[] {
   const partitioned = profileUpdatesMode(config) === 'partitioned'
-  const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion, config.identity.maxProfileSize)
+  const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion, config.identity.maxProfileSize, identifiers)
   const stages: Stage[] = [
     createDedupeStage(),
-    createSuppressStage(config),
+    createSuppressStage(config, rules),
     createEnrichStage({ sessionTimeoutMs: config.pipeline.sessionTimeoutMinutes * 60_000 }),
     createResolveIdentityStage(rules, { profileAges: partitioned ? 'identifiers' : 'profiles', matching: realtimeMatching(config) }),
   ]
@@ -81,7 +84,7 @@ export function buildPipeline(config: TesseraConfig, parts: PipelineParts): Runn
     logger: parts.logger,
     ...(parts.onBatch ? { onBatch: parts.onBatch } : {}),
   }
-  const runners: RunnerHandle[] = [new PipelineRunner({ ...RAW_INPUT, ...common, stages: buildStages(config, parts.output) })]
+  const runners: RunnerHandle[] = [new PipelineRunner({ ...RAW_INPUT, ...common, stages: buildStages(config, parts.output, parts.identifiers) })]
   if (profileUpdatesMode(config) === 'partitioned') {
     runners.push(new PipelineRunner({
       ...common,
@@ -93,7 +96,7 @@ export function buildPipeline(config: TesseraConfig, parts: PipelineParts): Runn
       state: parts.profileState ?? parts.state,
       stages: [createApplyProfilesStage({
         output: parts.output, timelineLimit: config.pipeline.timelineLimit,
-        rules: compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion, config.identity.maxProfileSize),
+        rules: compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion, config.identity.maxProfileSize, parts.identifiers),
       })],
     }))
     runners.push(new OutboxPublisher({ state: parts.state, output: parts.output, logger: parts.logger }))

@@ -2,6 +2,7 @@
  * @module Runs the pipeline beside the API: in a worker thread (default, so SQLite work never blocks HTTP and
  * the second core is used) or on the main thread (memory log, tests). Both expose the same handle.
  */
+import type { IdentifierCodec } from '../identity/identifier-codec.js'
 import { Worker } from 'node:worker_threads'
 import { profileUpdatesMode, type TesseraConfig } from '../config/config.js'
 import type { EventLog, TopicPartitionOffset } from '../log/event-log.js'
@@ -202,11 +203,13 @@ export interface InProcessPipelineOptions {
   readonly state: StateBackend
   readonly logger: PipelineLogger
   readonly onBatch?: (report: BatchReport) => void
+  /** The state's identifier codec (src/app/identifier-scheme.ts). */
+  readonly identifiers: IdentifierCodec
 }
 
 export function startInProcessPipeline(options: InProcessPipelineOptions): PipelineHandle {
   const runners = buildPipeline(options.config, {
-    input: options.input, output: options.output, state: options.state, logger: options.logger,
+    input: options.input, output: options.output, state: options.state, logger: options.logger, identifiers: options.identifiers,
     onBatch: (report) => {
       options.onBatch?.(report)
     },

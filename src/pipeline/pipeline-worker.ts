@@ -6,6 +6,9 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { profileUpdatesMode, type TesseraConfig } from '../config/config.js'
 import { openLog } from '../app/open-log.js'
 import { openState } from '../app/open-state.js'
+import { dataLayout } from '../app/data-layout.js'
+import { openIdentifierCodec } from '../app/identifier-scheme.js'
+import { openConfiguredKeyring } from '../governance/crypto/open-keyring.js'
 import { TOPICS } from '../log/event-log.js'
 import { logTopicSettings } from '../governance/retention/log-retention.js'
 import { buildPipeline } from './build-pipeline.js'
@@ -27,17 +30,21 @@ const logger: PipelineLogger = {
   error: (obj, msg) => post({ type: 'log', level: 'error', obj, msg }),
 }
 
-const input = await openLog(config, { path: paths.rawLog, readOnly: true, role: 'pipeline', logger })
-const output = await openLog(config, { path: paths.outputLog, role: 'pipeline-out', logger })
+// One keyring for this thread: its logs' sealing and the identifier codec share one cache of data keys.
+const keys = await openConfiguredKeyring(config, dataLayout(config.dataDir).dataDir)
+const keyring = keys?.keyring ?? null
+const input = await openLog(config, { path: paths.rawLog, readOnly: true, role: 'pipeline', logger, keyring })
+const output = await openLog(config, { path: paths.outputLog, role: 'pipeline-out', logger, keyring })
 await output.ensureTopic(TOPICS.resolved, config.log.partitions, logTopicSettings(config))
 await output.ensureTopic(TOPICS.deadLetter, 1, logTopicSettings(config))
 const state = await openState(config, paths.state)
 await state.migrate()
+const { codec: identifiers } = await openIdentifierCodec(config, state, keyring)
 // On PostgreSQL the profile owners get their own pool so both runners' transactions run at once.
 const profileState = profileUpdatesMode(config) === 'partitioned' && config.store.kind === 'postgres'
   ? await openState(config, paths.state) : undefined
 const runners = buildPipeline(config, {
-  input, output, state, ...(profileState ? { profileState } : {}), logger,
+  input, output, state, ...(profileState ? { profileState } : {}), logger, identifiers,
   onBatch: (report) => post({ type: 'batch', report }),
 })
 const report = (): void => post({ type: 'stats', stats: runners[0]!.stats, committed: runners.flatMap((r) => r.committedOffsets()) })
@@ -55,6 +62,7 @@ port.on('message', (msg: { type: string }) => {
     await input.close()
     await state.close()
     await profileState?.close()
+    await keys?.close()
     port.close()
   })()
 })

@@ -51,6 +51,8 @@ export interface ProfileReader {
   edges(profileId: string): Promise<readonly IdentityEdge[]>
   merges(profileId: string): Promise<readonly MergeRecord[]>
   rejections(profileId: string): Promise<readonly RejectedIdentifier[]>
+  /** The sealed clear values of these stored keys, where kept (pseudonymous state; none in a clear one). */
+  identifierValues(keys: readonly string[]): Promise<Map<string, string>>
   events(profileId: string, options: { limit: number; after?: TimelineCursor }): Promise<TimelinePage>
   /**
    * Surviving (not merged) profiles matching every condition, and every consent condition (by the profile's

@@ -2,6 +2,7 @@
  * @module Builds the Fastify application: tracking API, admin API, health, metrics and OpenAPI docs.
  * Takes ready-made ports; choosing adapters is the composition root's job (src/app/).
  */
+import type { IdentifierCodec } from '../identity/identifier-codec.js'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
@@ -48,6 +49,8 @@ export interface AppPorts {
   readonly clock: Clock
   readonly logger: Logger
   readonly normalizeIdentifier: (type: string, value: string) => string | null
+  /** The state's identifier codec (src/app/identifier-scheme.ts): how the identity routes key what they are given. */
+  readonly identifiers: IdentifierCodec
   readonly version: string
   /** Access policies and the audit log of every admin read. */
   readonly governance: Governance
@@ -140,7 +143,7 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
     access: ports.governance.access,
     engine: ports.governance.engine,
     audit: ports.governance.audit,
-    rules: compileIdentityRules(ports.config.identity.types, ports.config.identity.defaultPhoneRegion, ports.config.identity.maxProfileSize),
+    rules: compileIdentityRules(ports.config.identity.types, ports.config.identity.defaultPhoneRegion, ports.config.identity.maxProfileSize, ports.identifiers),
     // The unmerge writes through its own connection to the state (SQLite: the file the pipeline uses).
     openState: () => openState(ports.config, dataLayout(ports.config.dataDir).state),
     profileUpdates: profileUpdatesMode(ports.config),

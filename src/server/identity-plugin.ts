@@ -11,6 +11,7 @@
  * With partitioned profile updates, unmerge and accept change the identity graph at once and queue notices for the
  * profile owners, who rebuild the profile rows in order with their partitions (the answer says `rebuild: queued`).
  */
+import { revealKeys } from '../profiles/revealing-profile-reader.js'
 import type { FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import { Gauge } from 'prom-client'
@@ -104,15 +105,20 @@ export const identityPlugin: FastifyPluginAsync<IdentityPluginOptions> = async (
     request.admin = authenticate(request.headers.authorization)
   })
 
-  /** A `type:value` key as the pipeline stores it (value normalised), or a 400 saying what is wrong. */
-  function keyOf(raw: string, field: string): IdentifierKey {
+  /**
+   * A `type:value` key as the pipeline stores it (value normalised, then pseudonymised in a pseudonymous state), or a
+   * 400 saying what is wrong. `named` (when given) remembers stored → normalised clear key, for messages back.
+   */
+  function keyOf(raw: string, field: string, named?: Map<IdentifierKey, IdentifierKey>): IdentifierKey {
     const { type, value } = splitIdentifierKey(raw)
     if (!rules.byName(type)) {
       throw new ValidationError(field, `${JSON.stringify(type)} is not a configured identifier type (one of: ${rules.types.map((t) => t.name).join(', ')})`)
     }
     const normalized = normalize(type, value)
     if (normalized === null) throw new ValidationError(field, `${JSON.stringify(raw)} is not a valid ${type}`)
-    return `${type}:${normalized}`
+    const stored = rules.codec.storedKey(type, normalized)
+    named?.set(stored, `${type}:${normalized}`)
+    return stored
   }
 
   app.post<{ Params: { id: string }; Body: UnmergeBody }>('/v1/profiles/:id/unmerge', {
@@ -177,9 +183,10 @@ export const identityPlugin: FastifyPluginAsync<IdentityPluginOptions> = async (
     if ((body.identifier === undefined) === (body.edge === undefined)) {
       throw new ValidationError('.body', 'give exactly one of "identifier" (type:value) or "edge" ({"from": type:value, "to": type:value})')
     }
+    const named = new Map<IdentifierKey, IdentifierKey>()
     const target: UnmergeTarget = body.identifier !== undefined
-      ? { identifier: keyOf(body.identifier, '.body.identifier') }
-      : { edge: { from: keyOf(body.edge!.from, '.body.edge.from'), to: keyOf(body.edge!.to, '.body.edge.to') } }
+      ? { identifier: keyOf(body.identifier, '.body.identifier', named) }
+      : { edge: { from: keyOf(body.edge!.from, '.body.edge.from', named), to: keyOf(body.edge!.to, '.body.edge.to', named) } }
     const header = request.headers[PURPOSE_HEADER]
     const scope = access.scope(principal, Array.isArray(header) ? header[0] : header)
     const base = { kind: 'identity.unmerge', actor, action, purpose: scope.purpose, legalBasis: scope.legalBasis }
@@ -203,7 +210,7 @@ export const identityPlugin: FastifyPluginAsync<IdentityPluginOptions> = async (
     } catch (error) {
       const seq = await audit.record({ ...base, subjects: [profileId], decision: 'error', policyIds: decision.policyIds, reason: (error as Error).message.slice(0, 300), detail: { targetType } })
       void reply.header('x-tessera-audit-seq', String(seq))
-      throw error
+      throw inClear(error, named)
     }
     // The audit entry names the profiles and the kind of identifier, never identifier values (the log is permanent).
     const seq = await audit.record({
@@ -216,9 +223,10 @@ export const identityPlugin: FastifyPluginAsync<IdentityPluginOptions> = async (
     })
     void reply.header('x-tessera-audit-seq', String(seq))
     request.log.info({ profileId, parts: outcome.profiles.length, principal: principal.name, unmergeSeq: outcome.seq }, 'profile unmerged')
+    const clear = await revealKeys(reader, rules.codec, outcome.profiles.flatMap((p) => p.identifiers))
     return {
       profileId: outcome.profileId, unmergeSeq: outcome.seq, rebuild: outcome.rebuild, complete: outcome.complete, unattributedEvents: outcome.unattributedEvents,
-      profiles: outcome.profiles.map((p) => ({ profileId: p.profileId, kept: p.kept, eventCount: p.eventCount, identifiers: [...p.identifiers] })),
+      profiles: outcome.profiles.map((p) => ({ profileId: p.profileId, kept: p.kept, eventCount: p.eventCount, identifiers: p.identifiers.map(clear) })),
     }
   })
 
@@ -262,9 +270,10 @@ export const identityPlugin: FastifyPluginAsync<IdentityPluginOptions> = async (
     scope.requireSystem('readAudit', 'audit')
     await report()
     const list = await (await state()).transaction((tx) => tx.identity.quarantineList({ limit: request.query.limit, ...(request.query.after === undefined ? {} : { afterSeq: request.query.after }) }))
+    const clear = await revealKeys(reader, rules.codec, list.map((q) => q.key))
     return {
       quarantined: list.map((q) => ({
-        seq: q.seq, key: q.key, profiles: q.profiles, threshold: q.threshold,
+        seq: q.seq, key: clear(q.key), profiles: q.profiles, threshold: q.threshold,
         window: q.windowMs === 0 ? 'ever' : `${Math.round(q.windowMs / 3_600_000)}h`, cause: q.cause, messageId: q.messageId,
         time: new Date(q.time).toISOString(),
       })),
@@ -417,4 +426,12 @@ export const identityPlugin: FastifyPluginAsync<IdentityPluginOptions> = async (
       return { seq, status: outcome.status, profileId: outcome.profileId, merged: outcome.merged }
     })
   }
+}
+
+/** A refusal naming the stored keys of what the caller gave, reworded with the keys as the caller gave them. */
+function inClear(error: unknown, named: ReadonlyMap<IdentifierKey, IdentifierKey>): unknown {
+  if (!(error instanceof TesseraError)) return error
+  let message = error.message
+  for (const [stored, clear] of named) if (stored !== clear) message = message.split(stored).join(clear)
+  return message === error.message ? error : new TesseraError(error.code, message, { cause: error })
 }

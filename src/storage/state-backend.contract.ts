@@ -16,6 +16,14 @@ import { RealtimeMatching } from '../matching/realtime.js'
 import { trainedPersonModel } from '../matching/testing/realtime-model.js'
 import type { ProfileRecord, TimelineEvent } from '../profiles/profile-store.js'
 import type { StateBackend } from './state-backend.js'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PseudonymousIdentifiers } from '../identity/identifier-codec.js'
+import { Keyring } from '../governance/crypto/keyring.js'
+import { LocalKeyFile } from '../governance/crypto/local-key-file.js'
+import { SqliteDataKeyStore } from './sqlite/data-key-store.js'
+import { RevealingProfileReader } from '../profiles/revealing-profile-reader.js'
 
 /** A fresh, empty backend under test and how to dispose of it (close it, delete its files or schema). */
 export interface StateBackendFixture {
@@ -70,6 +78,78 @@ export function runStateBackendContract(name: string, create: () => Promise<Stat
     afterEach(async () => {
       await fixture?.cleanup()
       fixture = undefined
+    })
+
+    describe('pseudonymous identifiers', () => {
+      let keysDir: string
+      let keyStore: SqliteDataKeyStore
+      beforeEach(async () => {
+        keysDir = mkdtempSync(join(tmpdir(), 'tessera-contract-keys-'))
+        keyStore = new SqliteDataKeyStore(join(keysDir, 'keys.db'))
+        await keyStore.migrate()
+      })
+      afterEach(async () => {
+        await keyStore.close()
+        rmSync(keysDir, { recursive: true, force: true })
+      })
+      const codec = async (): Promise<PseudonymousIdentifiers> => new PseudonymousIdentifiers(await Keyring.open({
+        kms: LocalKeyFile.load({ keyFile: join(keysDir, 'master.key'), env: {}, create: true }), store: keyStore, cacheTtlMs: 60_000,
+      }))
+
+      it('records the proposed scheme on an empty graph once, and keeps clear keys for a graph written before schemes', async () => {
+        expect(await backend().identifierScheme('hmac-sha256:aaaa')).toBe('hmac-sha256:aaaa')
+        expect(await backend().identifierScheme('clear')).toBe('hmac-sha256:aaaa')
+        await backend().reset()
+        expect(await backend().identifierScheme('clear')).toBe('clear')
+        await backend().reset()
+        await run([rawEvent('identify', { userId: 'legacy' })])
+        await backend().transaction((tx) => tx.identity.recordUnmerge({
+          profileId: 'p', kind: 'identifier', target: 'user_id:legacy', principal: 'cli:test', reason: '', result: [], time: 1,
+        }, [['user_id:legacy', 'user_id:other']]))
+        // A reset keeps the scheme of a state whose operators' split rules name its keys.
+        await backend().reset()
+        expect(await backend().identifierScheme('hmac-sha256:bbbb')).toBe('clear')
+      })
+
+      it('resolves through pseudonymous keys only, and keeps each clear value sealed for the reader', async () => {
+        const ids = await codec()
+        const pseudoRules = compileIdentityRules(DEFAULT_IDENTIFIER_TYPES, 'US', Infinity, ids)
+        const events = [
+          rawEvent('identify', { userId: 'u-ann', anonymousId: 'a-ann', traits: { email: 'Ann@Example.com' } }),
+          rawEvent('identify', { userId: 'u-ann', traits: { email: 'not-an-address' } }),
+          rawEvent('alias', { userId: 'u-ann', previousId: 'a-ann' }),
+        ]
+        const result = await backend().transaction(async (tx) => {
+          const r = await resolveBatch(events, pseudoRules, tx.identity, null)
+          const values = await ids.seal([...r.changes.nodes, ...r.changes.rejections].map((n) => ({ key: n.key, value: r.clearValues.get(n.key)!, profileId: n.profileId })))
+          await tx.identity.apply({ ...r.changes, values })
+          return r
+        })
+        expect(new Set(result.resolutions.map((r) => r.profileId)).size).toBe(1)
+        const keys = result.changes.nodes.map((n) => n.key)
+        expect(keys).toHaveLength(3)
+        for (const k of keys) expect(k).toMatch(/^(user_id|anonymous_id|email):~[A-Za-z0-9_-]{43}$/)
+        expect(result.changes.rejections.map((r) => r.key)).toEqual([ids.storedKey('email', 'not-an-address')])
+        const reader = backend().reader()
+        try {
+          const pid = result.resolutions[0]!.profileId
+          expect(await reader.profileIdByIdentifier('email', ids.storedValue('email', 'ann@example.com'))).toBe(pid)
+          const sealed = await reader.identifierValues([...keys, ids.storedKey('email', 'not-an-address'), 'email:~unknown'])
+          expect(sealed.size).toBe(4)
+          for (const v of sealed.values()) expect(v).not.toMatch(/ann|u-ann|a-ann|not-an-address/i)
+          const clear = await ids.reveal([...sealed].map(([key, s]) => ({ key, sealed: s })))
+          expect([...clear.values()].sort()).toEqual(['anonymous_id:a-ann', 'email:ann@example.com', 'email:not-an-address', 'user_id:u-ann'])
+          const revealing = new RevealingProfileReader(reader, ids)
+          expect((await revealing.identities(pid)).map((n) => `${n.type}:${n.value}`).sort()).toEqual(['anonymous_id:a-ann', 'email:ann@example.com', 'user_id:u-ann'])
+          expect(await revealing.profileIdByIdentifier('user_id', 'u-ann')).toBe(pid)
+          expect((await revealing.rejections(pid)).map((r) => r.key)).toEqual(['email:not-an-address'])
+        } finally {
+          await reader.close()
+        }
+        // The same values resolve to the same profile in a later batch (the pseudonyms are stable).
+        const again = await backend().transaction((tx) => resolveBatch([rawEvent('track', { anonymousId: 'a-ann', event: 'x' })], pseudoRules, tx.identity, null))
+        expect(again.resolutions[0]!.profileId).toBe(result.resolutions[0]!.profileId)
+      })
     })
 
     describe('stores', () => {

@@ -34,7 +34,16 @@ export interface StateBackend {
   transaction<T>(work: (tx: StateTransaction) => Promise<T>): Promise<T>
   /** Read side for the admin API; safe to use while a pipeline writes (its own connection). */
   reader(): ProfileReader
-  /** Deletes all derived state (profiles, identity, dedupe, sessions, offsets) for a replay. */
+  /**
+   * The identifier scheme of this state (src/identity/identifier-codec.ts), recorded once: the recorded one when there
+   * is one; else `proposed` for a state whose graph is empty, and `clear` for a graph written before schemes were
+   * recorded (its keys are clear). Called after `migrate()`, by each process before it reads or writes identifiers.
+   */
+  identifierScheme(proposed: string): Promise<string>
+  /**
+   * Deletes all derived state (profiles, identity, dedupe, sessions, offsets) for a replay; with no split rule or
+   * unmerge recorded it also forgets the identifier scheme, so the replay's graph takes the scheme proposed then.
+   */
   reset(): Promise<void>
   close(): Promise<void>
 }

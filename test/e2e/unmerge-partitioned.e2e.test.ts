@@ -6,6 +6,8 @@
  * runner retries a store failure in place; a process that dies instead is redelivered the batch by the group,
  * which scaleout-faults tests) and must not count anything twice.
  */
+import { openIdentifierCodec } from '../../src/app/identifier-scheme.js'
+import { openConfiguredKeyring } from '../../src/governance/crypto/open-keyring.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -247,10 +249,13 @@ if (url && kafka) {
       const state = await openState(config, '')
       const owners = await openState(config, '')
       await state.migrate()
-      closers.push(() => input.close(), () => output.close(), () => state.close(), () => owners.close())
+      // The identifier codec of the state (pseudonymous: the API recorded the scheme when it opened it).
+      const keys = await openConfiguredKeyring(config, temp.dir)
+      const { codec: identifiers } = await openIdentifierCodec(config, state, keys?.keyring ?? null)
+      closers.push(() => input.close(), () => output.close(), () => state.close(), () => owners.close(), async () => { await keys?.close() })
       const crashing = crashOnceAfterUnmerge(owners)
       const logger = { info: () => undefined, warn: () => undefined, error: () => undefined }
-      runners = buildPipeline(config, { input, output, state, profileState: crashing.backend, logger })
+      runners = buildPipeline(config, { input, output, state, profileState: crashing.backend, logger, identifiers })
       for (const r of runners) r.start()
 
       const c = client(api.url)
@@ -279,6 +284,7 @@ function crashOnceAfterUnmerge(inner: StateBackend): { backend: StateBackend; cr
   const backend: StateBackend = {
     kind: inner.kind,
     migrate: () => inner.migrate(),
+    identifierScheme: (proposed) => inner.identifierScheme(proposed),
     reader: () => inner.reader(),
     reset: () => inner.reset(),
     close: () => inner.close(),

@@ -7,7 +7,10 @@
  *
  * Key hierarchy: master key (KMS) → wraps the keyring root (32 random bytes, row `~root`) and every data key. The
  * pseudonym key is HKDF(root, "tessera/subject-pseudonym/v1"): it survives master key rotations (the root is only
- * re-wrapped), so a subject keeps its pseudonym and its partition forever.
+ * re-wrapped), so a subject keeps its pseudonym and its partition forever. The identifier key is HKDF(root,
+ * "tessera/identifier-pseudonym/v1"): the state stores (identity graph, consent ledger) keep identifier values as
+ * HMACs under it (src/identity/identifier-codec.ts), a key apart so a log subject's pseudonym and an identifier's
+ * never coincide.
  *
  * Opening fails closed: if the store holds keys, the master key that wrapped the root must be there; a missing
  * or wrong key is an error at start, never a silent new keyring.
@@ -52,6 +55,9 @@ export class Keyring {
   readonly #cache = new Map<string, Cached>()
   /** subject → pseudonym, so a busy subject's HMAC is computed once (memory only, bounded like the key cache). */
   readonly #pseudonyms = new Map<string, string>()
+  readonly #identifierKey: Buffer
+  /** `type\0value` → identifier pseudonym (memory only, bounded like the key cache). */
+  readonly #identifierPseudonyms = new Map<string, string>()
 
   /** Opens the keyring over a migrated store; creates the root on first use of an empty store. */
   static async open(options: KeyringOptions): Promise<Keyring> {
@@ -72,15 +78,40 @@ export class Keyring {
     } catch (cause) {
       throw new ConfigError(`cannot open the keyring: ${(cause as Error).message}`, 'governance.encryption')
     }
-    return new Keyring(options, Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'tessera/subject-pseudonym/v1', 32)))
+    const derive = (label: string): Buffer => Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), label, 32))
+    return new Keyring(options, derive('tessera/subject-pseudonym/v1'), derive('tessera/identifier-pseudonym/v1'))
   }
 
-  private constructor(options: KeyringOptions, pseudonymKey: Buffer) {
+  private constructor(options: KeyringOptions, pseudonymKey: Buffer, identifierKey: Buffer) {
     this.#kms = options.kms
     this.#store = options.store
     this.#ttl = options.cacheTtlMs
     this.#now = options.now ?? Date.now
     this.#pseudonymKey = pseudonymKey
+    this.#identifierKey = identifierKey
+  }
+
+  /**
+   * The pseudonym of an identifier value of a type: HMAC-SHA256 of `type NUL value` under the identifier key,
+   * base64url (43 characters). Memoised, so a returning visitor's identifiers cost a map lookup.
+   */
+  identifierPseudonym(type: string, value: string): string {
+    const text = `${type}\u0000${value}`
+    let p = this.#identifierPseudonyms.get(text)
+    if (p === undefined) {
+      p = createHmac('sha256', this.#identifierKey).update(text, 'utf8').digest('base64url')
+      if (this.#identifierPseudonyms.size >= MAX_CACHED) this.#identifierPseudonyms.delete(this.#identifierPseudonyms.keys().next().value!)
+      this.#identifierPseudonyms.set(text, p)
+    }
+    return p
+  }
+
+  /**
+   * A fingerprint of the identifier key (16 hex digits of an HMAC of a fixed text): a state store records it, so
+   * opening it with another keyring (a lost keys.db replaced by a fresh one) fails instead of missing every lookup.
+   */
+  identifierKeyFingerprint(): string {
+    return createHmac('sha256', this.#identifierKey).update('tessera/identifier-key-fingerprint/v1', 'utf8').digest('hex').slice(0, 16)
   }
 
   /** The subject's pseudonym: HMAC-SHA256 under the keyring's pseudonym key, base64url (43 characters). */

@@ -65,3 +65,8 @@ export async function openKeyring(config: TesseraConfig, dataDir: string, env: R
     throw error
   }
 }
+
+/** The keyring this configuration uses: always when encryption is on; when off, only one that already holds keys. */
+export function openConfiguredKeyring(config: TesseraConfig, dataDir: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<OpenedKeyring | null> {
+  return config.governance.encryption.enabled ? openKeyring(config, dataDir, env) : openExistingKeyring(config, dataDir, env)
+}

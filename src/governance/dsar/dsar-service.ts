@@ -71,6 +71,11 @@ export interface DsarServiceOptions {
   readonly identifierOf: (text: string, field: string) => { type: string; value: string; key: string }
   /** Appends events to events.raw (the correction's identify). */
   readonly appendRaw: (events: readonly RawEvent[]) => Promise<void>
+  /**
+   * The stored key of a clear `type:value` key (the state's identifier codec: itself, or `type:~<HMAC>`): the
+   * suppression list and the state stores hold stored keys.
+   */
+  readonly storedKey: (key: string) => string
   /** Destroys the data keys of these event-log subjects (the keyring's `shred`); null when encryption was never on. */
   readonly shred: ((subjects: readonly string[]) => Promise<number>) | null
 }
@@ -321,8 +326,9 @@ export class DsarService {
     const now = this.#o.clock.now()
     const known = profileId === null ? [] : (await this.#o.reader.identities(profileId)).map((i) => i.key)
     const keys = [...new Set([r.identifier, ...known])]
+    const storedKeys = [...new Set(keys.map((k) => this.#o.storedKey(k)))]
     // Suppress first: an event arriving while the rows are deleted is dropped instead of recreating the person.
-    await this.#o.suppression.add(keys, r.id, now)
+    await this.#o.suppression.add(storedKeys, r.id, now)
     let tombstones = 0
     if (this.#o.ledger) {
       const withRecords: string[] = []
@@ -343,12 +349,14 @@ export class DsarService {
     if (profileId !== null) {
       const erasure = await this.#o.openErasure()
       try {
-        const done = await erasure.erase(profileId)
+        const done = await erasure.erase(profileId, keys.map((k) => k.slice(k.indexOf(':') + 1)))
         deleted = done.deleted
         profiles = done.profileIds.length
-        const late = done.identifierKeys.filter((k) => !keys.includes(k))
+        // Identifiers that joined the profile between the read above and the deletion (stored keys: a pseudonymous
+        // one names no raw-log subject; its records are still shredded with the profile's keys and suppressed).
+        const late = done.identifierKeys.filter((k) => !storedKeys.includes(k))
         if (late.length > 0) await this.#o.suppression.add(late, r.id, now)
-        allKeys.push(...late)
+        allKeys.push(...late.filter((k) => !k.includes(':~')))
         profileIds.push(...done.profileIds)
       } finally {
         await erasure.close()

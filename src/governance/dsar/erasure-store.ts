@@ -14,16 +14,22 @@ export interface ErasureResult {
 }
 
 export interface ErasureStore {
-  /** Erases the profile `profileId` (canonical) and everything merged into it. */
-  erase(profileId: string): Promise<ErasureResult>
+  /**
+   * Erases the profile `profileId` (canonical) and everything merged into it. `values`: the person's identifier values
+   * in clear (the keys of their sessions), beside the stored values of their identifiers (which are pseudonyms in a
+   * pseudonymous state).
+   */
+  erase(profileId: string, values?: readonly string[]): Promise<ErasureResult>
   close(): Promise<void>
 }
 
 /**
  * Tables and the condition a row is erased on: `M` is the set of profile ids, `K` the identifier keys, `V` the raw
- * identifier values (session keys). Optional tables are skipped when absent (older schema).
+ * identifier values (session keys: the stored values and the clear ones the caller gives). Optional tables are skipped when absent (older schema).
  */
 export const ERASURE_TABLES: readonly { readonly table: string; readonly where: string; readonly optional?: boolean }[] = [
+  // First, while the rejections still say which refused keys were the person's.
+  { table: 'identifier_values', where: 'key IN K OR key IN (SELECT key FROM identity_rejections WHERE profile_id IN M)', optional: true },
   { table: 'identity_edges', where: 'from_key IN K OR to_key IN K' },
   { table: 'profile_merges', where: 'winner IN M OR loser IN M' },
   { table: 'identity_rejections', where: 'profile_id IN M OR key IN K' },

@@ -37,7 +37,7 @@ export function createResolveIdentityStage(rules: IdentityRules, options: Resolv
         options.matching ?? null,
         quarantined,
       )
-      let { resolutions, changes } = await resolve()
+      let { resolutions, changes, clearValues } = await resolve()
       // A supernode this batch revealed is quarantined from the event that crossed the threshold on, for the rest of
       // the batch too: resolve it again (resolution only reads the store; nothing was written yet). Rare, and
       // bounded: each round adds at least one key.
@@ -49,7 +49,7 @@ export function createResolveIdentityStage(rules: IdentityRules, options: Resolv
           const at = items.findIndex((i) => i.event.messageId === q.messageId)
           from.set(q.key, at < 0 ? 0 : at)
         }
-        ;({ resolutions, changes } = await resolve(from))
+        ;({ resolutions, changes, clearValues } = await resolve(from))
       }
       if (found.length > 0) changes = { ...changes, quarantines: [...found, ...(changes.quarantines ?? [])] }
       items.forEach((item, n) => {
@@ -57,7 +57,13 @@ export function createResolveIdentityStage(rules: IdentityRules, options: Resolv
         item.profileId = r.profileId
         item.merged = r.merged
       })
-      await batch.tx.identity.apply(changes)
+      // The clear value of every key stored for the first time, sealed under its profile's data key (pseudonymous
+      // state; nothing in clear mode): new identifiers, and refused ones (a rejection names a key that is no node).
+      const toSeal = new Map<string, { key: string; value: string; profileId: string }>()
+      for (const n of changes.nodes) toSeal.set(n.key, { key: n.key, value: clearValues.get(n.key) ?? '', profileId: n.profileId })
+      for (const r of changes.rejections) if (!toSeal.has(r.key)) toSeal.set(r.key, { key: r.key, value: clearValues.get(r.key) ?? '', profileId: r.profileId })
+      const values = await rules.codec.seal([...toSeal.values()].filter((e) => e.value !== ''))
+      await batch.tx.identity.apply(values.length > 0 ? { ...changes, values } : changes)
       batch.counts.merges = (batch.counts.merges ?? 0) + changes.merges.length
       batch.counts.rejectedIdentifiers = (batch.counts.rejectedIdentifiers ?? 0) + changes.rejections.length
       if (options.matching) {

@@ -6,8 +6,10 @@
  * Opens the privacy store (and the keyring) on its first batch.
  */
 import type { TesseraConfig } from '../../config/config.js'
-import { compileIdentityRules } from '../../identity/identity-rules.js'
+import type { IdentityRules } from '../../identity/identity-rules.js'
 import { extractIdentifiers } from '../../identity/extract-identifiers.js'
+import { CLEAR_SCHEME } from '../../identity/identifier-codec.js'
+import { identifierKey } from '../../identity/identity-store.js'
 import { SuppressionList, loadOrCreateSuppressionKey, suppressionKeyPath } from '../../governance/dsar/suppression.js'
 import { openPrivacyStore } from '../../governance/open-privacy.js'
 import type { PrivacyStore } from '../../governance/privacy-store.js'
@@ -15,8 +17,8 @@ import { openExistingKeyring, openKeyring, type OpenedKeyring } from '../../gove
 import { dataLayout } from '../../app/data-layout.js'
 import { live, type BatchContext, type Stage } from '../stage.js'
 
-export function createSuppressStage(config: TesseraConfig): Stage {
-  const rules = compileIdentityRules(config.identity.types, config.identity.defaultPhoneRegion, config.identity.maxProfileSize)
+/** `rules`: the identity rules of the state (their codec keys identifiers as the suppression list stores them). */
+export function createSuppressStage(config: TesseraConfig, rules: IdentityRules): Stage {
   let store: Promise<PrivacyStore> | null = null
   let list: Promise<SuppressionList> | null = null
   const open = (): Promise<SuppressionList> => {
@@ -46,7 +48,10 @@ export function createSuppressStage(config: TesseraConfig): Stage {
       const suppression = await open()
       // One cheap query per batch while nobody is erased, instead of hashing every identifier of every event.
       if (await suppression.isEmpty()) return
-      const keysOf = items.map((i) => extractIdentifiers(i.event, rules).identifiers.map((x) => x.key))
+      // A pseudonymous state also checks the clear keys: suppressions recorded while its graph was clear (before a
+      // replay rebuilt it pseudonymous) name those, and must keep the erased out.
+      const both = rules.codec.scheme !== CLEAR_SCHEME
+      const keysOf = items.map((i) => extractIdentifiers(i.event, rules).identifiers.flatMap((x) => (both ? [x.key, identifierKey(x.type, x.clear)] : [x.key])))
       const suppressed = await suppression.suppressedAmong([...new Set(keysOf.flat())])
       if (suppressed.size === 0) return
       const subjects: string[] = []

@@ -130,8 +130,19 @@ export class PostgresStateBackend implements StateBackend {
     return new PostgresProfileReader(this.#createPool({ ...this.#options, poolSize: Math.min(READER_POOL_SIZE, this.#options.poolSize) }))
   }
 
+  async identifierScheme(proposed: string): Promise<string> {
+    // First writer wins (ON CONFLICT): every process of a deployment then reads the same scheme.
+    await run(this.#pool, 'record the identifier scheme',
+      `INSERT INTO state_meta (name, value)
+       SELECT 'identifier_scheme', CASE WHEN EXISTS (SELECT 1 FROM identifiers) OR EXISTS (SELECT 1 FROM identity_splits) OR EXISTS (SELECT 1 FROM identity_unmerges) THEN 'clear' ELSE $1 END
+       ON CONFLICT (name) DO NOTHING`, [proposed])
+    const { rows } = await run<{ value: string }>(this.#pool, 'read the identifier scheme', "SELECT value FROM state_meta WHERE name = 'identifier_scheme'")
+    return rows[0]!.value
+  }
+
   async reset(): Promise<void> {
-    await run(this.#pool, 'reset the state', `TRUNCATE ${DERIVED_TABLES.join(', ')} RESTART IDENTITY`)
+    await run(this.#pool, 'reset the state', `TRUNCATE ${DERIVED_TABLES.join(', ')} RESTART IDENTITY;
+      DELETE FROM state_meta WHERE name = 'identifier_scheme' AND NOT EXISTS (SELECT 1 FROM identity_splits) AND NOT EXISTS (SELECT 1 FROM identity_unmerges)`)
   }
 
   async close(): Promise<void> {

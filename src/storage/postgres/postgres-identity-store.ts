@@ -92,6 +92,13 @@ export class PostgresIdentityStore implements IdentityStore {
         [nodes.map((n) => n.key), nodes.map((n) => n.type), nodes.map((n) => n.value), nodes.map((n) => n.profileId),
           nodes.map((n) => n.firstSeen)])
     }
+    const values = changes.values ?? []
+    if (values.length > 0) {
+      const sorted = lastWinsSorted(values, (v) => v.key)
+      await run(this.#db, 'write sealed identifier values',
+        `INSERT INTO identifier_values (key, sealed) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (key) DO NOTHING`,
+        [sorted.map((v) => v.key), sorted.map((v) => v.sealed)])
+    }
     const edges = changes.edges
     if (edges.length > 0) {
       await run(this.#db, 'append identity edges',

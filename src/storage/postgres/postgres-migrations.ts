@@ -172,6 +172,11 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER identity_audit_quarantine AFTER INSERT ON identity_quarantine REFERENCING NEW TABLE AS fresh
     FOR EACH STATEMENT EXECUTE FUNCTION identity_audit_quarantine();
   `,
+  // 6: pseudonymous identifier keys and the state's settings (mirrors sqlite-migrations.ts, version 6)
+  `
+  CREATE TABLE identifier_values (key text PRIMARY KEY, sealed text NOT NULL);
+  CREATE TABLE state_meta (name text PRIMARY KEY, value text NOT NULL);
+  `,
 ]
 
 /** Tables holding state derived from the log (a replay rebuilds them); splits and unmerges are kept (sqlite-migrations.ts). */
@@ -179,7 +184,7 @@ export const DERIVED_TABLES = [
   'identifiers', 'identity_edges', 'profile_merges', 'identity_rejections', 'profiles', 'profile_events',
   'dedupe_keys', 'sessions', 'consumer_offsets', 'identity_contacts', 'identity_quarantine',
   'identity_match_records', 'identity_match_keys', 'profile_outbox', 'profile_routes', 'profile_trimmed',
-  'identity_audit_outbox',
+  'identity_audit_outbox', 'identifier_values',
 ] as const
 
 /** Creates the schema if needed and applies the missing migrations, one transaction each. */

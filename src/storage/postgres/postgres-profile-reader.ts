@@ -72,6 +72,13 @@ export class PostgresProfileReader implements ProfileReader {
     return rows.map((r) => ({ winner: r.winner, loser: r.loser, messageId: r.message_id, rule: r.rule, eventTime: num(r.event_time) }))
   }
 
+  async identifierValues(keys: readonly string[]): Promise<Map<string, string>> {
+    if (keys.length === 0) return new Map()
+    const { rows } = await run<{ key: string; sealed: string }>(this.#pool, 'read sealed identifier values',
+      'SELECT key, sealed FROM identifier_values WHERE key = ANY($1::text[])', [[...new Set(keys)]])
+    return new Map(rows.map((r) => [r.key, r.sealed]))
+  }
+
   async rejections(profileId: string): Promise<readonly RejectedIdentifier[]> {
     const { rows } = await run<{ key: string; message_id: string; reason: RejectionReason; profile_id: string; event_time: string }>(this.#pool,
       'read rejections',

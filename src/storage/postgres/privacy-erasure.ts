@@ -18,7 +18,7 @@ export class PostgresErasureStore implements ErasureStore {
     this.#pool = pool
   }
 
-  async erase(profileId: string): Promise<ErasureResult> {
+  async erase(profileId: string, values: readonly string[] = []): Promise<ErasureResult> {
     let client: PostgresClient
     try {
       client = await this.#pool.connect()
@@ -32,7 +32,7 @@ export class PostgresErasureStore implements ErasureStore {
          SELECT id FROM members`, [profileId])
       const members = m.map((r) => r.id)
       const { rows: ids } = await run<{ key: string; value: string }>(client, 'read identifiers', 'SELECT key, value FROM identifiers WHERE profile_id = ANY($1::text[])', [members])
-      const sets = { M: members, K: ids.map((i) => i.key), V: ids.map((i) => i.value) }
+      const sets = { M: members, K: ids.map((i) => i.key), V: [...new Set([...ids.map((i) => i.value), ...values])] }
       const deleted: Record<string, number> = {}
       for (const t of ERASURE_TABLES) {
         if (t.optional) {

@@ -23,13 +23,13 @@ export class SqliteErasureStore implements ErasureStore {
     this.#db.pragma('secure_delete = ON')
   }
 
-  async erase(profileId: string): Promise<ErasureResult> {
+  async erase(profileId: string, values: readonly string[] = []): Promise<ErasureResult> {
     this.#db.exec('BEGIN IMMEDIATE')
     try {
       const members = (this.#db.prepare(`WITH RECURSIVE members(id) AS (SELECT ? UNION SELECT p.id FROM profiles p JOIN members m ON p.merged_into = m.id)
         SELECT id FROM members`).all(profileId) as { id: string }[]).map((r) => r.id)
       const ids = this.#db.prepare('SELECT key, value FROM identifiers WHERE profile_id IN (SELECT value FROM json_each(?))').all(JSON.stringify(members)) as { key: string; value: string }[]
-      const params = { m: JSON.stringify(members), k: JSON.stringify(ids.map((i) => i.key)), v: JSON.stringify(ids.map((i) => i.value)) }
+      const params = { m: JSON.stringify(members), k: JSON.stringify(ids.map((i) => i.key)), v: JSON.stringify([...new Set([...ids.map((i) => i.value), ...values])]) }
       const deleted: Record<string, number> = {}
       for (const t of ERASURE_TABLES) {
         if (t.optional && !this.#db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t.table)) continue

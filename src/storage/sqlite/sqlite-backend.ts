@@ -30,6 +30,13 @@ function open(path: string, readonly: boolean): SqliteDatabase {
   return db as unknown as SqliteDatabase
 }
 
+/**
+ * A reset graph holding no operator decision naming keys (split rules, unmerges) is rebuilt by the replay from the
+ * log: it takes the scheme proposed then (how a clear state becomes pseudonymous).
+ */
+export const FORGET_SCHEME = `DELETE FROM state_meta WHERE name = 'identifier_scheme'
+  AND NOT EXISTS (SELECT 1 FROM identity_splits) AND NOT EXISTS (SELECT 1 FROM identity_unmerges)`
+
 export class SqliteStateBackend implements StateBackend {
   readonly kind = 'sqlite'
   readonly #options: SqliteBackendOptions
@@ -80,10 +87,29 @@ export class SqliteStateBackend implements StateBackend {
     return openSqliteProfileReader(this.#options.path)
   }
 
+  async identifierScheme(proposed: string): Promise<string> {
+    this.#db.exec('BEGIN IMMEDIATE')
+    try {
+      const held = this.#db.prepare("SELECT value FROM state_meta WHERE name = 'identifier_scheme'").get() as { value: string } | undefined
+      let scheme = held?.value
+      if (scheme === undefined) {
+        const written = this.#db.prepare('SELECT EXISTS (SELECT 1 FROM identifiers) OR EXISTS (SELECT 1 FROM identity_splits) OR EXISTS (SELECT 1 FROM identity_unmerges) AS n').get() as { n: number }
+        scheme = written.n ? 'clear' : proposed
+        this.#db.prepare("INSERT INTO state_meta (name, value) VALUES ('identifier_scheme', ?)").run(scheme)
+      }
+      this.#db.exec('COMMIT')
+      return scheme
+    } catch (error) {
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK')
+      throw error
+    }
+  }
+
   async reset(): Promise<void> {
     this.#db.exec('BEGIN IMMEDIATE')
     try {
       for (const table of DERIVED_TABLES) this.#db.exec(`DELETE FROM ${table}`)
+      this.#db.exec(FORGET_SCHEME)
       this.#db.exec('COMMIT')
     } catch (cause) {
       this.#db.exec('ROLLBACK')

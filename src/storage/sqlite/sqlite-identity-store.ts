@@ -60,6 +60,7 @@ export class SqliteIdentityStore implements IdentityStore {
   readonly #identifiersOf: SqliteStatement
   readonly #existingEdges: SqliteStatement
   readonly #insertNode: SqliteStatement
+  readonly #insertValue: SqliteStatement
   readonly #repoint: SqliteStatement
   readonly #insertEdge: SqliteStatement
   readonly #insertMerge: SqliteStatement
@@ -135,6 +136,7 @@ export class SqliteIdentityStore implements IdentityStore {
       `INSERT INTO identifiers (key, type, value, profile_id, first_seen) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT(key) DO UPDATE SET profile_id = excluded.profile_id`,
     )
+    this.#insertValue = db.prepare('INSERT OR IGNORE INTO identifier_values (key, sealed) VALUES (?, ?)')
     this.#repoint = db.prepare('UPDATE identifiers SET profile_id = ? WHERE profile_id = ?')
     this.#insertEdge = db.prepare(
       `INSERT OR IGNORE INTO identity_edges (pair, from_key, to_key, rule, message_id, source_id, event_time, confidence, recorded_at)
@@ -214,6 +216,7 @@ export class SqliteIdentityStore implements IdentityStore {
     const now = Date.now()
     for (const { from, to } of changes.repoints) this.#repoint.run(to, from)
     for (const n of changes.nodes) this.#insertNode.run(n.key, n.type, n.value, n.profileId, n.firstSeen)
+    for (const v of changes.values ?? []) this.#insertValue.run(v.key, v.sealed)
     for (const e of changes.edges) {
       const pair = e.from < e.to ? `${e.from}|${e.to}` : `${e.to}|${e.from}`
       this.#insertEdge.run(pair, e.from, e.to, e.rule, e.messageId, e.sourceId, e.eventTime, e.confidence, now)

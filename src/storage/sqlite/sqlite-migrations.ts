@@ -114,6 +114,12 @@ export const MIGRATIONS: readonly string[] = [
       NEW.threshold, NEW.window_ms, NEW.cause, NEW.event_time, NEW.recorded_at);
   END;
   `,
+  // 6: pseudonymous identifier keys (src/identity/identifier-codec.ts): the sealed clear value of each stored key,
+  // and the state's settings (its identifier scheme, recorded once by the first process that opens it)
+  `
+  CREATE TABLE identifier_values (key TEXT PRIMARY KEY, sealed TEXT NOT NULL) WITHOUT ROWID;
+  CREATE TABLE state_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+  `,
 ]
 
 /**
@@ -125,6 +131,7 @@ export const DERIVED_TABLES = [
   'identifiers', 'identity_edges', 'profile_merges', 'identity_rejections', 'profiles', 'profile_events',
   'dedupe_keys', 'sessions', 'consumer_offsets', 'identity_contacts', 'identity_quarantine',
   'identity_match_records', 'identity_match_keys', 'profile_outbox', 'profile_routes', 'profile_trimmed',
+  'identifier_values',
   // Rows a replay truncates re-happen with the replay and are queued again (the relay's keys dedupe them).
   'identity_audit_outbox',
 ] as const

@@ -16,11 +16,13 @@ export class SqliteProfileReader implements ProfileReader {
   readonly #merges: SqliteStatement
   readonly #rejections: SqliteStatement
   readonly #events: SqliteStatement
+  readonly #values: SqliteStatement
 
   constructor(db: SqliteDatabase) {
     this.#db = db
     this.#profile = db.prepare(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE id = ?`)
     this.#mergedInto = db.prepare('SELECT merged_into FROM profiles WHERE id = ?')
+    this.#values = db.prepare('SELECT key, sealed FROM identifier_values WHERE key IN (SELECT value FROM json_each(?))')
     this.#byIdentifier = db.prepare('SELECT profile_id FROM identifiers WHERE key = ?')
     this.#identities = db.prepare('SELECT key, type, value, profile_id, first_seen FROM identifiers WHERE profile_id = ? ORDER BY first_seen, key')
     this.#edges = db.prepare(
@@ -79,6 +81,12 @@ export class SqliteProfileReader implements ProfileReader {
   async merges(profileId: string): Promise<readonly MergeRecord[]> {
     const rows = this.#merges.all({ id: profileId }) as { winner: string; loser: string; message_id: string; rule: LinkRule; event_time: number }[]
     return rows.map((r) => ({ winner: r.winner, loser: r.loser, messageId: r.message_id, rule: r.rule, eventTime: r.event_time }))
+  }
+
+  async identifierValues(keys: readonly string[]): Promise<Map<string, string>> {
+    if (keys.length === 0) return new Map()
+    const rows = this.#values.all(JSON.stringify([...new Set(keys)])) as { key: string; sealed: string }[]
+    return new Map(rows.map((r) => [r.key, r.sealed]))
   }
 
   async rejections(profileId: string): Promise<readonly RejectedIdentifier[]> {

@@ -1,0 +1,114 @@
+/**
+ * @module How identifier values are stored in the state (identity graph, consent ledger): in clear (`email:ann@…`,
+ * encryption off and never on), or pseudonymous: `email:~<HMAC-SHA256 of the type and value under the keyring's
+ * identifier key>`, the type kept clear (limits and rules are per type). The clear value is then kept only sealed
+ * (AES-256-GCM, src/governance/crypto/envelope.ts) under the data key of the profile the identifier first joined,
+ * so an allowed admin read can show it, and erasing the person (which shreds their profiles' data keys) makes it
+ * unreadable even where a copy of the row survives.
+ *
+ * Pseudonymising happens where identifiers are extracted (extract-identifiers.ts, after normalisation and the
+ * blocked-value check), so the resolver, the guards and the stores only see stored keys; every place that takes an
+ * identifier from a person maps it with {@link IdentifierCodec.storedKey}, every place that shows one maps it back
+ * with {@link IdentifierCodec.reveal}.
+ */
+import { open, seal } from '../governance/crypto/envelope.js'
+import type { Keyring } from '../governance/crypto/keyring.js'
+import { identifierKey, splitIdentifierKey, type IdentifierKey } from './identity-store.js'
+
+/** The first character of a pseudonymous stored value. */
+export const PSEUDONYM_MARK = '~'
+
+/** The scheme a state records (table `state_meta`): `clear`, or `hmac-sha256:<fingerprint of the identifier key>`. */
+export type IdentifierScheme = string
+export const CLEAR_SCHEME: IdentifierScheme = 'clear'
+
+/** A clear identifier value sealed for storage, by stored key. */
+export interface SealedIdentifierValue {
+  readonly key: IdentifierKey
+  /** `<data key ref>.<data key id>.<base64url envelope>`. */
+  readonly sealed: string
+}
+
+export interface IdentifierCodec {
+  readonly scheme: IdentifierScheme
+  /** The stored form of a normalised value of `type`: the value itself (clear) or `~` and its HMAC. */
+  storedValue(type: string, value: string): string
+  /** `type:storedValue(type, value)`. */
+  storedKey(type: string, value: string): IdentifierKey
+  /** Seals the clear values of new stored keys under the data key of `profileId` (nothing in clear mode). */
+  seal(entries: readonly { readonly key: IdentifierKey; readonly value: string; readonly profileId: string }[]): Promise<SealedIdentifierValue[]>
+  /**
+   * The clear `type:value` key of each stored key whose value can be shown: a clear key is itself; a pseudonymous one
+   * needs its sealed value and the data key that sealed it (absent when either is gone: erased, shredded).
+   */
+  reveal(rows: readonly { readonly key: IdentifierKey; readonly sealed: string | null }[]): Promise<Map<IdentifierKey, IdentifierKey>>
+  /** Whether a stored key is pseudonymous. */
+  isPseudonymous(key: IdentifierKey): boolean
+}
+
+/** Keys as today: `type:value` in clear. */
+export const CLEAR_IDENTIFIERS: IdentifierCodec = Object.freeze({
+  scheme: CLEAR_SCHEME,
+  storedValue: (_type: string, value: string) => value,
+  storedKey: (type: string, value: string) => identifierKey(type, value),
+  seal: () => Promise.resolve([]),
+  reveal: (rows: readonly { readonly key: IdentifierKey }[]) => Promise.resolve(new Map(rows.map((r) => [r.key, r.key]))),
+  isPseudonymous: () => false,
+})
+
+function valueAad(key: IdentifierKey, keyId: string): Buffer {
+  return Buffer.from(`tessera/identifier-value/v1\u0000${key}\u0000${keyId}`, 'utf8')
+}
+
+/** Pseudonymous keys under the keyring's identifier key; clear values sealed under profiles' data keys. */
+export class PseudonymousIdentifiers implements IdentifierCodec {
+  readonly scheme: IdentifierScheme
+  readonly #keyring: Keyring
+
+  constructor(keyring: Keyring) {
+    this.#keyring = keyring
+    this.scheme = `hmac-sha256:${keyring.identifierKeyFingerprint()}`
+  }
+
+  storedValue(type: string, value: string): string {
+    return PSEUDONYM_MARK + this.#keyring.identifierPseudonym(type, value)
+  }
+
+  storedKey(type: string, value: string): IdentifierKey {
+    return identifierKey(type, this.storedValue(type, value))
+  }
+
+  isPseudonymous(key: IdentifierKey): boolean {
+    return key.charAt(key.indexOf(':') + 1) === PSEUDONYM_MARK
+  }
+
+  async seal(entries: readonly { readonly key: IdentifierKey; readonly value: string; readonly profileId: string }[]): Promise<SealedIdentifierValue[]> {
+    if (entries.length === 0) return []
+    // One key per profile, from the keyring's cache: the profile's data key also seals its events.resolved records.
+    const profiles = [...new Set(entries.map((e) => e.profileId))]
+    const keys = new Map((await this.#keyring.keysFor(profiles)).map((k, n) => [profiles[n]!, k]))
+    return entries.map((e) => {
+      const k = keys.get(e.profileId)!
+      const envelope = seal(k.key, Buffer.from(e.value, 'utf8'), valueAad(e.key, k.keyId))
+      return { key: e.key, sealed: `${k.ref}.${k.keyId}.${envelope.toString('base64url')}` }
+    })
+  }
+
+  async reveal(rows: readonly { readonly key: IdentifierKey; readonly sealed: string | null }[]): Promise<Map<IdentifierKey, IdentifierKey>> {
+    const out = new Map<IdentifierKey, IdentifierKey>()
+    for (const row of rows) {
+      if (!this.isPseudonymous(row.key)) {
+        out.set(row.key, row.key)
+        continue
+      }
+      if (row.sealed === null) continue
+      const [ref, keyId, body] = row.sealed.split('.')
+      if (ref === undefined || keyId === undefined || body === undefined) continue
+      const dataKey = await this.#keyring.keyByRef(ref, keyId)
+      if (dataKey === null) continue // shredded: the person was erased
+      const value = open(dataKey.key, Buffer.from(body, 'base64url'), valueAad(row.key, keyId)).toString('utf8')
+      out.set(row.key, identifierKey(splitIdentifierKey(row.key).type, value))
+    }
+    return out
+  }
+}
