@@ -228,7 +228,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     closers.push(() => consent.close())
     const privacyStore = await openPrivacyStore(config, layout.dataDir)
     closers.push(() => privacyStore.close())
-    const counter = new PrivateCounter({ reader, store: privacyStore, config: config.governance.dp, clock })
+    const counter = new PrivateCounter({ reader, store: privacyStore, config: config.governance.dp, clock, ledger: consent.ledger })
     // Retention runs in the main process of a process that owns the state (not in the ingest-only role).
     if (role !== 'ingest') {
       const stopRetention = startRetentionJob({
@@ -246,11 +246,12 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     }
     const verificationStore = await openVerificationStore(config, layout.dataDir)
     closers.push(() => verificationStore.close())
+    const channel = verificationChannel(config, clock)
     const verification = new RequesterVerification({
-      store: verificationStore, channel: verificationChannel(config, clock), audit: governance.audit, clock, config: config.governance.dsar.verification,
+      store: verificationStore, channel, audit: governance.audit, clock, config: config.governance.dsar.verification,
     })
     const dsar = new DsarService({
-      store: privacyStore, reader, ledger: consent.ledger, audit: governance.audit, clock, verification,
+      store: privacyStore, reader, ledger: consent.ledger, audit: governance.audit, clock, verification, channel,
       suppression: new SuppressionList(privacyStore, loadOrCreateSuppressionKey(suppressionKeyPath(config))),
       openErasure: () => openErasureStore(config, layout.state),
       shred: keyring === null ? null : (subjects) => keyring.shred(subjects),

@@ -1,7 +1,8 @@
 /**
- * @module `tessera dsar create|status|list|verify|run`: data-subject requests through the admin API
+ * @module `tessera dsar create|status|list|verify|acknowledge|extend|run`: data-subject requests through the admin API
  * (`/v1/privacy/requests`), as a privacy officer (purpose privacy_request) or an admin. `verify` sends the requester a
- * one-time code, checks the code they gave back, or (privacy officers only) attests how they were verified.
+ * one-time code, checks the code they gave back, or (privacy officers only) attests how they were verified;
+ * `acknowledge` confirms receipt to the person and `extend` extends the deadline once, with the reason.
  */
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
@@ -17,6 +18,11 @@ const HELP = `Usage: tessera dsar <command> [options]
   verify <id> --code CODE       check the code the requester gave back
   verify <id> --attest TEXT [--basis account|documents|callback|in_person|other]
                                 attest (privacy officers only) how the requester was verified, and what was checked
+  acknowledge <id> [--via TEXT] confirm receipt to the person (CCPA: within 10 business days): sent through the
+                                verification webhook, or, with --via, recorded as done by you that way
+  extend <id> --reason TEXT [--via TEXT]
+                                extend the deadline once (GDPR +2 months, CCPA +45 days) before it passes; the person
+                                is told the reason (through the webhook, or by you: --via)
   run <id> [--out FILE]         carry a request out once its requester is verified (opt_out needs no verification;
                                 an access export is printed, or written to FILE)
 
@@ -29,14 +35,19 @@ const HELP = `Usage: tessera dsar <command> [options]
 interface RequestView {
   id: string; type: string; status: string; jurisdiction: string; regime: string; receivedAt: string; dueAt: string; daysLeft: number; overdue: boolean
   result: Record<string, unknown> | null
+  acknowledgeBy?: string | null; acknowledgement?: { at: string; via: string; late: boolean } | null; acknowledgementOverdue?: boolean
+  extension?: { at: string; firstDueAt: string } | null
   verification?: { status: string; method: string | null; codeExpiresAt: string | null; attemptsLeft: number | null; codesLeft: number }
 }
 
 function line(r: RequestView): string {
   const due = r.status === 'completed' ? `due ${r.dueAt}` : `due ${r.dueAt} (${r.overdue ? 'OVERDUE' : `${r.daysLeft} days left`})`
+  const extended = r.extension ? ` extended from ${r.extension.firstDueAt}` : ''
+  const ack = r.acknowledgement ? `  acknowledged ${r.acknowledgement.at}${r.acknowledgement.late ? ' (LATE)' : ''}`
+    : r.acknowledgeBy ? `  acknowledge by ${r.acknowledgeBy}${r.acknowledgementOverdue ? ' (OVERDUE)' : ''}` : ''
   const v = r.verification
   const verified = v === undefined ? '' : `  verification ${v.status}${v.method ? ` (${v.method})` : ''}${v.status === 'code_sent' ? ` until ${v.codeExpiresAt}, ${v.attemptsLeft} attempts left` : ''}`
-  return `${r.id}  ${r.type.padEnd(8)} ${r.status.padEnd(10)} ${r.regime} ${r.jurisdiction}  received ${r.receivedAt}  ${due}${verified}`
+  return `${r.id}  ${r.type.padEnd(8)} ${r.status.padEnd(10)} ${r.regime} ${r.jurisdiction}  received ${r.receivedAt}  ${due}${extended}${ack}${verified}`
 }
 
 export async function runDsar(argv: readonly string[], fetchImpl: typeof fetch = fetch): Promise<number> {
@@ -46,6 +57,7 @@ export async function runDsar(argv: readonly string[], fetchImpl: typeof fetch =
       type: { type: 'string' }, identifier: { type: 'string' }, jurisdiction: { type: 'string' }, traits: { type: 'string' },
       limit: { type: 'string' }, out: { type: 'string' }, purpose: { type: 'string' }, json: { type: 'boolean' }, token: { type: 'string' },
       'send-code': { type: 'boolean' }, code: { type: 'string' }, attest: { type: 'string' }, basis: { type: 'string' },
+      via: { type: 'string' }, reason: { type: 'string' },
       url: { type: 'string' }, 'data-dir': { type: 'string' }, help: { type: 'boolean' },
     },
   })
@@ -80,6 +92,17 @@ export async function runDsar(argv: readonly string[], fetchImpl: typeof fetch =
       break
     case 'list':
       request = { method: 'GET', path: `/v1/privacy/requests?limit=${encodeURIComponent(values.limit ?? '100')}` }
+      break
+    case 'acknowledge':
+      if (id === undefined) return fail('acknowledge needs a request id')
+      request = { method: 'POST', path: `/v1/privacy/requests/${encodeURIComponent(id)}/acknowledge`, body: values.via === undefined ? {} : { via: values.via } }
+      break
+    case 'extend':
+      if (id === undefined || values.reason === undefined) return fail(`extend needs a request id and --reason TEXT (the person is told it)\n\n${HELP}`)
+      request = {
+        method: 'POST', path: `/v1/privacy/requests/${encodeURIComponent(id)}/extend`,
+        body: { reason: values.reason, ...(values.via === undefined ? {} : { via: values.via }) },
+      }
       break
     case 'verify': {
       if (id === undefined) return fail('verify needs a request id')

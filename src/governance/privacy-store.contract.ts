@@ -14,7 +14,8 @@ import type { RetentionStore } from './retention/retention-store.js'
 import type { ErasureStore } from './dsar/erasure-store.js'
 import { rawEvent } from '../../test/support/factories.js'
 import { resolveAndApply } from '../storage/state-backend.contract.js'
-import type { ProfileReader } from '../profiles/profile-reader.js'
+import type { IdentifierCondition, ProfileReader } from '../profiles/profile-reader.js'
+import type { IdentifierNode } from '../identity/identity-store.js'
 import type { ProfileRecord } from '../profiles/profile-store.js'
 import type { StateBackend } from '../storage/state-backend.js'
 import { parseCountFilter } from './dp/count-filter.js'
@@ -56,6 +57,7 @@ export function runPrivacyStoreContract(name: string, create: () => Promise<Priv
       const r = {
         id: 'r1', type: 'erasure' as const, identifier: 'email:a@example.com', jurisdiction: 'EU', regime: 'gdpr' as const, status: 'received' as const,
         receivedAt: 1000, dueAt: 2000, basis: 'GDPR', requestedBy: 'token:p', detail: { x: 1 }, result: null, completedAt: null,
+        acknowledgeBy: 1500, acknowledgement: null, extension: null,
       }
       await f.store.createRequest(r)
       await f.store.createRequest({ ...r, id: 'r2', receivedAt: 1500 })
@@ -72,6 +74,26 @@ export function runPrivacyStoreContract(name: string, create: () => Promise<Priv
       await f.store.addSuppressions(['h2'], 'r2', 3001)
       expect([...await f.store.suppressed(['h2', 'h3', 'h1'])].sort()).toEqual(['h1', 'h2'])
       expect(await f.store.suppressed([])).toEqual(new Set())
+    })
+
+    it('records one acknowledgement and one extension per request, and an erasure blanks the extension reason', async () => {
+      const r = {
+        id: 'r3', type: 'access' as const, identifier: 'email:c@example.com', jurisdiction: 'US-CA', regime: 'ccpa' as const, status: 'received' as const,
+        receivedAt: 1000, dueAt: 5000, basis: 'CCPA', requestedBy: 'token:p', detail: {}, result: null, completedAt: null,
+        acknowledgeBy: 2000, acknowledgement: null, extension: null,
+      }
+      await f.store.createRequest(r)
+      expect(await f.store.acknowledgeRequest('r3', { at: 1200, via: 'channel webhook http://127.0.0.1' })).toBe(true)
+      expect(await f.store.acknowledgeRequest('r3', { at: 1300, via: 'recorded: letter' })).toBe(false)
+      expect(await f.store.acknowledgeRequest('nope', { at: 1300, via: 'recorded: letter' })).toBe(false)
+      const extension = { at: 1400, firstDueAt: 5000, basis: 'CCPA +45', reason: 'many systems to search for this person', via: 'recorded: e-mail' }
+      expect(await f.store.extendRequest('r3', 9000, extension)).toBe(true)
+      expect(await f.store.extendRequest('r3', 12_000, { ...extension, reason: 'again' })).toBe(false)
+      expect(await f.store.getRequest('r3')).toEqual({ ...r, dueAt: 9000, acknowledgement: { at: 1200, via: 'channel webhook http://127.0.0.1' }, extension })
+      await f.store.redactRequests(['email:c@example.com'])
+      expect(await f.store.getRequest('r3')).toMatchObject({
+        acknowledgement: { at: 1200, via: 'channel webhook http://127.0.0.1' }, extension: { ...extension, reason: '(erased)', via: 'recorded: (erased)' },
+      })
     })
 
     it('lets exactly the spends that fit pass when they race', async () => {
@@ -136,6 +158,21 @@ export function runProfileCountContract(name: string, create: () => Promise<Prof
     it('treats quotes in values as data, never as SQL', async () => {
       expect(await count(`traits.plan = "x' OR 1=1 --"`)).toBe(0)
       expect(await count('')).toBe(3)
+    })
+    it('leaves out profiles by their identifiers: any of them refused, or not all of them allowed', async () => {
+      const node = (key: string, profileId: string): IdentifierNode => ({ key, type: key.slice(0, key.indexOf(':')), value: key.slice(key.indexOf(':') + 1), profileId, firstSeen: 1 })
+      await f.backend.transaction((tx) => tx.identity.apply({
+        nodes: [node('user_id:a', 'p1'), node('email:a@example.com', 'p1'), node('user_id:b', 'p2'), node('user_id:c', 'p3'), node('email:c@example.com', 'p3')],
+        repoints: [], edges: [], merges: [], rejections: [],
+      }))
+      const counted = (consent: IdentifierCondition[], text = ''): Promise<number> => f.reader().countProfiles(parseCountFilter(text), consent)
+      expect(await counted([{ identifiers: 'none', keys: [] }])).toBe(3)
+      expect(await counted([{ identifiers: 'none', keys: ['email:a@example.com'] }])).toBe(2)
+      expect(await counted([{ identifiers: 'none', keys: ['email:a@example.com', 'user_id:c'] }], 'traits.plan = "pro"')).toBe(0)
+      expect(await counted([{ identifiers: 'all', keys: [] }])).toBe(0)
+      expect(await counted([{ identifiers: 'all', keys: ['user_id:a', 'user_id:b', 'user_id:c'] }])).toBe(1)
+      expect(await counted([{ identifiers: 'all', keys: ['user_id:a', 'email:a@example.com', 'user_id:b'] }, { identifiers: 'none', keys: ['user_id:b'] }])).toBe(1)
+      expect(await counted([{ identifiers: 'none', keys: ["user_id:a' OR 1=1 --"] }])).toBe(3)
     })
   })
 }

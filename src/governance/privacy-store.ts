@@ -35,14 +35,37 @@ export interface DsarRecord {
   readonly regime: 'gdpr' | 'ccpa'
   readonly status: DsarStatus
   readonly receivedAt: number
+  /** The deadline in force: the first one, or the extended one (`extension`). */
   readonly dueAt: number
   readonly basis: string
+  /** CCPA (know, delete, correct): when receipt must be confirmed to the person; null when the law sets no such step. */
+  readonly acknowledgeBy: number | null
+  readonly acknowledgement: DsarAcknowledgement | null
+  readonly extension: DsarExtension | null
   readonly requestedBy: string
   /** Request details (corrected traits for `correct`). */
   readonly detail: JsonObject
   /** What was done: counts, never personal data. */
   readonly result: JsonObject | null
   readonly completedAt: number | null
+}
+
+/** Receipt confirmed to the person. */
+export interface DsarAcknowledgement {
+  readonly at: number
+  /** How the person was told: `channel <name>` (Tessera sent it) or `recorded: <what the privacy officer wrote>`. */
+  readonly via: string
+}
+
+/** The one extension the law allows, told to the person with its reason before the first deadline. */
+export interface DsarExtension {
+  readonly at: number
+  /** The deadline before the extension. */
+  readonly firstDueAt: number
+  readonly basis: string
+  /** The reason given to the person (blanked if the person is erased: it may describe them). */
+  readonly reason: string
+  readonly via: string
 }
 
 export interface PrivacyStore {
@@ -58,7 +81,14 @@ export interface PrivacyStore {
   listRequests(limit: number): Promise<DsarRecord[]>
   /** Records the outcome; `identifier` and `detail` replace the stored ones (an erasure blanks them). */
   finishRequest(id: string, update: { status: DsarStatus; result: JsonObject; completedAt: number; identifier: string; detail: JsonObject }): Promise<void>
-  /** Replaces these identifiers with `(erased)` in every request record that names one; returns how many. */
+  /** Records the acknowledgement unless one is recorded already; false when there was one (or no such request). */
+  acknowledgeRequest(id: string, ack: DsarAcknowledgement): Promise<boolean>
+  /** Moves the deadline to `dueAt` and records the extension unless the request was extended already; false then. */
+  extendRequest(id: string, dueAt: number, extension: DsarExtension): Promise<boolean>
+  /**
+   * Replaces these identifiers with `(erased)` in every request record that names one, and blanks those requests'
+   * details, extension reasons and the officer's own words on how the person was told (`recorded: ...`); returns how many.
+   */
   redactRequests(identifierKeys: readonly string[]): Promise<number>
   /** Adds keyed hashes of erased identifiers (idempotent). */
   addSuppressions(hashes: readonly string[], requestId: string, time: number): Promise<void>

@@ -54,8 +54,11 @@ export interface ProfileReader {
   /** The sealed clear values of these stored keys, where kept (pseudonymous state; none in a clear one). */
   identifierValues(keys: readonly string[]): Promise<Map<string, string>>
   events(profileId: string, options: { limit: number; after?: TimelineCursor }): Promise<TimelinePage>
-  /** Surviving (not merged) profiles matching every condition. Values are bound as parameters, never spliced into SQL. */
-  countProfiles(filter: readonly FilterCondition[]): Promise<number>
+  /**
+   * Surviving (not merged) profiles matching every condition, and every consent condition (by the profile's
+   * identifiers). Values are bound as parameters, never spliced into SQL.
+   */
+  countProfiles(filter: readonly FilterCondition[], consent?: readonly IdentifierCondition[]): Promise<number>
   /**
    * The traits of surviving (not merged) profiles in profile-id order, a page at a time (`afterId`: the last id of
    * the previous page). For training the real-time matcher on the installation's own people (tessera match-train).
@@ -64,4 +67,13 @@ export interface ProfileReader {
   /** Counts for the console and metrics. */
   stats(): Promise<{ profiles: number; identifiers: number; events: number; merges: number }>
   close(): Promise<void>
+}
+
+/**
+ * A condition on a profile's identifier keys (`type:value`): `none` of them among `keys` (a refusal on any
+ * identifier excludes the profile), or `all` of them among `keys` (every identifier must be allowed).
+ */
+export interface IdentifierCondition {
+  readonly identifiers: 'none' | 'all'
+  readonly keys: readonly string[]
 }

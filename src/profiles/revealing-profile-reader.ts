@@ -7,7 +7,7 @@
  */
 import type { IdentifierCodec } from '../identity/identifier-codec.js'
 import { splitIdentifierKey, type IdentifierKey, type IdentifierNode, type IdentityEdge, type MergeRecord, type RejectedIdentifier } from '../identity/identity-store.js'
-import type { FilterCondition, ProfileReader, TimelineCursor, TimelinePage } from './profile-reader.js'
+import type { FilterCondition, IdentifierCondition, ProfileReader, TimelineCursor, TimelinePage } from './profile-reader.js'
 import type { ProfileRecord } from './profile-store.js'
 import type { JsonObject } from '../core/event.js'
 
@@ -70,8 +70,12 @@ export class RevealingProfileReader implements ProfileReader {
     return this.#inner.events(profileId, options)
   }
 
-  countProfiles(filter: readonly FilterCondition[]): Promise<number> {
-    return this.#inner.countProfiles(filter)
+  /** The consent conditions name identifiers as the consent ledger keeps them (`type:value`): mapped to stored keys. */
+  countProfiles(filter: readonly FilterCondition[], consent: readonly IdentifierCondition[] = []): Promise<number> {
+    const stored = consent.map((c) => ({
+      identifiers: c.identifiers, keys: c.keys.map((k) => (this.#codec.isPseudonymous(k) ? k : this.#codec.storedKey(splitIdentifierKey(k).type, splitIdentifierKey(k).value))),
+    }))
+    return this.#inner.countProfiles(filter, stored)
   }
 
   profileTraits(options: { readonly limit: number; readonly afterId?: string }): Promise<{ readonly id: string; readonly traits: JsonObject }[]> {

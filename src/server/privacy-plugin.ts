@@ -103,6 +103,7 @@ export const privacyPlugin: FastifyPluginAsync<PrivacyPluginOptions> = async (ap
           properties: {
             count: { type: 'integer' }, epsilon: { type: 'number' }, mechanism: { type: 'string' }, sensitivity: { type: 'integer' },
             fields: { type: 'array', items: { type: 'string' } }, budget: budgetSchema,
+            consentPurposes: { type: 'array', items: { type: 'string' }, description: 'consent purposes the stated purpose needs: people refusing them are not counted' },
           },
         },
         ...errors,
@@ -134,6 +135,19 @@ export const privacyPlugin: FastifyPluginAsync<PrivacyPluginOptions> = async (ap
           attemptsLeft: { type: ['integer', 'null'] }, codesLeft: { type: 'integer' }, channel: { type: ['string', 'null'] },
         },
       },
+      acknowledgeBy: { type: ['string', 'null'], description: 'CCPA (access, erasure, correct): confirm receipt by then (10 business days); null when the law sets no such step' },
+      acknowledgement: {
+        type: ['object', 'null'], description: 'When and how receipt was confirmed to the person; late when after acknowledgeBy',
+        properties: { at: { type: 'string', format: 'date-time' }, via: { type: 'string' }, late: { type: 'boolean' } },
+      },
+      acknowledgementOverdue: { type: 'boolean', description: 'acknowledgeBy has passed without an acknowledgement' },
+      extension: {
+        type: ['object', 'null'], description: 'The one extension of the deadline (dueAt is the extended one): when, the first deadline, the legal basis, the reason told to the person, how',
+        properties: {
+          at: { type: 'string', format: 'date-time' }, firstDueAt: { type: 'string', format: 'date-time' }, basis: { type: 'string' }, reason: { type: 'string' },
+          via: { type: 'string' },
+        },
+      },
     },
   } as const
   const view = async (r: DsarRecord): Promise<JsonObject> => {
@@ -144,6 +158,14 @@ export const privacyPlugin: FastifyPluginAsync<PrivacyPluginOptions> = async (ap
       receivedAt: new Date(r.receivedAt).toISOString(), dueAt: new Date(r.dueAt).toISOString(), basis: r.basis,
       overdue: r.status !== 'completed' && now > r.dueAt, daysLeft: Math.ceil((r.dueAt - now) / 86_400_000), requestedBy: r.requestedBy,
       completedAt: r.completedAt === null ? null : new Date(r.completedAt).toISOString(), result: r.result,
+      acknowledgeBy: r.acknowledgeBy === null ? null : new Date(r.acknowledgeBy).toISOString(),
+      acknowledgement: r.acknowledgement === null ? null
+        : { at: new Date(r.acknowledgement.at).toISOString(), via: r.acknowledgement.via, late: r.acknowledgeBy !== null && r.acknowledgement.at > r.acknowledgeBy },
+      acknowledgementOverdue: r.acknowledgement === null && r.acknowledgeBy !== null && r.status !== 'completed' && now > r.acknowledgeBy,
+      extension: r.extension === null ? null : {
+        at: new Date(r.extension.at).toISOString(), firstDueAt: new Date(r.extension.firstDueAt).toISOString(), basis: r.extension.basis,
+        reason: r.extension.reason, via: r.extension.via,
+      },
     }
   }
   const actorOf = (request: FastifyRequest): { type: 'token'; id: string; roles: string[] } =>
@@ -216,6 +238,47 @@ export const privacyPlugin: FastifyPluginAsync<PrivacyPluginOptions> = async (ap
     detail.requestId = request.params.id
     const out = await dsar.run(request.params.id, actorOf(request))
     return { request: await view(out.request), ...(out.export ? { export: out.export } : {}), ...(out.notice ? { notice: out.notice } : {}) }
+  }))
+
+  const viaSchema = {
+    type: 'string', minLength: 1, maxLength: 300,
+    description: 'How you told the person yourself (e.g. "e-mail from privacy@example.com"); leave out to have Tessera send the notice through the verification webhook',
+  } as const
+
+  app.post<{ Params: { id: string }; Body: { via?: string } }>('/v1/privacy/requests/:id/acknowledge', {
+    schema: {
+      summary: 'Confirm to the person that their request was received',
+      description: 'The CCPA wants requests to know, delete or correct acknowledged within 10 business days (acknowledgeBy). Without `via`, Tessera sends ' +
+        'a signed tessera.dsar.acknowledgement notice (with the deadline) through the verification webhook (409 when none is configured, 502 when it fails); ' +
+        'with `via`, it records how you did it. Once per request (409 after); a late one is recorded as late. Audited.',
+      tags: ['privacy'], security: [{ adminToken: [] }], headers: purposeHeaderSchema, params: idParam,
+      body: { type: 'object', additionalProperties: false, properties: { via: viaSchema } },
+      response: { 200: requestSchema, ...errors, 502: errorBodySchema },
+    },
+  }, (request, reply) => auditedAction(access, audit, request, reply, 'dsar.acknowledge', async (scope, detail) => {
+    handle(scope)
+    detail.requestId = request.params.id
+    return await view(await dsar.acknowledge(request.params.id, request.body ?? {}, actorOf(request)))
+  }))
+
+  app.post<{ Params: { id: string }; Body: { reason: string; via?: string } }>('/v1/privacy/requests/:id/extend', {
+    schema: {
+      summary: 'Extend the deadline once, telling the person why',
+      description: 'GDPR: by two further months; CCPA: by 45 days (90 in all). Only before the first deadline passes, once, and never for a CCPA opt-out ' +
+        '(409). The reason (10-1000 characters) is told to the person: without `via` Tessera sends a signed tessera.dsar.extension notice with the new ' +
+        'deadline and the reason through the verification webhook; with `via`, it records how you told them. The reason is kept with the request ' +
+        '(blanked if the person is erased); the audit entry holds its SHA-256.',
+      tags: ['privacy'], security: [{ adminToken: [] }], headers: purposeHeaderSchema, params: idParam,
+      body: {
+        type: 'object', required: ['reason'], additionalProperties: false,
+        properties: { reason: { type: 'string', maxLength: 1000 }, via: viaSchema },
+      },
+      response: { 200: requestSchema, ...errors, 502: errorBodySchema },
+    },
+  }, (request, reply) => auditedAction(access, audit, request, reply, 'dsar.extend', async (scope, detail) => {
+    handle(scope)
+    detail.requestId = request.params.id
+    return await view(await dsar.extend(request.params.id, request.body, actorOf(request)))
   }))
 
   app.post<{ Params: { id: string } }>('/v1/privacy/requests/:id/verification/code', {

@@ -254,7 +254,19 @@ describe('data-subject requests', () => {
     const id = /([0-9a-f-]{36})/.exec(created.out)![1]!
     const status = await cli('dsar', 'status', id, '--url', h.url, '--token', env.TESSERA_ADMIN_TOKEN)
     expect(status.out).toMatch(/received.*due/)
-    expect(status.out).toMatch(/verification pending/)
+    expect(status.out).toMatch(/acknowledge by \S+Z {2}verification pending/)
+    const acked = await cli('dsar', 'acknowledge', id, '--via', 'letter to the postal address on file', '--url', h.url, '--token', env.TESSERA_ADMIN_TOKEN)
+    expect(acked.code, acked.out).toBe(0)
+    expect(acked.out).toMatch(/acknowledged \S+Z {2}verification/)
+    const again = await cli('dsar', 'acknowledge', id, '--url', h.url, '--token', env.TESSERA_ADMIN_TOKEN)
+    expect(again.code).toBe(1)
+    expect(again.out).toMatch(/409 .*acknowledged already/)
+    const noReason = await cli('dsar', 'extend', id, '--url', h.url, '--token', env.TESSERA_ADMIN_TOKEN)
+    expect(noReason.out).toMatch(/extend needs a request id and --reason/)
+    const extended = await cli('dsar', 'extend', id, '--reason', 'the request covers records in three archived systems', '--via', 'e-mail',
+      '--url', h.url, '--token', env.TESSERA_ADMIN_TOKEN)
+    expect(extended.code, extended.out).toBe(0)
+    expect(extended.out).toMatch(/extended from \S+Z/)
     const early = await cli('dsar', 'run', id, '--url', h.url, '--token', env.TESSERA_ADMIN_TOKEN)
     expect(early.code).toBe(1)
     expect(early.out).toMatch(/403 .*cannot run before its requester is verified/)
@@ -392,9 +404,89 @@ describe('DSAR deadlines with a fake clock', () => {
 
       now = Date.parse('2025-03-25T09:00:00Z')
       const status = await tessera.app.inject({ method: 'GET', url: `/v1/privacy/requests/${opt.id}`, headers: admin })
+      expect(status.json()).toMatchObject({ acknowledgeBy: null, acknowledgementOverdue: false, extension: null })
       expect(status.json()).toMatchObject({ status: 'received', overdue: true, daysLeft: -1 })
       const waiting = await tessera.app.inject({ method: 'GET', url: `/v1/privacy/requests/${access.id}`, headers: admin })
       expect(waiting.json()).toMatchObject({ dueAt: '2025-04-03T09:00:00.000Z', daysLeft: 9, verification: { status: 'code_sent' } })
+    } finally {
+      await tessera.close()
+      t.cleanup()
+    }
+  })
+
+  it('tracks the CCPA acknowledgement, and extends a deadline once, before it passes, with the reason sent to the person', async () => {
+    const t = tempDir()
+    let now = Date.parse('2025-03-03T09:00:00Z') // a Monday
+    const env = { TESSERA_WRITE_KEY: WRITE_KEY, TESSERA_ADMIN_TOKEN: ADMIN_TOKEN }
+    const config = loadConfig({ env, file: undefined, overrides: {
+      dataDir: t.dir, log: { kind: 'memory' }, pipeline: { worker: false }, governance: { dsar: { verification: { webhookUrl: receiver.url } } },
+    } })
+    const tessera = await startTessera(config, { env, logger: pino({ level: 'silent' }), clock: { now: () => now }, listen: false })
+    try {
+      const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
+      const inject = async (method: 'GET' | 'POST', url: string, payload?: object): Promise<{ status: number; body: Record<string, unknown> }> => {
+        const res = await tessera.app.inject({ method, url, headers: admin, ...(payload === undefined ? {} : { payload }) })
+        return { status: res.statusCode, body: res.json() }
+      }
+      const create = async (type: string, jurisdiction: string): Promise<Record<string, unknown> & { id: string }> => {
+        const res = await inject('POST', '/v1/privacy/requests', { type, identifier: 'email:b@example.com', jurisdiction })
+        expect(res.status, JSON.stringify(res.body)).toBe(200)
+        return res.body as Record<string, unknown> & { id: string }
+      }
+      const erasure = await create('erasure', 'US-CA')
+      // Ten business days from Monday 3 March: Monday 17 March. GDPR sets no separate acknowledgement; neither does a CCPA opt-out.
+      expect(erasure).toMatchObject({ acknowledgeBy: '2025-03-17T09:00:00.000Z', acknowledgement: null, acknowledgementOverdue: false })
+      const access = await create('access', 'EU')
+      expect(access).toMatchObject({ acknowledgeBy: null, dueAt: '2025-04-03T09:00:00.000Z' })
+      const opt = await create('opt_out', 'US-CA')
+      expect(opt.acknowledgeBy).toBeNull()
+
+      // Sent through the webhook: a signed notice naming the identifier and the deadline.
+      const before = receiver.messages.length
+      const acked = await inject('POST', `/v1/privacy/requests/${access.id}/acknowledge`, {})
+      expect(acked.status, JSON.stringify(acked.body)).toBe(200)
+      expect(acked.body.acknowledgement).toEqual({ at: '2025-03-03T09:00:00.000Z', via: expect.stringMatching(/^channel webhook http:\/\/127\.0\.0\.1/), late: false })
+      expect(receiver.messages.length).toBe(before + 1)
+      const notice = JSON.parse(receiver.messages.at(-1)!.body) as Record<string, unknown>
+      expect(notice).toEqual({ type: 'tessera.dsar.acknowledgement', requestId: access.id, requestType: 'access', identifier: 'email:b@example.com', dueAt: '2025-04-03T09:00:00.000Z' })
+
+      // The CCPA erasure is not acknowledged in time: overdue, then recorded as late.
+      now = Date.parse('2025-03-18T09:00:00Z')
+      expect((await inject('GET', `/v1/privacy/requests/${erasure.id}`)).body).toMatchObject({ acknowledgementOverdue: true, overdue: false })
+      const late = await inject('POST', `/v1/privacy/requests/${erasure.id}/acknowledge`, { via: 'phone call, case 4411' })
+      expect(late.body).toMatchObject({ acknowledgement: { via: 'recorded: phone call, case 4411', late: true }, acknowledgementOverdue: false })
+
+      // Extensions: GDPR two further months, CCPA 45 more days; once; never for an opt-out; the reason must say something.
+      expect((await inject('POST', `/v1/privacy/requests/${access.id}/extend`, { reason: 'busy' })).status).toBe(400)
+      const extended = await inject('POST', `/v1/privacy/requests/${access.id}/extend`, { reason: 'the request covers records in three archived systems' })
+      expect(extended.status, JSON.stringify(extended.body)).toBe(200)
+      expect(extended.body).toMatchObject({
+        dueAt: '2025-06-03T09:00:00.000Z',
+        extension: { at: '2025-03-18T09:00:00.000Z', firstDueAt: '2025-04-03T09:00:00.000Z', basis: expect.stringMatching(/GDPR Art\. 12\(3\)/), reason: 'the request covers records in three archived systems' },
+      })
+      expect(JSON.parse(receiver.messages.at(-1)!.body)).toMatchObject({ type: 'tessera.dsar.extension', dueAt: '2025-06-03T09:00:00.000Z', reason: 'the request covers records in three archived systems' })
+      expect((await inject('POST', `/v1/privacy/requests/${access.id}/extend`, { reason: 'and then some more time please' })).body).toMatchObject({ message: expect.stringMatching(/extended already/) })
+      const optExtend = await inject('POST', `/v1/privacy/requests/${opt.id}/extend`, { reason: 'we would like more time for this' })
+      expect(optExtend).toMatchObject({ status: 409, body: { message: expect.stringMatching(/CCPA opt_out request cannot be extended/) } })
+      const ccpa = await inject('POST', `/v1/privacy/requests/${erasure.id}/extend`, { reason: 'identity checks with the card issuer take longer', via: 'e-mail' })
+      expect(ccpa.body).toMatchObject({ dueAt: '2025-06-01T09:00:00.000Z', extension: { firstDueAt: '2025-04-17T09:00:00.000Z', via: 'recorded: e-mail' } })
+
+      // After the first deadline, too late to extend: the notice had to come before it.
+      const other = await create('access', 'UK')
+      now = Date.parse('2025-04-19T09:00:00Z')
+      expect(await inject('POST', `/v1/privacy/requests/${other.id}/extend`, { reason: 'we forgot about this one, sorry' })).toMatchObject({
+        status: 409, body: { message: expect.stringMatching(/had to be told to the person before the deadline \(2025-04-18T09:00:00\.000Z\)/) },
+      })
+      // A webhook that fails sends nothing and records nothing.
+      receiver.failNext = true
+      const failed = await inject('POST', `/v1/privacy/requests/${other.id}/acknowledge`, {})
+      expect(failed.status).toBe(502)
+      expect((await inject('GET', `/v1/privacy/requests/${other.id}`)).body.acknowledgement).toBeNull()
+
+      // Every step is in the audit log, without the officer's words or the reason (only its hash).
+      const entries = (await inject('GET', '/v1/audit/entries?kind=dsar.extension&limit=10')).body
+      expect(JSON.stringify(entries)).not.toContain('card issuer')
+      expect(JSON.stringify(entries)).toMatch(/reasonSha256/)
     } finally {
       await tessera.close()
       t.cleanup()

@@ -11,6 +11,7 @@ const TOKENS = {
   analyst2: { name: 'analyst-2', token: 'tok_analyst2_0123456789abcde', roles: ['analyst'] },
   analystEu: { name: 'analyst-eu', token: 'tok_analyst_eu_0123456789abc', roles: ['analyst'], attributes: { region: 'EU' } },
   marketer: { name: 'marketer', token: 'tok_marketer_0123456789abcde', roles: ['marketer'] },
+  analyst3: { name: 'analyst-3', token: 'tok_analyst3_0123456789abcde', roles: ['analyst'] },
 } as const
 type TokenKey = keyof typeof TOKENS
 
@@ -34,7 +35,7 @@ async function cli(...args: string[]): Promise<{ code: number; out: string }> {
   }
 }
 
-const count = (token: TokenKey, filter: string, epsilon: string, purpose?: string): ReturnType<typeof get<{ count: number; message: string; budget: { remaining: number } }>> =>
+const count = (token: TokenKey, filter: string, epsilon: string, purpose?: string): ReturnType<typeof get<{ count: number; message: string; budget: { remaining: number }; consentPurposes: string[] }>> =>
   get(token, `/v1/stats/count?filter=${encodeURIComponent(filter)}&epsilon=${encodeURIComponent(epsilon)}`, purpose)
 
 beforeAll(async () => {
@@ -52,6 +53,7 @@ beforeAll(async () => {
     const res = await h.send('/v1/identify', { userId: `u${i}`, traits: { plan: i < 20 ? 'pro' : 'free', email: `u${i}@example.com` } })
     expect(res.status).toBe(200)
   }
+  for (let i = 0; i < 40; i++) expect((await h.send('/v1/identify', { userId: `obj${i}`, traits: { plan: 'objector' } })).status).toBe(200)
   await h.drain()
 })
 
@@ -87,6 +89,21 @@ describe('differentially private counts', () => {
     expect(refused.status).toBe(403)
     expect(refused.body.message).toMatch(/privacy budget of analyst-2 is exhausted/)
     expect((await count('analyst', '', '0.5')).status).toBe(200) // another token still has budget
+  })
+
+  it('does not count people who objected to the purpose the count is for', async () => {
+    // 40 people, then all of them object to analytics through the consent API: a count for analytics leaves them out.
+    const before = await count('analyst3', 'traits.plan = "objector"', '0.5')
+    expect(before.status, JSON.stringify(before.body)).toBe(200)
+    expect(before.body.count).toBeGreaterThan(20) // truth 40; P(noise <= -20) at ε = 0.5 is about 5e-5
+    expect(before.body).toMatchObject({ consentPurposes: ['analytics'] })
+    for (let i = 0; i < 40; i++) expect((await h.send('/v1/consent', { identifiers: [`user_id:obj${i}`], purposes: { analytics: false } })).status).toBe(200)
+    const after = await count('analyst3', 'traits.plan = "objector"', '1')
+    expect(after.status, JSON.stringify(after.body)).toBe(200)
+    expect(after.body.count).toBeLessThan(20) // truth 0; P(noise >= 20) at ε = 1 is about 2e-9
+    // Nobody else is left out: the 20 "pro" profiles are still counted.
+    const pro = await count('analyst3', 'traits.plan = "pro"', '0.5')
+    expect(pro.body.count).toBeGreaterThan(5)
   })
 
   it('needs clear access to every field the filter names, and refuses region-bound tokens', async () => {

@@ -15,7 +15,8 @@ import { NO_PURPOSE, type ConsentRecordInput, type ConsentSignal, type StoredCon
 import { signalsOf } from './consent-signals.js'
 import { featurePurpose, refusedFeatureFields } from './special-features.js'
 import type { ConsentStore } from './consent-store.js'
-import { effectiveConsent, jurisdictionOf, readConsent, UNKNOWN_JURISDICTION, type ConsentDecision } from './effective-consent.js'
+import { assertPurpose, defaultState, effectiveConsent, jurisdictionOf, readConsent, UNKNOWN_JURISDICTION, type ConsentDecision } from './effective-consent.js'
+import type { IdentifierCondition } from '../../profiles/profile-reader.js'
 
 export interface ConsentLedgerOptions {
   readonly store: ConsentStore
@@ -149,6 +150,40 @@ export class ConsentLedger {
   async effectiveAll(identifiers: readonly string[], jurisdictionHint?: string | null): Promise<ConsentDecision[]> {
     const records = await this.#o.store.latest(identifiers)
     return Object.keys(this.#o.config.purposes).map((p) => effectiveConsent(records, identifiers, p, this.#o.config, jurisdictionHint))
+  }
+
+  /**
+   * Which profiles an aggregate over `purpose` may include, as a condition on their identifiers (a refusal on any
+   * identifier excludes the profile, as in `effectiveConsent`). Reads the whole ledger, a page at a time: only
+   * identifiers with records can differ from the default of an identifier nobody said anything about.
+   * - When the purpose's default is the same in every jurisdiction (e.g. analytics on legitimate interest, allowed
+   *   until refused), the answer is exact: no identifier among those whose own records refuse it (or, for a default
+   *   refusal, every identifier among those whose records grant it).
+   * - When the default depends on where the person is, and an identifier's records name no jurisdiction, where
+   *   they are would come from the profile's residency, which the condition cannot see: such an identifier counts
+   *   only with a grant of its own (never counting someone the default could refuse).
+   */
+  async aggregateCondition(purpose: string, pageSize = 5000): Promise<IdentifierCondition> {
+    const config = this.#o.config
+    assertPurpose(purpose, config)
+    const places = [UNKNOWN_JURISDICTION, ...Object.keys(config.jurisdictions)]
+    const defaults = new Set(places.map((j) => defaultState(purpose, j, config)))
+    const uniform = defaults.size === 1
+    const allowedByDefault = uniform && defaults.has('granted')
+    const keys: string[] = []
+    let after: string | undefined
+    for (;;) {
+      const page = await this.#o.store.identifiers({ limit: pageSize, ...(after === undefined ? {} : { after }) })
+      if (page.length === 0) break
+      after = page.at(-1)
+      const decision = effectiveConsent(await this.#o.store.latest(page), page, purpose, config, null)
+      for (const i of decision.identifiers) {
+        const allowed = i.state === 'granted' && (uniform || i.by === 'record' || i.jurisdiction !== UNKNOWN_JURISDICTION)
+        if (allowed !== allowedByDefault) keys.push(i.identifier)
+      }
+      if (page.length < pageSize) break
+    }
+    return allowedByDefault ? { identifiers: 'none', keys } : { identifiers: 'all', keys }
   }
 
   /** Does an admin read for this purpose depend on consent (`governance.consent.readPurposes`)? */

@@ -93,6 +93,18 @@ export function runConsentStoreContract(name: string, create: () => Promise<Cons
       expect((await store().history('email:b@x.eu', { limit: 10 })).map((r) => r.state)).toEqual(['denied', 'granted'])
     })
 
+    it('pages the identifiers that have records, each once, in byte order', async () => {
+      expect(await store().identifiers({ limit: 10 })).toEqual([])
+      await store().append([
+        record('user_id:b', 'analytics', 'denied', 1), record('email:z@example.com', 'analytics', 'granted', 2), record('user_id:b', 'advertising', 'denied', 3),
+        record('user_id:B', 'analytics', 'granted', 4), record('user_id:a', 'analytics', 'granted', 5),
+      ])
+      const first = await store().identifiers({ limit: 2 })
+      expect(first).toEqual(['email:z@example.com', 'user_id:B'])
+      expect(await store().identifiers({ limit: 2, after: first.at(-1)! })).toEqual(['user_id:a', 'user_id:b'])
+      expect(await store().identifiers({ limit: 2, after: 'user_id:b' })).toEqual([])
+    })
+
     it('keeps identifiers apart byte for byte (no case folding, no prefix matches)', async () => {
       await store().append([record('user_id:Ann', 'analytics', 'denied', 1), record('user_id:ann', 'analytics', 'granted', 2), record('user_id:ann2', 'analytics', 'denied', 3)])
       const l = await store().latest(['user_id:ann'])

@@ -17,6 +17,8 @@ export interface ConsentStore {
    * grant that names a jurisdiction. In seq order.
    */
   latest(identifiers: readonly string[]): Promise<StoredConsentRecord[]>
+  /** The identifiers that have any record, in byte order, at most `limit` after `after` (a page of the whole ledger). */
+  identifiers(options: { readonly limit: number; readonly after?: string }): Promise<string[]>
   /** Every record of one identifier (also invalid ones), oldest first, at most `limit` from seq > `afterSeq`. */
   history(identifier: string, options: { readonly limit: number; readonly afterSeq?: number }): Promise<StoredConsentRecord[]>
   close(): Promise<void>

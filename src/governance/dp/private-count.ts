@@ -4,11 +4,16 @@
  * principal's budget for the current period (atomic; refused when invalid or exhausted), counts in the state
  * store and releases the count with exact discrete Laplace noise. A region-bound token is refused: a count spans
  * every region, which its row-level rule would not allow it to see.
+ *
+ * A count is processing for the stated purpose: people whose consent refuses the consent purposes that admin
+ * purpose needs (`governance.consent.readPurposes`: analytics → analytics) are not counted
+ * (ConsentLedger.aggregateCondition), before the noise is added.
  */
 import type { Clock } from '../../core/clock.js'
 import { TesseraError } from '../../core/errors.js'
 import type { ProfileReader } from '../../profiles/profile-reader.js'
 import type { AccessScope } from '../access-control.js'
+import type { ConsentLedger } from '../consent/consent-ledger.js'
 import type { DpConfig } from '../privacy-config.js'
 import type { PrivacyStore } from '../privacy-store.js'
 import { classificationPath, parseCountFilter } from './count-filter.js'
@@ -32,6 +37,8 @@ export interface PrivateCountResult {
   /** Fields the filter read (classification paths, never values). */
   readonly fields: readonly string[]
   readonly budget: BudgetState
+  /** The consent purposes whose refusals were left out of the count (empty: the admin purpose needs none). */
+  readonly consentPurposes: readonly string[]
 }
 
 export class PrivateCounter {
@@ -39,12 +46,14 @@ export class PrivateCounter {
   readonly #store: PrivacyStore
   readonly #config: DpConfig
   readonly #clock: Clock
+  readonly #ledger: ConsentLedger | null
 
-  constructor(options: { reader: ProfileReader; store: PrivacyStore; config: DpConfig; clock: Clock }) {
+  constructor(options: { reader: ProfileReader; store: PrivacyStore; config: DpConfig; clock: Clock; ledger: ConsentLedger | null }) {
     this.#reader = options.reader
     this.#store = options.store
     this.#config = options.config
     this.#clock = options.clock
+    this.#ledger = options.ledger
   }
 
   #period(): { start: number; end: number } {
@@ -85,10 +94,13 @@ export class PrivateCounter {
       const b = this.#budget(spent.spentMicros, period)
       throw new TesseraError('TESSERA_FORBIDDEN', `the privacy budget of ${scope.principal.name} is exhausted: ε ${micros / EPSILON_SCALE} asked, ${b.remaining} of ${b.total} left until ${b.periodEnd} (governance.dp.epsilonPerPeriod)`)
     }
-    const trueCount = await this.#reader.countProfiles(filter)
+    const ledger = this.#ledger
+    const consentPurposes = ledger === null || !Object.hasOwn(ledger.config.readPurposes, scope.purpose) ? [] : [...ledger.config.readPurposes[scope.purpose]!]
+    const consent = ledger === null ? [] : await Promise.all(consentPurposes.map((p) => ledger.aggregateCondition(p)))
+    const trueCount = await this.#reader.countProfiles(filter, consent)
     return {
       count: noisyCount(trueCount, epsilon), epsilon: micros / EPSILON_SCALE, mechanism: 'discrete_laplace', sensitivity: 1, fields,
-      budget: this.#budget(spent.spentMicros, period),
+      budget: this.#budget(spent.spentMicros, period), consentPurposes,
     }
   }
 }

@@ -2,8 +2,12 @@
  * @module Legal deadlines of data-subject requests, from the time a request is received: GDPR (Art. 12(3)) one
  * month, CCPA (Cal. Civ. Code §1798.130; CCPA Regulations §7021) 45 calendar days, and an opt-out of sale/sharing
  * under CCPA 15 business days (§7026(f); weekends skipped, public holidays are not modelled, so the date is on
- * the safe side only if none falls in between). All in UTC. Extensions (GDPR +2 months, CCPA +45 days, with notice
- * to the person) are not applied automatically.
+ * the safe side only if none falls in between). All in UTC.
+ *
+ * Besides the answer's deadline: the CCPA wants a request to know, delete or correct acknowledged within 10 business
+ * days (§7021(a)), and both laws allow one extension, with notice to the person (and the reasons) before the first
+ * deadline passes: GDPR by two further months (Art. 12(3)), CCPA by 45 more days, 90 in all (§1798.130(a)(2)(A);
+ * §7021(b)). An opt-out of sale/sharing has neither: it is applied within its 15 business days, without extension.
  */
 import { ValidationError } from '../../core/errors.js'
 
@@ -22,13 +26,17 @@ export function regimeOf(jurisdiction: string, field = '.jurisdiction'): Regime 
   return r
 }
 
-/** The same day of the next month, or its last day when the next month is shorter (31 Jan → 28/29 Feb). */
-export function addOneMonth(ms: number): number {
+/** The same day `n` months later, or that month's last day when it is shorter (31 Jan + 1 → 28/29 Feb). */
+export function addMonths(ms: number, n: number): number {
   const d = new Date(ms)
   const y = d.getUTCFullYear()
-  const m = d.getUTCMonth() + 1
+  const m = d.getUTCMonth() + n
   const last = new Date(Date.UTC(y, m + 1, 0)).getUTCDate()
   return Date.UTC(y, m, Math.min(d.getUTCDate(), last), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds())
+}
+
+export function addOneMonth(ms: number): number {
+  return addMonths(ms, 1)
 }
 
 export function addBusinessDays(ms: number, days: number): number {
@@ -47,4 +55,20 @@ export function deadline(type: DsarType, regime: Regime, receivedAt: number): { 
   if (regime === 'gdpr') return { dueAt: addOneMonth(receivedAt), basis: 'GDPR Art. 12(3): one month from receipt' }
   if (type === 'opt_out') return { dueAt: addBusinessDays(receivedAt, 15), basis: 'CCPA Regulations §7026(f): 15 business days for an opt-out of sale/sharing' }
   return { dueAt: receivedAt + 45 * 86_400_000, basis: 'CCPA §1798.130(a)(2): 45 calendar days from receipt' }
+}
+
+/** When receipt must be acknowledged, or null when the law sets no separate acknowledgement (GDPR; a CCPA opt-out). */
+export function acknowledgementDeadline(type: DsarType, regime: Regime, receivedAt: number): { dueAt: number; basis: string } | null {
+  if (regime !== 'ccpa' || type === 'opt_out') return null
+  return { dueAt: addBusinessDays(receivedAt, 10), basis: 'CCPA Regulations §7021(a): confirm receipt within 10 business days' }
+}
+
+/**
+ * The deadline after the one extension the law allows, computed from the first deadline, or null when the request
+ * cannot be extended (a CCPA opt-out). Notice must reach the person before `firstDueAt`.
+ */
+export function extendedDeadline(type: DsarType, regime: Regime, firstDueAt: number): { dueAt: number; basis: string } | null {
+  if (regime === 'gdpr') return { dueAt: addMonths(firstDueAt, 2), basis: 'GDPR Art. 12(3): extended by two further months, the person told why within the first month' }
+  if (type === 'opt_out') return null
+  return { dueAt: firstDueAt + 45 * 86_400_000, basis: 'CCPA §1798.130(a)(2)(A): extended by 45 days (90 in all), the person told why within the first 45' }
 }

@@ -11,8 +11,11 @@
  *   sealed records in the event log can no longer be read (crypto-shredding); the answer says what that covers.
  * - opt_out: records a refusal of sale/sharing and advertising in the consent ledger for all their identifiers.
  * - correct: sends the corrected traits as an identify event through the pipeline, so history stays consistent.
+ * Besides running it, a request is acknowledged (the CCPA wants receipt confirmed within 10 business days) and may be
+ * extended once, with the reason told to the person before the first deadline (deadlines.ts); the notice goes
+ * through the verification channel, or the privacy officer records how they sent it.
  */
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { Clock } from '../../core/clock.js'
 import { TesseraError, ValidationError } from '../../core/errors.js'
 import type { JsonObject, JsonValue, RawEvent } from '../../core/event.js'
@@ -21,10 +24,11 @@ import type { AuditActor } from '../audit-entry.js'
 import type { AuditLog } from '../audit-log.js'
 import type { ConsentLedger } from '../consent/consent-ledger.js'
 import type { DsarRecord, PrivacyStore } from '../privacy-store.js'
-import { DSAR_TYPES, deadline, regimeOf, type DsarType } from './deadlines.js'
+import { DSAR_TYPES, acknowledgementDeadline, deadline, extendedDeadline, regimeOf, type DsarType } from './deadlines.js'
 import type { ErasureStore } from './erasure-store.js'
 import type { RequesterVerification } from './requester-verification.js'
 import type { SuppressionList } from './suppression.js'
+import type { RequesterNotice, VerificationChannel } from './verification-channel.js'
 
 /** What an erasure tells about the event log when the keyring shredded the person's data keys. */
 export const EVENT_LOG_NOTICE = 'The event log (events.raw, events.resolved, events.dead-letter) keeps the person\'s records, sealed under their ' +
@@ -46,6 +50,11 @@ export function logSubjectsOf(identifierKeys: readonly string[], profileIds: rea
   return [...new Set([...values, ...profileIds])]
 }
 
+/** How a notice went, for the audit log: the channel's name, or only that the officer recorded it (their words may name the person). */
+function auditedVia(via: string): string {
+  return via.startsWith('recorded:') ? 'recorded' : via
+}
+
 export interface DsarServiceOptions {
   readonly store: PrivacyStore
   readonly reader: ProfileReader
@@ -55,6 +64,8 @@ export interface DsarServiceOptions {
   readonly suppression: SuppressionList
   /** Requester verification: every request but an opt-out waits for it. */
   readonly verification: RequesterVerification
+  /** Where notices to the person go (acknowledgement, extension); null when the officer sends them and records how. */
+  readonly channel: VerificationChannel | null
   readonly clock: Clock
   /** `type:value` → the normalised identifier (or a 400 naming `field`). */
   readonly identifierOf: (text: string, field: string) => { type: string; value: string; key: string }
@@ -74,6 +85,11 @@ export interface DsarInput {
   readonly identifier: string
   readonly jurisdiction: string
   readonly traits?: JsonObject
+}
+
+/** How a notice reached the person: `via` names how the officer sent it; without it, Tessera sends it through the channel. */
+export interface NoticeInput {
+  readonly via?: string
 }
 
 export interface DsarRunResult {
@@ -104,8 +120,8 @@ export class DsarService {
     const due = deadline(type, regime, now)
     const record: DsarRecord = {
       id: randomUUID(), type, identifier: id.key, jurisdiction: input.jurisdiction, regime, status: 'received', receivedAt: now,
-      dueAt: due.dueAt, basis: due.basis, requestedBy: `${actor.type}:${actor.id}`, detail: input.traits === undefined ? {} : { traits: input.traits },
-      result: null, completedAt: null,
+      dueAt: due.dueAt, basis: due.basis, acknowledgeBy: acknowledgementDeadline(type, regime, now)?.dueAt ?? null, acknowledgement: null, extension: null,
+      requestedBy: `${actor.type}:${actor.id}`, detail: input.traits === undefined ? {} : { traits: input.traits }, result: null, completedAt: null,
     }
     await this.#o.store.createRequest(record)
     await this.#o.verification.init(record)
@@ -162,6 +178,80 @@ export class DsarService {
       await this.#o.audit.record({ ...base, decision: 'error', reason: (error as Error).message.slice(0, 300), detail: { requestId: r.id } })
       throw error
     }
+  }
+
+  /**
+   * Confirms receipt to the person: through the channel, or recorded as sent by the officer (`via`). Once only; a late
+   * acknowledgement is recorded as late. Audited.
+   */
+  async acknowledge(id: string, input: NoticeInput, actor: AuditActor): Promise<DsarRecord> {
+    const r = await this.get(id)
+    if (r.acknowledgement !== null) {
+      throw new TesseraError('TESSERA_CONFLICT', `data-subject request ${id} was acknowledged already (${new Date(r.acknowledgement.at).toISOString()}, ${r.acknowledgement.via})`)
+    }
+    const now = this.#o.clock.now()
+    const via = await this.#notify(r, input, { kind: 'acknowledgement', dueAt: new Date(r.dueAt).toISOString() }, actor, 'dsar.acknowledgement')
+    if (!(await this.#o.store.acknowledgeRequest(r.id, { at: now, via }))) {
+      throw new TesseraError('TESSERA_CONFLICT', `data-subject request ${id} was acknowledged meanwhile by someone else`)
+    }
+    const late = r.acknowledgeBy !== null && now > r.acknowledgeBy
+    await this.#o.audit.record({
+      kind: 'dsar.acknowledgement', actor, action: `acknowledge ${r.type} request`, purpose: 'privacy_request', decision: 'ok',
+      detail: { requestId: r.id, via: auditedVia(via), late, ...(r.acknowledgeBy === null ? {} : { acknowledgeBy: new Date(r.acknowledgeBy).toISOString() }) },
+    })
+    return this.get(r.id)
+  }
+
+  /**
+   * The one extension the law allows (GDPR two further months, CCPA 45 days), told to the person with its reason
+   * before the first deadline passes: after that, or for a CCPA opt-out, or for a completed request, it is refused.
+   * The reason is kept with the request (blanked if the person is erased); the audit entry holds its SHA-256.
+   */
+  async extend(id: string, input: NoticeInput & { readonly reason: string }, actor: AuditActor): Promise<DsarRecord> {
+    const r = await this.get(id)
+    const reason = input.reason.trim()
+    if (reason.length < 10) throw new ValidationError('.reason', 'must say why the request needs more time (at least 10 characters): the person is told this reason')
+    if (r.status === 'completed') throw new TesseraError('TESSERA_CONFLICT', `data-subject request ${id} is completed: there is nothing to extend`)
+    if (r.extension !== null) throw new TesseraError('TESSERA_CONFLICT', `data-subject request ${id} was extended already, to ${new Date(r.dueAt).toISOString()}: the law allows one extension`)
+    const extended = extendedDeadline(r.type, r.regime, r.dueAt)
+    if (extended === null) throw new TesseraError('TESSERA_CONFLICT', `a ${r.regime.toUpperCase()} ${r.type} request cannot be extended: it must be applied by ${new Date(r.dueAt).toISOString()}`)
+    const now = this.#o.clock.now()
+    if (now > r.dueAt) {
+      throw new TesseraError('TESSERA_CONFLICT', `the extension had to be told to the person before the deadline (${new Date(r.dueAt).toISOString()}); the request is overdue, not extendable`)
+    }
+    const via = await this.#notify(r, input, { kind: 'extension', dueAt: new Date(extended.dueAt).toISOString(), reason }, actor, 'dsar.extension')
+    if (!(await this.#o.store.extendRequest(r.id, extended.dueAt, { at: now, firstDueAt: r.dueAt, basis: extended.basis, reason, via }))) {
+      throw new TesseraError('TESSERA_CONFLICT', `data-subject request ${id} was extended meanwhile by someone else`)
+    }
+    await this.#o.audit.record({
+      kind: 'dsar.extension', actor, action: `extend ${r.type} request`, purpose: 'privacy_request', decision: 'ok',
+      detail: {
+        requestId: r.id, via: auditedVia(via), firstDueAt: new Date(r.dueAt).toISOString(), dueAt: new Date(extended.dueAt).toISOString(),
+        reasonSha256: createHash('sha256').update(reason).digest('hex'),
+      },
+    })
+    return this.get(r.id)
+  }
+
+  /** Sends a notice through the channel, or takes the officer's word for how it was sent; returns how it went. */
+  async #notify(r: DsarRecord, input: NoticeInput, notice: Pick<RequesterNotice, 'kind' | 'dueAt' | 'reason'>, actor: AuditActor, kind: string): Promise<string> {
+    if (input.via !== undefined) {
+      const via = input.via.trim()
+      if (via === '') throw new ValidationError('.via', 'must say how the person was told (e.g. "e-mail from privacy@example.com"), or be left out to send it through the channel')
+      return `recorded: ${via}`
+    }
+    const channel = this.#o.channel
+    if (channel === null) {
+      throw new TesseraError('TESSERA_CONFLICT', `no channel is configured (governance.dsar.verification.webhookUrl) to send the ${notice.kind} notice: tell the person yourself and record how with "via"`)
+    }
+    if (r.identifier === '(erased)') throw new TesseraError('TESSERA_CONFLICT', `the person of request ${r.id} was erased: there is nobody to notify`)
+    try {
+      await channel.notify({ ...notice, requestId: r.id, requestType: r.type, identifier: r.identifier })
+    } catch (error) {
+      await this.#o.audit.record({ kind, actor, action: `send ${notice.kind} notice`, purpose: 'privacy_request', decision: 'error', reason: (error as Error).message.slice(0, 300), detail: { requestId: r.id, channel: channel.name } })
+      throw error
+    }
+    return `channel ${channel.name}`
   }
 
   /** The verification of a request's requester, as the API shows it. */

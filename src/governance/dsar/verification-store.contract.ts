@@ -15,7 +15,7 @@ export interface VerificationStoreFixture {
 
 const request = (id: string, identifier = 'email:ann@example.com'): DsarRecord => ({
   id, type: 'access', identifier, jurisdiction: 'EU', regime: 'gdpr', status: 'received', receivedAt: 1000, dueAt: 2000, basis: 'GDPR',
-  requestedBy: 'token:p', detail: {}, result: null, completedAt: null,
+  requestedBy: 'token:p', detail: {}, result: null, completedAt: null, acknowledgeBy: null, acknowledgement: null, extension: null,
 })
 
 export function runVerificationStoreContract(name: string, create: () => Promise<VerificationStoreFixture>): void {

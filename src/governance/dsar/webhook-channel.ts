@@ -1,6 +1,7 @@
 /**
  * @module The webhook adapter of the VerificationChannel port: POSTs the one-time code as JSON to the configured URL
- * (`governance.dsar.verification.webhookUrl`), signed so the receiver can tell it comes from this Tessera:
+ * (`governance.dsar.verification.webhookUrl`), and the notices to the person (`tessera.dsar.acknowledgement`,
+ * `tessera.dsar.extension`) the same way, signed so the receiver can tell they come from this Tessera:
  * `X-Tessera-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` with a shared secret
  * (`<dataDir>/dsar-webhook.key`, created on first use with mode 0600, or `webhookSecretFile`). The receiver
  * checks the signature and that `t` is recent, then sends the code to the person at the identifier named in the
@@ -12,7 +13,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ConfigError, TesseraError } from '../../core/errors.js'
-import type { VerificationChannel, VerificationMessage } from './verification-channel.js'
+import type { RequesterNotice, VerificationChannel, VerificationMessage } from './verification-channel.js'
 
 export const SIGNATURE_HEADER = 'x-tessera-signature'
 
@@ -63,8 +64,16 @@ export class WebhookVerificationChannel implements VerificationChannel {
     this.name = `webhook ${url.origin}`
   }
 
-  async deliver(message: VerificationMessage): Promise<void> {
-    const body = JSON.stringify({ type: 'tessera.dsar.verification_code', ...message })
+  deliver(message: VerificationMessage): Promise<void> {
+    return this.#post(JSON.stringify({ type: 'tessera.dsar.verification_code', ...message }), 'the code was not sent')
+  }
+
+  notify(notice: RequesterNotice): Promise<void> {
+    const { kind, ...rest } = notice
+    return this.#post(JSON.stringify({ type: `tessera.dsar.${kind}`, ...rest }), `the ${kind} notice was not sent`)
+  }
+
+  async #post(body: string, outcome: string): Promise<void> {
     const t = Math.floor(this.#o.now() / 1000)
     let response: Response
     try {
@@ -74,12 +83,12 @@ export class WebhookVerificationChannel implements VerificationChannel {
       })
     } catch (error) {
       const reason = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${this.#o.timeoutMs} ms` : (error as Error).message
-      throw new TesseraError('TESSERA_UPSTREAM', `the verification webhook (${this.name}) could not be reached: ${reason}; the code was not sent, try again`, { cause: error })
+      throw new TesseraError('TESSERA_UPSTREAM', `the verification webhook (${this.name}) could not be reached: ${reason}; ${outcome}, try again`, { cause: error })
     }
     // Drain the body so the connection is released; its content is not used (and may be large or hostile).
     await response.arrayBuffer().catch(() => undefined)
     if (!response.ok) {
-      throw new TesseraError('TESSERA_UPSTREAM', `the verification webhook (${this.name}) answered ${response.status}; the code was not sent, try again`)
+      throw new TesseraError('TESSERA_UPSTREAM', `the verification webhook (${this.name}) answered ${response.status}; ${outcome}, try again`)
     }
   }
 }

@@ -8,7 +8,7 @@ import type { NewAuditRecord } from '../../governance/audit-entry.js'
 import type { AuditQuery, AuditStore, KeyedAuditRecord, StoredAuditRecord, StoredCheckpoint } from '../../governance/audit-store.js'
 import { TesseraError } from '../../core/errors.js'
 import { loadPostgresDriver, type PostgresClient, type PostgresPool } from './postgres-pool.js'
-import { num, rollbackAfter, run, toStoreError } from './postgres-query.js'
+import { inTransaction, num, run } from './postgres-query.js'
 
 export const AUDIT_MIGRATIONS: readonly string[] = [
   `
@@ -97,28 +97,8 @@ export class PostgresAuditStore implements AuditStore {
     this.#schema = schema
   }
 
-  async #inTransaction<T>(what: string, work: (client: PostgresClient) => Promise<T>): Promise<T> {
-    let client: PostgresClient
-    try {
-      client = await this.#pool.connect()
-    } catch (error) {
-      throw toStoreError(error, `connect to ${what}`)
-    }
-    try {
-      await run(client, 'begin', 'BEGIN')
-      const result = await work(client)
-      await run(client, 'commit', 'COMMIT')
-      client.release()
-      return result
-    } catch (error) {
-      const reported = await rollbackAfter(client, error instanceof Error ? error : new Error(String(error)))
-      client.release(true)
-      throw reported
-    }
-  }
-
   async migrate(): Promise<void> {
-    await this.#inTransaction('migrate the audit store', async (c) => {
+    await inTransaction(this.#pool, 'migrate the audit store', async (c) => {
       await run(c, 'lock the audit migrations', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-audit-migrations:${this.#schema}`])
       await run(c, 'create the schema', `CREATE SCHEMA IF NOT EXISTS ${this.#schema}; SET LOCAL search_path TO ${this.#schema}`)
       await run(c, 'create the audit migrations table',
@@ -136,7 +116,7 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   async append(records: readonly NewAuditRecord[]): Promise<number> {
-    return this.#inTransaction('append to the audit log', async (c) => {
+    return inTransaction(this.#pool, 'append to the audit log', async (c) => {
       const next = await this.#lockAndSize(c)
       await insertEntries(c, next, records)
       return next
@@ -144,7 +124,7 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   async appendOnce(records: readonly KeyedAuditRecord[]): Promise<(number | null)[]> {
-    return this.#inTransaction('append to the audit log once', async (c) => {
+    return inTransaction(this.#pool, 'append to the audit log once', async (c) => {
       // Under the append lock, so the check and the insert are one step against every other writer.
       const next = await this.#lockAndSize(c)
       const { rows } = await run<{ source_key: string }>(c, 'read audit source keys',
@@ -209,7 +189,7 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   async addCheckpoint(cp: StoredCheckpoint): Promise<boolean> {
-    return this.#inTransaction('store an audit checkpoint', async (c) => {
+    return inTransaction(this.#pool, 'store an audit checkpoint', async (c) => {
       // The append lock: checkpoints of concurrent writers are stored one at a time, so none lands behind a newer one.
       await run(c, 'lock the audit log', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-audit-append:${this.#schema}`])
       const { rowCount } = await run(c, 'store an audit checkpoint',

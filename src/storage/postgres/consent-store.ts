@@ -137,6 +137,12 @@ export class PostgresConsentStore implements ConsentStore {
     return rows.map(toStored)
   }
 
+  async identifiers(options: { readonly limit: number; readonly after?: string }): Promise<string[]> {
+    const { rows } = await run<{ identifier: string }>(this.#pool, 'page the consent ledger\'s identifiers',
+      'SELECT DISTINCT identifier FROM consent_records WHERE identifier > $1 ORDER BY identifier LIMIT $2', [options.after ?? '', options.limit])
+    return rows.map((r) => r.identifier)
+  }
+
   async history(identifier: string, options: { readonly limit: number; readonly afterSeq?: number }): Promise<StoredConsentRecord[]> {
     const { rows } = await run<Row>(this.#pool, 'read a consent history',
       `SELECT ${COLUMNS} FROM consent_records WHERE identifier = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [identifier, options.afterSeq ?? -1, options.limit])

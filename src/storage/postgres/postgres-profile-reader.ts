@@ -4,7 +4,7 @@
  */
 import type { JsonObject } from '../../core/event.js'
 import type { IdentityEdge, IdentifierNode, LinkRule, MergeRecord, RejectedIdentifier, RejectionReason } from '../../identity/identity-store.js'
-import type { FilterCondition, ProfileReader, TimelineCursor, TimelinePage } from '../../profiles/profile-reader.js'
+import type { FilterCondition, IdentifierCondition, ProfileReader, TimelineCursor, TimelinePage } from '../../profiles/profile-reader.js'
 import type { ProfileRecord } from '../../profiles/profile-store.js'
 import type { PostgresPool } from './postgres-pool.js'
 import { num, run } from './postgres-query.js'
@@ -107,9 +107,14 @@ export class PostgresProfileReader implements ProfileReader {
     }
   }
 
-  async countProfiles(filter: readonly FilterCondition[]): Promise<number> {
+  async countProfiles(filter: readonly FilterCondition[], consent: readonly IdentifierCondition[] = []): Promise<number> {
     const params: unknown[] = []
     const where = ['merged_into IS NULL', ...filter.map((c) => postgresCondition(c, params))]
+    for (const c of consent) {
+      params.push([...new Set(c.keys)])
+      const test = c.identifiers === 'none' ? `i.key = ANY($${params.length}::text[])` : `NOT (i.key = ANY($${params.length}::text[]))`
+      where.push(`NOT EXISTS (SELECT 1 FROM identifiers i WHERE i.profile_id = profiles.id AND ${test})`)
+    }
     const { rows } = await run<{ n: string }>(this.#pool, 'count profiles', `SELECT count(*) AS n FROM profiles WHERE ${where.join(' AND ')}`, params)
     return num(rows[0]!.n)
   }

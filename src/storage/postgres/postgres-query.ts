@@ -6,7 +6,7 @@
  * stays a plain `Error`, which the pipeline pins on the event and dead-letters instead of retrying forever.
  */
 import { TesseraError } from '../../core/errors.js'
-import type { PostgresQueryable, PostgresResult } from './postgres-pool.js'
+import type { PostgresClient, PostgresPool, PostgresQueryable, PostgresResult } from './postgres-pool.js'
 
 /** SQLSTATEs after which running the same transaction again can succeed. */
 export const RETRYABLE_STATES: ReadonlySet<string> = new Set(['40001', '40P01'])
@@ -94,5 +94,29 @@ export async function rollbackAfter(db: PostgresQueryable, error: unknown): Prom
     return new TesseraError('TESSERA_STORE', 'PostgreSQL transaction failed and its rollback failed too (connection lost?)', {
       cause: new AggregateError([error, rollbackError]),
     })
+  }
+}
+
+/**
+ * Runs `work` in one transaction on a pooled connection: BEGIN, COMMIT, or ROLLBACK on any failure (a connection
+ * whose rollback failed is discarded, not returned to the pool). `what` names the work in errors.
+ */
+export async function inTransaction<T>(pool: PostgresPool, what: string, work: (client: PostgresClient) => Promise<T>): Promise<T> {
+  let client: PostgresClient
+  try {
+    client = await pool.connect()
+  } catch (error) {
+    throw toStoreError(error, `connect to ${what}`)
+  }
+  try {
+    await run(client, 'begin', 'BEGIN')
+    const result = await work(client)
+    await run(client, 'commit', 'COMMIT')
+    client.release()
+    return result
+  } catch (error) {
+    const reported = await rollbackAfter(client, error instanceof Error ? error : new Error(String(error)))
+    client.release(true)
+    throw reported
   }
 }

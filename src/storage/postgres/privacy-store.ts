@@ -5,9 +5,9 @@
  */
 import { TesseraError } from '../../core/errors.js'
 import type { JsonObject } from '../../core/event.js'
-import type { BudgetResult, BudgetSpend, DsarRecord, DsarStatus, PrivacyStore } from '../../governance/privacy-store.js'
-import { loadPostgresDriver, type PostgresClient, type PostgresPool } from './postgres-pool.js'
-import { num, rollbackAfter, run, toStoreError } from './postgres-query.js'
+import type { BudgetResult, BudgetSpend, DsarAcknowledgement, DsarExtension, DsarRecord, DsarStatus, PrivacyStore } from '../../governance/privacy-store.js'
+import { loadPostgresDriver, type PostgresPool } from './postgres-pool.js'
+import { inTransaction, num, run } from './postgres-query.js'
 
 export const PRIVACY_MIGRATIONS: readonly string[] = [
   `
@@ -33,20 +33,30 @@ export const PRIVACY_MIGRATIONS: readonly string[] = [
     updated_at bigint NOT NULL
   );
   `,
+  // The acknowledgement (CCPA) and the one extension of a request's deadline (see the SQLite adapter).
+  `
+  ALTER TABLE dsar_requests ADD COLUMN ack_due_at bigint, ADD COLUMN acknowledged_at bigint, ADD COLUMN acknowledged_via text,
+    ADD COLUMN extension jsonb;
+  `,
 ]
 
 interface DsarRow {
   id: string; type: string; identifier: string; jurisdiction: string; regime: string; status: string; received_at: string; due_at: string
   basis: string; requested_by: string; detail: JsonObject; result: JsonObject | null; completed_at: string | null
+  ack_due_at: string | null; acknowledged_at: string | null; acknowledged_via: string | null; extension: DsarExtension | null
 }
 
-const DSAR_COLUMNS = 'id, type, identifier, jurisdiction, regime, status, received_at, due_at, basis, requested_by, detail, result, completed_at'
+const DSAR_COLUMNS = 'id, type, identifier, jurisdiction, regime, status, received_at, due_at, basis, requested_by, detail, result, completed_at, ' +
+  'ack_due_at, acknowledged_at, acknowledged_via, extension'
 
 function toDsar(r: DsarRow): DsarRecord {
   return {
     id: r.id, type: r.type as DsarRecord['type'], identifier: r.identifier, jurisdiction: r.jurisdiction, regime: r.regime as DsarRecord['regime'],
     status: r.status as DsarStatus, receivedAt: num(r.received_at), dueAt: num(r.due_at), basis: r.basis, requestedBy: r.requested_by,
     detail: r.detail, result: r.result, completedAt: r.completed_at === null ? null : num(r.completed_at),
+    acknowledgeBy: r.ack_due_at === null ? null : num(r.ack_due_at),
+    acknowledgement: r.acknowledged_at === null ? null : { at: num(r.acknowledged_at), via: r.acknowledged_via ?? '' },
+    extension: r.extension,
   }
 }
 
@@ -77,28 +87,8 @@ export class PostgresPrivacyStore implements PrivacyStore {
     return this.#pool
   }
 
-  async inTransaction<T>(what: string, work: (client: PostgresClient) => Promise<T>): Promise<T> {
-    let client: PostgresClient
-    try {
-      client = await this.#pool.connect()
-    } catch (error) {
-      throw toStoreError(error, `connect to ${what}`)
-    }
-    try {
-      await run(client, 'begin', 'BEGIN')
-      const result = await work(client)
-      await run(client, 'commit', 'COMMIT')
-      client.release()
-      return result
-    } catch (error) {
-      const reported = await rollbackAfter(client, error instanceof Error ? error : new Error(String(error)))
-      client.release(true)
-      throw reported
-    }
-  }
-
   async migrate(): Promise<void> {
-    await this.inTransaction('migrate the privacy store', async (c) => {
+    await inTransaction(this.#pool, 'migrate the privacy store', async (c) => {
       await run(c, 'lock the privacy migrations', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-privacy-migrations:${this.#schema}`])
       await run(c, 'create the schema', `CREATE SCHEMA IF NOT EXISTS ${this.#schema}; SET LOCAL search_path TO ${this.#schema}`)
       await run(c, 'create the privacy migrations table',
@@ -133,9 +123,10 @@ export class PostgresPrivacyStore implements PrivacyStore {
   }
 
   async createRequest(r: DsarRecord): Promise<void> {
-    await run(this.#pool, 'record a data-subject request', `INSERT INTO dsar_requests (${DSAR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13)`, [
+    await run(this.#pool, 'record a data-subject request', `INSERT INTO dsar_requests (${DSAR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13, $14, $15, $16, $17::jsonb)`, [
       r.id, r.type, r.identifier, r.jurisdiction, r.regime, r.status, r.receivedAt, r.dueAt, r.basis, r.requestedBy, JSON.stringify(r.detail),
-      r.result === null ? null : JSON.stringify(r.result), r.completedAt])
+      r.result === null ? null : JSON.stringify(r.result), r.completedAt, r.acknowledgeBy, r.acknowledgement?.at ?? null, r.acknowledgement?.via ?? null,
+      r.extension === null ? null : JSON.stringify(r.extension)])
   }
 
   async getRequest(id: string): Promise<DsarRecord | null> {
@@ -153,10 +144,26 @@ export class PostgresPrivacyStore implements PrivacyStore {
       [u.status, JSON.stringify(u.result), u.completedAt, u.identifier, JSON.stringify(u.detail), id])
   }
 
+  async acknowledgeRequest(id: string, ack: DsarAcknowledgement): Promise<boolean> {
+    const { rowCount } = await run(this.#pool, 'acknowledge a data-subject request',
+      'UPDATE dsar_requests SET acknowledged_at = $1, acknowledged_via = $2 WHERE id = $3 AND acknowledged_at IS NULL', [ack.at, ack.via, id])
+    return rowCount === 1
+  }
+
+  async extendRequest(id: string, dueAt: number, extension: DsarExtension): Promise<boolean> {
+    const { rowCount } = await run(this.#pool, 'extend a data-subject request',
+      'UPDATE dsar_requests SET due_at = $1, extension = $2::jsonb WHERE id = $3 AND extension IS NULL', [dueAt, JSON.stringify(extension), id])
+    return rowCount === 1
+  }
+
   async redactRequests(identifierKeys: readonly string[]): Promise<number> {
     if (identifierKeys.length === 0) return 0
     const { rowCount } = await run(this.#pool, 'redact data-subject requests',
-      "UPDATE dsar_requests SET identifier = '(erased)', detail = '{}'::jsonb WHERE identifier = ANY($1::text[])", [[...new Set(identifierKeys)]])
+      `UPDATE dsar_requests SET identifier = '(erased)', detail = '{}'::jsonb,
+       acknowledged_via = CASE WHEN acknowledged_via LIKE 'recorded:%' THEN 'recorded: (erased)' ELSE acknowledged_via END,
+       extension = extension || jsonb_build_object('reason', '(erased)',
+         'via', CASE WHEN extension ->> 'via' LIKE 'recorded:%' THEN 'recorded: (erased)' ELSE extension ->> 'via' END)
+       WHERE identifier = ANY($1::text[])`, [[...new Set(identifierKeys)]])
     return rowCount ?? 0
   }
 

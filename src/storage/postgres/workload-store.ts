@@ -7,8 +7,8 @@ import { TesseraError } from '../../core/errors.js'
 import type { OutcomeRecord, RecommendationRecord, RunInput, WorkloadStore } from '../../workload/workload-store.js'
 import type { RunRow } from '../../workload/runs/runs-table.js'
 import { toOutcome, toRecommendation, toRun } from '../sqlite/workload-store.js'
-import { loadPostgresDriver, type PostgresClient, type PostgresPool } from './postgres-pool.js'
-import { num, rollbackAfter, run, toStoreError } from './postgres-query.js'
+import { loadPostgresDriver, type PostgresPool } from './postgres-pool.js'
+import { inTransaction, num, run } from './postgres-query.js'
 
 export const WORKLOAD_MIGRATIONS: readonly string[] = [
   `
@@ -59,28 +59,8 @@ export class PostgresWorkloadStore implements WorkloadStore {
     this.#schema = schema
   }
 
-  async #inTransaction<T>(what: string, work: (client: PostgresClient) => Promise<T>): Promise<T> {
-    let client: PostgresClient
-    try {
-      client = await this.#pool.connect()
-    } catch (error) {
-      throw toStoreError(error, `connect to ${what}`)
-    }
-    try {
-      await run(client, 'begin', 'BEGIN')
-      const result = await work(client)
-      await run(client, 'commit', 'COMMIT')
-      client.release()
-      return result
-    } catch (error) {
-      const reported = await rollbackAfter(client, error instanceof Error ? error : new Error(String(error)))
-      client.release(true)
-      throw reported
-    }
-  }
-
   async migrate(): Promise<void> {
-    await this.#inTransaction('migrate the workload store', async (c) => {
+    await inTransaction(this.#pool, 'migrate the workload store', async (c) => {
       await run(c, 'lock the workload migrations', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-workload-migrations:${this.#schema}`])
       await run(c, 'create the schema', `CREATE SCHEMA IF NOT EXISTS ${this.#schema}; SET LOCAL search_path TO ${this.#schema}`)
       await run(c, 'create the workload migrations table',
@@ -98,7 +78,7 @@ export class PostgresWorkloadStore implements WorkloadStore {
   }
 
   async addRuns(runs: readonly RunInput[], time: number): Promise<{ added: number; duplicates: number }> {
-    const added = await this.#inTransaction('store the runs', async (c) => {
+    const added = await inTransaction(this.#pool, 'store the runs', async (c) => {
       let n = 0
       for (const { run: r, source, runKey } of runs) {
         const res = await run(c, 'store a run', `INSERT INTO workload_runs (run_key, source, ingested_at, ${RUN_COLUMNS})

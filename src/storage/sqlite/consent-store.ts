@@ -14,6 +14,7 @@ interface ConsentStatements {
   readonly insert: SqliteStatement
   readonly latest: SqliteStatement
   readonly history: SqliteStatement
+  readonly identifiers: SqliteStatement
 }
 
 export const CONSENT_MIGRATIONS: readonly string[] = [
@@ -103,6 +104,7 @@ export class SqliteConsentStore implements ConsentStore {
           SELECT max(seq) FROM consent_records WHERE identifier IN (SELECT value FROM json_each(?)) AND state = 'granted' AND jurisdiction <> 'UNKNOWN' GROUP BY identifier
         ) ORDER BY seq`),
       history: this.#db.prepare(`SELECT ${COLUMNS} FROM consent_records WHERE identifier = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      identifiers: this.#db.prepare('SELECT DISTINCT identifier FROM consent_records WHERE identifier > ? ORDER BY identifier LIMIT ?'),
     })
   }
 
@@ -125,6 +127,10 @@ export class SqliteConsentStore implements ConsentStore {
     const ids = JSON.stringify([...new Set(identifiers)])
     const rows = this.#prepared().latest.all(ids, ids) as Row[]
     return rows.map(toStoredConsent)
+  }
+
+  async identifiers(options: { readonly limit: number; readonly after?: string }): Promise<string[]> {
+    return (this.#prepared().identifiers.all(options.after ?? '', options.limit) as { identifier: string }[]).map((r) => r.identifier)
   }
 
   async history(identifier: string, options: { readonly limit: number; readonly afterSeq?: number }): Promise<StoredConsentRecord[]> {

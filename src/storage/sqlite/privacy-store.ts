@@ -7,7 +7,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { TesseraError } from '../../core/errors.js'
 import type { JsonObject } from '../../core/event.js'
-import type { BudgetResult, BudgetSpend, DsarRecord, DsarStatus, PrivacyStore } from '../../governance/privacy-store.js'
+import type { BudgetResult, BudgetSpend, DsarAcknowledgement, DsarExtension, DsarRecord, DsarStatus, PrivacyStore } from '../../governance/privacy-store.js'
 import type { SqliteDatabase } from './sqlite-database.js'
 
 export const PRIVACY_MIGRATIONS: readonly string[] = [
@@ -34,14 +34,24 @@ export const PRIVACY_MIGRATIONS: readonly string[] = [
     updated_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // The acknowledgement (CCPA) and the one extension of a request's deadline. Requests recorded before have no
+  // acknowledgement deadline; their first deadline is the one they had.
+  `
+  ALTER TABLE dsar_requests ADD COLUMN ack_due_at INTEGER;
+  ALTER TABLE dsar_requests ADD COLUMN acknowledged_at INTEGER;
+  ALTER TABLE dsar_requests ADD COLUMN acknowledged_via TEXT;
+  ALTER TABLE dsar_requests ADD COLUMN extension TEXT;
+  `,
 ]
 
 interface DsarRow {
   id: string; type: string; identifier: string; jurisdiction: string; regime: string; status: string; received_at: number; due_at: number
   basis: string; requested_by: string; detail: string; result: string | null; completed_at: number | null
+  ack_due_at: number | null; acknowledged_at: number | null; acknowledged_via: string | null; extension: string | null
 }
 
-const DSAR_COLUMNS = 'id, type, identifier, jurisdiction, regime, status, received_at, due_at, basis, requested_by, detail, result, completed_at'
+const DSAR_COLUMNS = 'id, type, identifier, jurisdiction, regime, status, received_at, due_at, basis, requested_by, detail, result, completed_at, ' +
+  'ack_due_at, acknowledged_at, acknowledged_via, extension'
 
 function toDsar(r: DsarRow): DsarRecord {
   return {
@@ -49,6 +59,9 @@ function toDsar(r: DsarRow): DsarRecord {
     status: r.status as DsarStatus, receivedAt: Number(r.received_at), dueAt: Number(r.due_at), basis: r.basis, requestedBy: r.requested_by,
     detail: JSON.parse(r.detail) as JsonObject, result: r.result === null ? null : JSON.parse(r.result) as JsonObject,
     completedAt: r.completed_at === null ? null : Number(r.completed_at),
+    acknowledgeBy: r.ack_due_at === null ? null : Number(r.ack_due_at),
+    acknowledgement: r.acknowledged_at === null ? null : { at: Number(r.acknowledged_at), via: r.acknowledged_via ?? '' },
+    extension: r.extension === null ? null : JSON.parse(r.extension) as DsarExtension,
   }
 }
 
@@ -112,9 +125,10 @@ export class SqlitePrivacyStore implements PrivacyStore {
   }
 
   async createRequest(r: DsarRecord): Promise<void> {
-    this.#db.prepare(`INSERT INTO dsar_requests (${DSAR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+    this.#db.prepare(`INSERT INTO dsar_requests (${DSAR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       r.id, r.type, r.identifier, r.jurisdiction, r.regime, r.status, r.receivedAt, r.dueAt, r.basis, r.requestedBy, JSON.stringify(r.detail),
-      r.result === null ? null : JSON.stringify(r.result), r.completedAt)
+      r.result === null ? null : JSON.stringify(r.result), r.completedAt, r.acknowledgeBy, r.acknowledgement?.at ?? null, r.acknowledgement?.via ?? null,
+      r.extension === null ? null : JSON.stringify(r.extension))
   }
 
   async getRequest(id: string): Promise<DsarRecord | null> {
@@ -131,9 +145,23 @@ export class SqlitePrivacyStore implements PrivacyStore {
       .run(u.status, JSON.stringify(u.result), u.completedAt, u.identifier, JSON.stringify(u.detail), id)
   }
 
+  async acknowledgeRequest(id: string, ack: DsarAcknowledgement): Promise<boolean> {
+    return this.#db.prepare('UPDATE dsar_requests SET acknowledged_at = ?, acknowledged_via = ? WHERE id = ? AND acknowledged_at IS NULL')
+      .run(ack.at, ack.via, id).changes === 1
+  }
+
+  async extendRequest(id: string, dueAt: number, extension: DsarExtension): Promise<boolean> {
+    return this.#db.prepare('UPDATE dsar_requests SET due_at = ?, extension = ? WHERE id = ? AND extension IS NULL')
+      .run(dueAt, JSON.stringify(extension), id).changes === 1
+  }
+
   async redactRequests(identifierKeys: readonly string[]): Promise<number> {
     if (identifierKeys.length === 0) return 0
-    const changed = this.#db.prepare("UPDATE dsar_requests SET identifier = '(erased)', detail = '{}' WHERE identifier IN (SELECT value FROM json_each(?))")
+    const changed = this.#db.prepare(`UPDATE dsar_requests SET identifier = '(erased)', detail = '{}',
+      acknowledged_via = CASE WHEN acknowledged_via LIKE 'recorded:%' THEN 'recorded: (erased)' ELSE acknowledged_via END,
+      extension = CASE WHEN extension IS NULL THEN NULL ELSE json_set(extension, '$.reason', '(erased)',
+        '$.via', CASE WHEN extension ->> '$.via' LIKE 'recorded:%' THEN 'recorded: (erased)' ELSE extension ->> '$.via' END) END
+      WHERE identifier IN (SELECT value FROM json_each(?))`)
       .run(JSON.stringify([...new Set(identifierKeys)])).changes
     // The WAL still holds the page images from before: copy the blanked pages into the file and empty the WAL.
     this.#db.pragma('wal_checkpoint(TRUNCATE)')

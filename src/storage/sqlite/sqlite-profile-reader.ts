@@ -1,6 +1,6 @@
 /** @module ProfileReader on SQLite: a separate read-only connection, so API reads never wait for the pipeline (WAL). */
 import type { IdentityEdge, IdentifierNode, LinkRule, MergeRecord, RejectedIdentifier, RejectionReason } from '../../identity/identity-store.js'
-import type { FilterCondition, ProfileReader, TimelineCursor, TimelinePage } from '../../profiles/profile-reader.js'
+import type { FilterCondition, IdentifierCondition, ProfileReader, TimelineCursor, TimelinePage } from '../../profiles/profile-reader.js'
 import type { ProfileRecord } from '../../profiles/profile-store.js'
 import type { JsonObject } from '../../core/event.js'
 import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js'
@@ -111,10 +111,14 @@ export class SqliteProfileReader implements ProfileReader {
     }
   }
 
-  async countProfiles(filter: readonly FilterCondition[]): Promise<number> {
+  async countProfiles(filter: readonly FilterCondition[], consent: readonly IdentifierCondition[] = []): Promise<number> {
     const where: string[] = ['merged_into IS NULL']
     const params: (string | number)[] = []
     for (const c of filter) where.push(sqliteCondition(c, params))
+    for (const c of consent) {
+      params.push(JSON.stringify([...new Set(c.keys)]))
+      where.push(`NOT EXISTS (SELECT 1 FROM identifiers i WHERE i.profile_id = profiles.id AND i.key ${c.identifiers === 'none' ? 'IN' : 'NOT IN'} (SELECT value FROM json_each(?)))`)
+    }
     return (this.#db.prepare(`SELECT count(*) AS n FROM profiles WHERE ${where.join(' AND ')}`).get(...params) as { n: number }).n
   }
 
