@@ -224,7 +224,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     }
     process.on('SIGHUP', onHangup)
     closers.push(() => void process.off('SIGHUP', onHangup))
-    const consent = await openConsent(config, layout.dataDir, governance.audit, clock)
+    const consent = await openConsent(config, layout.dataDir, governance.audit, clock, identifiers)
     closers.push(() => consent.close())
     const privacyStore = await openPrivacyStore(config, layout.dataDir)
     closers.push(() => privacyStore.close())

@@ -138,7 +138,7 @@ async function profileRecords(
   let read = 0
   let refused = 0
   try {
-    const consent = await openConsent(tessera, layout.dataDir, audit, systemClock)
+    const consent = await openConsent(tessera, layout.dataDir, audit, systemClock, identifiers.codec)
     try {
       let after: string | undefined
       while (read < where.limit) {

@@ -14,6 +14,8 @@ import { createClassifier } from '../classification.js'
 import { createMasker, loadOrCreateMaskingKey } from '../masking.js'
 import { ConsentLedger } from './consent-ledger.js'
 import type { ConsentStore } from './consent-store.js'
+import { PseudonymousConsentStore } from './pseudonymous-consent-store.js'
+import { CLEAR_SCHEME, type IdentifierCodec } from '../../identity/identifier-codec.js'
 
 export function consentStorePath(dataDir: string): string {
   return join(dataDir, 'consent.db')
@@ -37,8 +39,13 @@ export interface OpenedConsent {
   close(): Promise<void>
 }
 
-export async function openConsent(config: TesseraConfig, dataDir: string, audit: AuditLog, clock: Clock): Promise<OpenedConsent> {
-  const store = await openConsentStore(config, dataDir)
+/**
+ * `identifiers`: the state's identifier codec; in a pseudonymous state the ledger's records are keyed by the same
+ * pseudonyms as the identity graph (src/governance/consent/pseudonymous-consent-store.ts).
+ */
+export async function openConsent(config: TesseraConfig, dataDir: string, audit: AuditLog, clock: Clock, identifiers: IdentifierCodec): Promise<OpenedConsent> {
+  const opened = await openConsentStore(config, dataDir)
+  const store: ConsentStore = identifiers.scheme === CLEAR_SCHEME ? opened : new PseudonymousConsentStore(opened, identifiers)
   const key = loadOrCreateMaskingKey(join(dataDir, 'masking.key'))
   const mask = createMasker(key)
   const ledger = new ConsentLedger({
