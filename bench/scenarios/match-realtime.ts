@@ -224,6 +224,8 @@ export async function runMatchRealtime(options: MatchRealtimeOptions): Promise<S
     batchTotalMs += ms
     perEvent.push(ms / size)
   }
+  const batchMerges = (counts.probabilisticMerges ?? 0) - (warm.probabilisticMerges ?? 0) - singleMerges
+  const batchReviews = (counts.matchReviews ?? 0) - (warm.matchReviews ?? 0) - singleReviews
   await state.close()
   const s = summarize(single)
   const c = summarize(singleCpu)
@@ -256,6 +258,8 @@ export async function runMatchRealtime(options: MatchRealtimeOptions): Promise<S
     single_reviews: singleReviews,
     single_new_profiles: s.count - singleMerges,
     batch_events: options.batchEvents,
+    batch_auto_merges: batchMerges,
+    batch_reviews: batchReviews,
     batch_per_event_p50_ms: b.p50_ms,
     batch_per_event_p99_ms: b.p99_ms,
     build_seconds: round(buildSeconds, 1),

@@ -56,7 +56,10 @@ export class PairScorer {
   readonly #levelWeights: Float64Array[]
   readonly #frequencies: readonly TermFrequencies[]
   readonly #log2ExactU: Float64Array
-  /** Per comparison, the most any of its levels can add (0 at least: the null level adds 0); TF at its floor. */
+  /**
+   * At index c, the most comparisons c+1.. can still add: for each, its best level (0 at least, since the null level
+   * adds 0; an exact match with its term frequency at the floor).
+   */
   readonly #mostAfter: Float64Array
 
   constructor(comparisons: readonly Comparison[], parameters: ModelParameters, frequencies: readonly TermFrequencies[]) {
@@ -66,7 +69,6 @@ export class PairScorer {
     this.#prior = weightOfProbability(parameters.lambda)
     this.#levelWeights = parameters.comparisons.map((c) => Float64Array.from(c.levels.map((l) => Math.log2(l.m / l.u))))
     this.#log2ExactU = Float64Array.from(parameters.comparisons.map((c) => Math.log2(c.levels[0]!.u)))
-    // #mostAfter[c]: the most comparisons c+1.. can still add, so a pair that cannot reach a threshold stops early.
     const most = parameters.comparisons.map((c, i) => {
       const levels = this.#levelWeights[i]!
       const exact = levels[0]! + (c.termFrequency ? this.#log2ExactU[i]! - Math.log2(TF_MINIMUM) : 0)

@@ -100,7 +100,7 @@ export class SqliteIdentityStore implements IdentityStore {
     this.#dropDoNotLink = db.prepare('DELETE FROM identity_do_not_link WHERE review_seq = ?')
     // Driven from the keys (CROSS JOIN fixes the join order): each key probes the primary key, never a scan.
     this.#matchCandidates = db.prepare(
-      `SELECT r.profile_id, r.fields, json_group_array(q.value) AS keys FROM json_each(@keys) AS q
+      `SELECT r.profile_id, r.fields, json_group_array(q.key) AS keys FROM json_each(@keys) AS q
        CROSS JOIN identity_match_keys AS k ON k.key = q.value
        CROSS JOIN identity_match_records AS r ON r.profile_id = k.profile_id
        WHERE (SELECT count(*) FROM (SELECT 1 FROM identity_match_keys AS c WHERE c.key = q.value LIMIT @cap + 1)) <= @cap
@@ -242,8 +242,10 @@ export class SqliteIdentityStore implements IdentityStore {
 
   async matchCandidates(keys: readonly string[], maxBlockSize: number): Promise<StoredMatchCandidate[]> {
     if (keys.length === 0) return []
-    const rows = this.#matchCandidates.all({ keys: JSON.stringify([...new Set(keys)]), cap: maxBlockSize }) as { profile_id: string; fields: string; keys: string }[]
-    return rows.map((r) => ({ profileId: r.profile_id, fields: r.fields, keys: JSON.parse(r.keys) as string[] }))
+    const asked = [...new Set(keys)]
+    // The found keys come back as their indexes in `asked` (json_each's key column), so no key string is read back.
+    const rows = this.#matchCandidates.all({ keys: JSON.stringify(asked), cap: maxBlockSize }) as { profile_id: string; fields: string; keys: string }[]
+    return rows.map((r) => ({ profileId: r.profile_id, fields: r.fields, keys: (JSON.parse(r.keys) as number[]).map((i) => asked[i]!) }))
   }
 
   async matchRecords(profileIds: readonly string[]): Promise<StoredMatchRecord[]> {
