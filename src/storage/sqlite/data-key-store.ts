@@ -103,11 +103,12 @@ export class SqliteDataKeyStore implements DataKeyStore {
 
   async insertIfAbsent(keys: readonly StoredDataKey[]): Promise<StoredDataKey[]> {
     if (keys.length === 0) return []
-    const insert = this.#statement(INSERT)
-    const select = this.#statement(SELECT_ONE)
     // A row inserted is the one given; only a conflict (another writer was first) reads the stored row back.
-    return this.#write('store data keys', () => keys.map((k) => insert.run(k.ref, k.keyId, k.masterKeyId, k.wrapped, k.createdAt).changes === 1
-      ? k : toKey(select.get(k.ref) as Row)))
+    return this.#write('store data keys', () => {
+      const insert = this.#statement(INSERT)
+      const select = this.#statement(SELECT_ONE)
+      return keys.map((k) => insert.run(k.ref, k.keyId, k.masterKeyId, k.wrapped, k.createdAt).changes === 1 ? k : toKey(select.get(k.ref) as Row))
+    })
   }
 
   async delete(refs: readonly string[]): Promise<number> {
