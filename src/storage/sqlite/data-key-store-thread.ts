@@ -52,10 +52,11 @@ import('tsx/esm/api').then((tsx) => { tsx.register(); return import(workerData.m
 interface Waiting { readonly resolve: (value: unknown) => void; readonly reject: (error: Error) => void }
 
 export class ThreadedSqliteDataKeyStore implements DataKeyStore {
-  readonly #worker: Worker
+  readonly #start: () => Worker
   readonly #waiting = new Map<number, Waiting>()
+  #worker: Worker | null
   #next = 1
-  #exited: Error | undefined
+  #closed = false
 
   /** Starts the worker over `path` (created if absent); rejects with the store's error if it cannot open it. */
   static async open(path: string): Promise<ThreadedSqliteDataKeyStore> {
@@ -64,8 +65,7 @@ export class ThreadedSqliteDataKeyStore implements DataKeyStore {
     const entry = new URL(`./data-key-store-worker.${isTs ? 'ts' : 'js'}`, here)
     const workerData = { path, module: entry.href }
     // From TypeScript sources (tests) a bootstrap registers tsx first, as pipeline-host.ts does.
-    const worker = isTs ? new Worker(TS_BOOTSTRAP, { eval: true, workerData }) : new Worker(entry, { workerData })
-    const store = new ThreadedSqliteDataKeyStore(worker)
+    const store = new ThreadedSqliteDataKeyStore(() => isTs ? new Worker(TS_BOOTSTRAP, { eval: true, workerData }) : new Worker(entry, { workerData }))
     try {
       await store.#call('opened', [])
     } catch (error) {
@@ -75,8 +75,17 @@ export class ThreadedSqliteDataKeyStore implements DataKeyStore {
     return store
   }
 
-  private constructor(worker: Worker) {
-    this.#worker = worker
+  private constructor(start: () => Worker) {
+    this.#start = start
+    this.#worker = this.#spawn()
+  }
+
+  /**
+   * A new worker. If one dies (a bug, out of memory), the calls it had are rejected as TESSERA_STORE (ingest
+   * answers 503, the client retries) and the next call starts another: nothing was acknowledged on their behalf.
+   */
+  #spawn(): Worker {
+    const worker = this.#start()
     worker.on('message', (reply: DataKeyStoreReply) => {
       const waiting = this.#waiting.get(reply.id)
       if (waiting === undefined) return
@@ -85,25 +94,35 @@ export class ThreadedSqliteDataKeyStore implements DataKeyStore {
       if (reply.ok) waiting.resolve(reply.result)
       else waiting.reject(deserializeError(reply.error))
     })
-    const fail = (error: Error): void => {
-      this.#exited = error
+    let failure: Error | undefined
+    worker.on('error', (error) => {
+      failure = new TesseraError('TESSERA_STORE', `the key store thread failed: ${error.message}`, { cause: error })
+    })
+    worker.on('exit', (code) => {
+      const error = failure ?? new TesseraError('TESSERA_STORE', `the key store thread exited (code ${code})`)
       for (const w of this.#waiting.values()) w.reject(error)
       this.#waiting.clear()
-    }
-    worker.on('error', (error) => fail(new TesseraError('TESSERA_STORE', `the key store thread failed: ${error.message}`, { cause: error })))
-    worker.on('exit', (code) => fail(new TesseraError('TESSERA_STORE', `the key store thread exited (code ${code})`)))
+      if (this.#worker === worker) this.#worker = null
+    })
     worker.unref()
+    return worker
   }
 
   #call(method: DataKeyStoreMethod, args: readonly unknown[]): Promise<unknown> {
-    if (this.#exited !== undefined) return Promise.reject(this.#exited)
+    if (this.#closed) return Promise.reject(new TesseraError('TESSERA_STORE', 'the key store is closed'))
+    const worker = this.#worker ??= this.#spawn()
     const id = this.#next++
     return new Promise((resolve, reject) => {
       // Referenced while a call waits (a CLI awaiting its answer must not exit), idle otherwise.
-      if (this.#waiting.size === 0) this.#worker.ref()
+      if (this.#waiting.size === 0) worker.ref()
       this.#waiting.set(id, { resolve, reject })
-      this.#worker.postMessage({ id, method, args } satisfies DataKeyStoreRequest)
+      worker.postMessage({ id, method, args } satisfies DataKeyStoreRequest)
     })
+  }
+
+  /** Ends the worker abruptly (tests: a thread that dies). */
+  terminateThread(): Promise<number> {
+    return this.#worker?.terminate() ?? Promise.resolve(0)
   }
 
   async migrate(): Promise<void> {
@@ -142,10 +161,13 @@ export class ThreadedSqliteDataKeyStore implements DataKeyStore {
 
   /** Closes the connection in the worker (after the calls already sent) and ends the thread. */
   async close(): Promise<void> {
-    if (this.#exited !== undefined) return
-    const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()))
-    this.#worker.ref()
-    this.#worker.postMessage({ id: 0, method: 'close', args: [] })
+    if (this.#closed) return
+    this.#closed = true
+    const worker = this.#worker
+    if (worker === null) return
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+    worker.ref()
+    worker.postMessage({ id: 0, method: 'close', args: [] })
     await exited
   }
 }

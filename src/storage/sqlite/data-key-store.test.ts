@@ -47,7 +47,7 @@ runDataKeyStoreContract('sqlite on its own thread', async () => {
 })
 
 describe('ThreadedSqliteDataKeyStore', () => {
-  it('passes the store errors back with their code, and fails every call once closed', async () => {
+  it('passes the store errors back with their code, replaces a thread that died, and fails every call once closed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-keys-'))
     try {
       await expect(ThreadedSqliteDataKeyStore.open(join(dir, 'no-such-dir', 'x', '\u0000keys.db'))).rejects.toThrow()
@@ -60,8 +60,14 @@ describe('ThreadedSqliteDataKeyStore', () => {
       await store.insertIfAbsent([{ ref: 'r', keyId: 'k', masterKeyId: 'mk-a', wrapped, createdAt: 1 }])
       const [row] = await store.get(['r'])
       expect(Buffer.isBuffer(row!.wrapped) && row!.wrapped.equals(wrapped)).toBe(true)
+      // A thread that dies fails its calls as TESSERA_STORE; the next call gets a new thread over the same file.
+      const dying = store.terminateThread()
+      const pending = store.get(['r']) // sent to the dying thread: never answered
+      await dying
+      await expect(pending).rejects.toMatchObject({ code: 'TESSERA_STORE', message: expect.stringMatching(/key store thread exited/) })
+      expect((await store.get(['r']))[0]!.keyId).toBe('k')
       await store.close()
-      await expect(store.get(['r'])).rejects.toThrow(/key store thread exited/)
+      await expect(store.get(['r'])).rejects.toThrow(/key store is closed/)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
