@@ -35,12 +35,13 @@ import { startWorkerPipeline } from '../src/pipeline/pipeline-host.js'
 import { median, round } from './lib/stats.js'
 import { Workload } from './lib/workload.js'
 
-const HELP = `Usage: npm run bench:pipeline -- [--events N] [--runs R] [--persons P] [--seed S] [--keep]
+const HELP = `Usage: npm run bench:pipeline -- [--events N] [--runs R] [--persons P] [--seed S] [--encryption on|off] [--keep]
 
   --events   events pre-filled into events.raw and processed per run (default 100000)
   --runs     runs, each on a fresh data dir; the summary gives medians (default 1)
   --persons  distinct people of the workload (default 100000, as npm run bench)
   --seed     workload seed (default tessera-bench-1)
+  --encryption  seal the event logs (default on, as governance.encryption.enabled; off = TESSERA_ENCRYPTION=off)
   --keep     keep the data dirs (printed) instead of deleting them`
 
 interface RunResult {
@@ -141,9 +142,13 @@ async function storedKeyOf(config: TesseraConfig, layout: ReturnType<typeof data
   }
 }
 
-async function runOnce(events: number, persons: number, seed: string): Promise<RunResult> {
+async function runOnce(events: number, persons: number, seed: string, encrypted: boolean): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-pipeline-'))
-  const config: TesseraConfig = { ...defaultConfig(), dataDir: dir }
+  const defaults = defaultConfig()
+  const config: TesseraConfig = {
+    ...defaults, dataDir: dir,
+    governance: { ...defaults.governance, encryption: { ...defaults.governance.encryption, enabled: encrypted } },
+  }
   const layout = dataLayout(dir)
   const workload = new Workload({ seed, persons, tag: 'pipeline' })
   await fill(config, layout.rawLog, workload, events)
@@ -184,6 +189,7 @@ async function main(): Promise<void> {
     options: {
       events: { type: 'string', default: '100000' }, runs: { type: 'string', default: '1' }, persons: { type: 'string', default: '100000' },
       seed: { type: 'string', default: 'tessera-bench-1' }, keep: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      encryption: { type: 'string', default: 'on' },
     },
   })
   if (values.help) {
@@ -198,9 +204,11 @@ async function main(): Promise<void> {
   const events = positive('events', values.events)
   const runs = positive('runs', values.runs)
   const persons = positive('persons', values.persons)
+  if (values.encryption !== 'on' && values.encryption !== 'off') throw new Error(`--encryption must be on or off, got "${values.encryption}"\n\n${HELP}`)
+  const encrypted = values.encryption === 'on'
   const results: RunResult[] = []
   for (let i = 0; i < runs; i++) {
-    const r = await runOnce(events, persons, values.seed)
+    const r = await runOnce(events, persons, values.seed, encrypted)
     results.push(r)
     console.log(`run ${i + 1}/${runs}: ${Math.round(r.eventsPerS)} events/s, ${round(r.cpuUsPerEvent, 1)} µs CPU/event, `
       + `${Math.round(r.wcharPerEvent)} bytes written/event (output log ${Math.round(r.outputBytesPerEvent)}, state ${Math.round(r.stateBytesPerEvent)} bytes/event in files), `
@@ -210,7 +218,7 @@ async function main(): Promise<void> {
   }
   const med = (f: (r: RunResult) => number): number => median(results.map(f))
   console.log(JSON.stringify({
-    scenario: 'pipeline', events, runs, persons,
+    scenario: 'pipeline', events, runs, persons, encryption: values.encryption,
     median: {
       events_per_s: Math.round(med((r) => r.eventsPerS)), cpu_us_per_event: round(med((r) => r.cpuUsPerEvent), 1),
       written_bytes_per_event: Math.round(med((r) => r.wcharPerEvent)),

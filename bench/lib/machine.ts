@@ -56,6 +56,21 @@ export function rssMbOf(pid: number): number | null {
   }
 }
 
+/**
+ * CPU time (user + system, all threads) a process used so far, in milliseconds, from /proc/<pid>/stat (Linux;
+ * clock ticks of 10 ms); null when the process is gone. A figure that a shared, loaded machine moves far less
+ * than events/s: the work per event, not how much of the cores the process got.
+ */
+export function cpuMsOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return null
+  }
+}
+
 /** Samples a set of processes' RSS every `everyMs` and keeps each one's peak. */
 export class RssSampler {
   readonly #pids: () => readonly number[]

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { dataLayout } from '../../src/app/data-layout.js'
 import { trackingPool, runLoad } from '../lib/http-load.js'
-import { RssSampler } from '../lib/machine.js'
+import { cpuMsOf, RssSampler } from '../lib/machine.js'
 import type { ScenarioResult } from '../lib/result.js'
 import { round, summarize } from '../lib/stats.js'
 import { startEmbedded } from '../lib/tessera-cluster.js'
@@ -29,7 +29,10 @@ export async function runIngestHttp(options: IngestOptions): Promise<ScenarioRes
   const workload = new Workload({ seed: options.seed, persons: options.persons, tag: 'ingest' })
   let stopped = false
   try {
+    const pid = cluster.processes[0]!.process.child.pid!
+    const cpuBefore = cpuMsOf(pid)
     const load = await runLoad(pool, cluster, workload, { durationMs: options.seconds * 1000, connections: options.connections })
+    const cpuAfter = cpuMsOf(pid)
     sampler.stop()
     await pool.close()
     await cluster.stop()
@@ -48,6 +51,8 @@ export async function runIngestHttp(options: IngestOptions): Promise<ScenarioRes
       rss_mb: round(Math.max(...sampler.peak.values()), 0),
       measures: `events accepted per second (HTTP 200, durable in events.raw) from ${options.connections} connections; p50/p99 = request latency (batches of 20-100 and single calls)`,
       requests_per_s: round(load.requests / load.seconds, 0),
+      // The server's CPU (HTTP thread, pipeline thread meanwhile, key store thread) per accepted event.
+      ...(cpuBefore === null || cpuAfter === null ? {} : { server_cpu_us_per_event: round((1000 * (cpuAfter - cpuBefore)) / load.acceptedEvents, 1) }),
       seconds: round(load.seconds, 1),
       accepted_events: load.acceptedEvents,
       events_in_log: stored,

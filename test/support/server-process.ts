@@ -21,9 +21,17 @@ export function assertBuilt(): void {
   }
 }
 
+/**
+ * Extra node flags for the server process from `TESSERA_SERVER_NODE_ARGS` (space-separated), e.g.
+ * `--cpu-prof --cpu-prof-dir=.tmp/prof` to profile the server of a benchmark (node refuses --cpu-prof in NODE_OPTIONS).
+ */
+function serverNodeArgs(): string[] {
+  return (process.env.TESSERA_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+}
+
 export async function startServerProcess(dataDir: string, env: Record<string, string> = {}, args: readonly string[] = []): Promise<ServerProcess> {
   assertBuilt()
-  const child = spawn(process.execPath, [BIN, 'up', ...args], {
+  const child = spawn(process.execPath, [...serverNodeArgs(), BIN, 'up', ...args], {
     cwd: ROOT,
     env: {
       ...process.env, TESSERA_PORT: '0', TESSERA_HOST: '127.0.0.1', TESSERA_DATA_DIR: dataDir,

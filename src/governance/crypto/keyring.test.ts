@@ -4,8 +4,23 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SqliteDataKeyStore } from '../../storage/sqlite/data-key-store.js'
+import type { DataKeyStore, StoredDataKey } from './data-key-store.js'
 import { Keyring, ROOT_REF } from './keyring.js'
 import { LocalKeyFile, MASTER_KEY_ENV, masterKeyId } from './local-key-file.js'
+
+/** A DataKeyStore that passes every call to a real one, except those given in `over`. */
+class DelegatingStore implements DataKeyStore {
+  constructor(readonly inner: DataKeyStore, readonly over: Partial<Pick<DataKeyStore, 'get' | 'insertIfAbsent'>>) {}
+  migrate(): Promise<void> { return this.inner.migrate() }
+  get(refs: readonly string[]): Promise<StoredDataKey[]> { return (this.over.get ?? ((r) => this.inner.get(r)))(refs) }
+  insertIfAbsent(keys: readonly StoredDataKey[]): Promise<StoredDataKey[]> { return (this.over.insertIfAbsent ?? ((k) => this.inner.insertIfAbsent(k)))(keys) }
+  delete(refs: readonly string[]): Promise<number> { return this.inner.delete(refs) }
+  notWrappedBy(masterKeyId: string, afterRef: string, limit: number): Promise<StoredDataKey[]> { return this.inner.notWrappedBy(masterKeyId, afterRef, limit) }
+  rewrap(...args: Parameters<DataKeyStore['rewrap']>): Promise<boolean> { return this.inner.rewrap(...args) }
+  countByMasterKey(): Promise<Record<string, number>> { return this.inner.countByMasterKey() }
+  countDataKeys(): Promise<number> { return this.inner.countDataKeys() }
+  close(): Promise<void> { return Promise.resolve() }
+}
 
 describe('LocalKeyFile and Keyring', () => {
   let dir: string
@@ -103,5 +118,68 @@ describe('LocalKeyFile and Keyring', () => {
     await store.insertIfAbsent([{ ...rowA!, ref: b!.ref }])
     ring.clearCache()
     await expect(ring.keyByRef(b!.ref, rowA!.keyId)).rejects.toThrow(/does not authenticate/)
+  })
+
+  /** The real store, counting the calls that reach it (what the batched paths must save). */
+  const counting = (inner: SqliteDataKeyStore): { store: DataKeyStore; calls: { get: number; insert: number; gotRefs: number } } => {
+    const calls = { get: 0, insert: 0, gotRefs: 0 }
+    const wrapped = new DelegatingStore(inner, {
+      get: (refs) => { calls.get++; calls.gotRefs += refs.length; return inner.get(refs) },
+      insertIfAbsent: (rows) => { calls.insert++; return inner.insertIfAbsent(rows) },
+    })
+    return { store: wrapped, calls }
+  }
+
+  it('resolves the keysFor calls of one event-loop turn together: one store read, one insert transaction, one key per subject', async () => {
+    await open()
+    const { store: s, calls } = counting(store)
+    const ring = await Keyring.open({ kms: LocalKeyFile.load({ keyFile: keyFile(), env: {}, create: false }), store: s, cacheTtlMs: 60_000 })
+    const [known] = await ring.keysFor(['known'])
+    calls.get = calls.insert = 0
+    const [a, b, c] = await Promise.all([ring.keysFor(['ann', 'known']), ring.keysFor(['bob', 'ann']), ring.keysFor(['cid'])])
+    expect(calls).toMatchObject({ get: 1, insert: 1 })
+    expect(a![0]!.key.equals(b![1]!.key)).toBe(true) // the same subject in two calls of the group
+    expect(a![1]!.key.equals(known!.key)).toBe(true) // a cached one is not looked up
+    expect(new Set([a![0]!.keyId, b![0]!.keyId, c![0]!.keyId]).size).toBe(3)
+    // Every key is durable and the same for another process (a fresh keyring over the same file).
+    const other = await open()
+    for (const k of [a![0]!, b![0]!, c![0]!]) expect((await other.keyByRef(k.ref, k.keyId))!.key.equals(k.key)).toBe(true)
+    // All cached now: no store call at all.
+    await ring.keysFor(['ann', 'bob', 'cid', 'known'])
+    expect(calls).toMatchObject({ get: 1, insert: 1 })
+  })
+
+  it('a key store failure rejects every call of the group and leaves nothing cached', async () => {
+    await open()
+    let fail = true
+    const failing = new DelegatingStore(store, { insertIfAbsent: (rows) => fail ? Promise.reject(new Error('disk full')) : store.insertIfAbsent(rows) })
+    const ring = await Keyring.open({ kms: LocalKeyFile.load({ keyFile: keyFile(), env: {}, create: false }), store: failing, cacheTtlMs: 60_000 })
+    const results = await Promise.allSettled([ring.keysFor(['ann']), ring.keysFor(['bob'])])
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected'])
+    expect(await store.get([ring.pseudonym('ann'), ring.pseudonym('bob')])).toEqual([])
+    fail = false
+    const [ann] = await ring.keysFor(['ann'])
+    expect((await store.get([ann!.ref]))[0]!.keyId).toBe(ann!.keyId)
+  })
+
+  it('keysByRef resolves a batch mixing cached, uncached, re-created and shredded subjects with one store read', async () => {
+    let now = 1_000
+    const writer = await open(() => now, 10_000)
+    const [ann, bob, cid, dan] = await writer.keysFor(['ann', 'bob', 'cid', 'dan'])
+    const { store: s, calls } = counting(store)
+    const reader = await Keyring.open({ kms: LocalKeyFile.load({ keyFile: keyFile(), env: {}, create: false }), store: s, cacheTtlMs: 10_000, now: () => now })
+    expect(await reader.keyByRef(ann!.ref, ann!.keyId)).not.toBeNull() // ann is cached in the reader
+    await writer.shred(['bob', 'cid'])
+    const [cid2] = await writer.keysFor(['cid']) // cid got a new key after its shred
+    calls.get = calls.gotRefs = 0
+    const wanted = [ann!, bob!, cid!, cid2!, dan!, ann!, dan!].map((k) => ({ ref: k.ref, keyId: k.keyId }))
+    const got = await reader.keysByRef(wanted)
+    expect(calls).toMatchObject({ get: 1, gotRefs: 3 }) // bob, cid, dan: each distinct uncached ref once
+    expect(got.map((k) => k?.keyId ?? null)).toEqual([ann!.keyId, null, null, cid2!.keyId, dan!.keyId, ann!.keyId, dan!.keyId])
+    expect(got[4]!.key.equals(dan!.key)).toBe(true)
+    // After the TTL the cached ann is read again, and a shred of ann made elsewhere applies.
+    await writer.shred(['ann'])
+    now += 10_001
+    expect(await reader.keysByRef([{ ref: ann!.ref, keyId: ann!.keyId }])).toEqual([null])
   })
 })

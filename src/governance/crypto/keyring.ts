@@ -16,7 +16,7 @@
  * or wrong key is an error at start, never a silent new keyring.
  */
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto'
-import { ConfigError } from '../../core/errors.js'
+import { ConfigError, TesseraError } from '../../core/errors.js'
 import type { DataKeyStore, StoredDataKey } from './data-key-store.js'
 import type { KeyManagementService } from './key-management.js'
 
@@ -46,6 +46,9 @@ function wrapAad(ref: string, keyId: string): Buffer {
 
 interface Cached { readonly key: DataKey; readonly expires: number }
 
+/** Refs whose keys are resolved together on the next turn of the event loop (see `keysFor`). */
+interface PendingGroup { readonly refs: Set<string>; readonly done: Promise<Map<string, DataKey>> }
+
 export class Keyring {
   readonly #kms: KeyManagementService
   readonly #store: DataKeyStore
@@ -58,6 +61,7 @@ export class Keyring {
   readonly #identifierKey: Buffer
   /** `type\0value` → identifier pseudonym (memory only, bounded like the key cache). */
   readonly #identifierPseudonyms = new Map<string, string>()
+  #pending: PendingGroup | undefined
 
   /** Opens the keyring over a migrated store; creates the root on first use of an empty store. */
   static async open(options: KeyringOptions): Promise<Keyring> {
@@ -125,25 +129,79 @@ export class Keyring {
     return ref
   }
 
-  /** The data keys of these subjects (by pseudonym, in input order), created where missing. */
+  /**
+   * The data keys of these subjects (by pseudonym, in input order), created where missing.
+   *
+   * Keys not in the cache are resolved in groups: every call made in one turn of the event loop (all the ingest
+   * requests that arrived together) waits for one `setImmediate`, then the group does one store read and one
+   * insert transaction for all its new subjects, instead of one of each per call. The insert has committed
+   * (durably, on the SQLite store) before any caller gets a key, so nothing is sealed under a key that a crash
+   * could lose. A key this keyring just created is used as generated, not unwrapped again.
+   */
   async keysFor(subjects: readonly string[]): Promise<DataKey[]> {
-    const refs = subjects.map((s) => this.pseudonym(s))
     const now = this.#now()
-    const missing = [...new Set(refs.filter((r) => !this.#fresh(r, now)))]
-    if (missing.length > 0) {
-      const found = await this.#store.get(missing)
-      const have = new Set(found.map((f) => f.ref))
-      const created: StoredDataKey[] = []
-      for (const ref of missing) {
-        if (have.has(ref)) continue
-        const keyId = randomBytes(8).toString('hex')
-        const wrapped = await this.#kms.wrap(randomBytes(32), wrapAad(ref, keyId))
-        created.push({ ref, keyId, masterKeyId: wrapped.masterKeyId, wrapped: wrapped.wrapped, createdAt: now })
+    const out: (DataKey | undefined)[] = new Array(subjects.length)
+    let group: PendingGroup | undefined
+    for (let i = 0; i < subjects.length; i++) {
+      const ref = this.pseudonym(subjects[i]!)
+      const c = this.#cache.get(ref)
+      if (c !== undefined && c.expires > now) {
+        out[i] = c.key
+      } else {
+        group ??= this.#pendingGroup()
+        group.refs.add(ref)
       }
-      const stored = [...found, ...(await this.#store.insertIfAbsent(created))]
-      for (const row of stored) await this.#remember(row, now)
     }
-    return refs.map((r) => this.#cache.get(r)!.key)
+    if (group === undefined) return out as DataKey[]
+    const resolved = await group.done
+    for (let i = 0; i < subjects.length; i++) {
+      if (out[i] !== undefined) continue
+      const key = resolved.get(this.pseudonym(subjects[i]!))
+      if (key === undefined) throw new TesseraError('TESSERA_STORE', 'a data key was deleted while it was being created; retry')
+      out[i] = key
+    }
+    return out as DataKey[]
+  }
+
+  /** The group that the next `setImmediate` resolves (created and scheduled on first use). */
+  #pendingGroup(): PendingGroup {
+    if (this.#pending !== undefined) return this.#pending
+    let resolve!: (keys: Map<string, DataKey>) => void
+    let reject!: (error: unknown) => void
+    const done = new Promise<Map<string, DataKey>>((res, rej) => {
+      resolve = res
+      reject = rej
+    })
+    const group: PendingGroup = { refs: new Set(), done }
+    this.#pending = group
+    setImmediate(() => {
+      this.#pending = undefined
+      this.#resolveGroup([...group.refs]).then(resolve, reject)
+    })
+    return group
+  }
+
+  /** One store read, one insert transaction for the refs without a key, then each key unwrapped once (or kept as created). */
+  async #resolveGroup(refs: readonly string[]): Promise<Map<string, DataKey>> {
+    const now = this.#now()
+    const found = await this.#store.get(refs)
+    const have = new Set(found.map((f) => f.ref))
+    const created: StoredDataKey[] = []
+    const secrets = new Map<string, Buffer>()
+    const fresh = refs.filter((ref) => !have.has(ref))
+    // One CSPRNG call for the whole group (one per key id and key cost ~10 µs each under load); each byte used once.
+    const random = randomBytes(40 * fresh.length)
+    for (let i = 0; i < fresh.length; i++) {
+      const ref = fresh[i]!
+      const keyId = random.toString('hex', 40 * i, 40 * i + 8)
+      const secret = Buffer.from(random.subarray(40 * i + 8, 40 * i + 40))
+      const wrapped = await this.#kms.wrap(secret, wrapAad(ref, keyId))
+      secrets.set(`${ref}\u0000${keyId}`, secret)
+      created.push({ ref, keyId, masterKeyId: wrapped.masterKeyId, wrapped: wrapped.wrapped, createdAt: now })
+    }
+    const stored = [...found, ...(await this.#store.insertIfAbsent(created))]
+    const keys = await Promise.all(stored.map((row) => this.#remember(row, now, secrets.get(`${row.ref}\u0000${row.keyId}`))))
+    return new Map(keys.map((k) => [k.ref, k]))
   }
 
   /**
@@ -151,16 +209,34 @@ export class Keyring {
    * another id (the subject was shredded and got a new key) is refreshed from the store.
    */
   async keyByRef(ref: string, keyId: string): Promise<DataKey | null> {
+    const [key] = await this.keysByRef([{ ref, keyId }])
+    return key!
+  }
+
+  /**
+   * {@link keyByRef} for many records at once (a consumed batch), in input order: one store read for all the refs
+   * whose key is not cached (or cached under another key id), each distinct row unwrapped once.
+   */
+  async keysByRef(wanted: readonly { readonly ref: string; readonly keyId: string }[]): Promise<(DataKey | null)[]> {
     const now = this.#now()
-    const cached = this.#cache.get(ref)
-    if (cached !== undefined && cached.expires > now && cached.key.keyId === keyId) return cached.key
-    const [row] = await this.#store.get([ref])
-    if (row === undefined) {
-      this.#cache.delete(ref)
-      return null
+    const out: (DataKey | null | undefined)[] = new Array(wanted.length)
+    const missing = new Set<string>()
+    for (let i = 0; i < wanted.length; i++) {
+      const { ref, keyId } = wanted[i]!
+      const cached = this.#cache.get(ref)
+      if (cached !== undefined && cached.expires > now && cached.key.keyId === keyId) out[i] = cached.key
+      else missing.add(ref)
     }
-    const key = await this.#remember(row, now)
-    return key.keyId === keyId ? key : null
+    if (missing.size === 0) return out as DataKey[]
+    const rows = await this.#store.get([...missing])
+    const keys = new Map((await Promise.all(rows.map((row) => this.#remember(row, now)))).map((k) => [k.ref, k]))
+    for (const ref of missing) if (!keys.has(ref)) this.#cache.delete(ref)
+    for (let i = 0; i < wanted.length; i++) {
+      if (out[i] !== undefined) continue
+      const key = keys.get(wanted[i]!.ref)
+      out[i] = key !== undefined && key.keyId === wanted[i]!.keyId ? key : null
+    }
+    return out as (DataKey | null)[]
   }
 
   /** Deletes the data keys of these subjects (and forgets them here); returns how many existed. */
@@ -175,13 +251,9 @@ export class Keyring {
     this.#cache.clear()
   }
 
-  #fresh(ref: string, now: number): boolean {
-    const c = this.#cache.get(ref)
-    return c !== undefined && c.expires > now
-  }
-
-  async #remember(row: StoredDataKey, now: number): Promise<DataKey> {
-    const key: DataKey = { ref: row.ref, keyId: row.keyId, key: await this.#kms.unwrap({ masterKeyId: row.masterKeyId, wrapped: row.wrapped }, wrapAad(row.ref, row.keyId)) }
+  /** Caches a stored row's key: `secret` when this keyring created the row (no unwrap), else unwrapped by the KMS. */
+  async #remember(row: StoredDataKey, now: number, secret?: Buffer): Promise<DataKey> {
+    const key: DataKey = { ref: row.ref, keyId: row.keyId, key: secret ?? await this.#kms.unwrap({ masterKeyId: row.masterKeyId, wrapped: row.wrapped }, wrapAad(row.ref, row.keyId)) }
     if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value!)
     this.#cache.delete(row.ref)
     this.#cache.set(row.ref, { key, expires: now + this.#ttl })

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TesseraConfig } from '../../config/config.js'
-import { SqliteDataKeyStore } from '../../storage/sqlite/data-key-store.js'
+import { ThreadedSqliteDataKeyStore } from '../../storage/sqlite/data-key-store-thread.js'
 import { openPostgresDataKeyStore } from '../../storage/postgres/data-key-store.js'
 import type { DataKeyStore } from './data-key-store.js'
 import { Keyring } from './keyring.js'
@@ -20,11 +20,14 @@ export function dataKeyStorePath(dataDir: string): string {
   return join(dataDir, 'keys.db')
 }
 
-/** Opens and migrates the data key store of the configured backend. */
+/**
+ * Opens and migrates the data key store of the configured backend. The SQLite store runs on a thread of its own
+ * (data-key-store-thread.ts), so that its fsynced commits do not stop the caller's event loop.
+ */
 export async function openDataKeyStore(config: TesseraConfig, dataDir: string): Promise<DataKeyStore> {
   const store: DataKeyStore = config.store.kind === 'postgres'
     ? await openPostgresDataKeyStore({ url: config.store.url!, schema: config.store.schema })
-    : new SqliteDataKeyStore(dataKeyStorePath(dataDir))
+    : await ThreadedSqliteDataKeyStore.open(dataKeyStorePath(dataDir))
   try {
     await store.migrate()
   } catch (error) {

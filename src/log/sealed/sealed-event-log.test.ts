@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { runEventLogContract } from '../event-log.contract.js'
-import type { EventLog } from '../event-log.js'
+import type { AppendRecord, AppendResult, EventLog } from '../event-log.js'
 import { openEmbeddedEventLog } from '../embedded/embedded-event-log.js'
 import { MemoryEventLog } from '../memory/memory-event-log.js'
 import { partitionFor } from '../../core/hash.js'
 import { SealedEventLog } from './sealed-event-log.js'
-import { SEALED_PREFIX } from './record-seal.js'
+import { SEALED_PREFIX, sealedKeyId } from './record-seal.js'
 import { tempKeyring, type TempKeyring } from './sealed-log.fixture.js'
 
 runEventLogContract('sealed memory', async () => {
@@ -116,5 +116,49 @@ describe('SealedEventLog', () => {
     const p = await mem.append('events.raw', [{ key: raw!.key, partitionKey: 'ann', value: flipped }])
     const reader = new SealedEventLog(mem, { keyring: keys.keyring, seal: true })
     await expect(reader.read('events.raw', p.positions[0]!.partition, 0, 1)).rejects.toThrow(/does not open: the envelope does not authenticate/)
+  })
+
+  it('every key a record is sealed under is durable before the record reaches the log (concurrent appends, new subjects)', async () => {
+    // Another process's view of keys.db, asked at the moment each record is handed to the log: a crash right
+    // after this point must leave every appended (and so every acknowledged) record readable.
+    const elsewhere = await keys.reopen(0)
+    const checked: string[] = []
+    class CheckingLog extends MemoryEventLog {
+      override async append(topic: string, records: readonly AppendRecord[]): Promise<AppendResult> {
+        const found = await elsewhere.keysByRef(records.map((r) => ({ ref: r.key!, keyId: sealedKeyId(r.value) })))
+        found.forEach((k, i) => { if (k === null) throw new Error(`record ${i} is sealed under a key not in keys.db`) })
+        checked.push(...records.map((r) => r.key!))
+        return super.append(topic, records)
+      }
+    }
+    const log = new CheckingLog()
+    await log.ensureTopic('events.raw', 4)
+    const sealed = new SealedEventLog(log, { keyring: keys.keyring, seal: true })
+    await sealed.append('events.raw', [{ key: 'old', value: event('old', 'o') }])
+    const calls = Array.from({ length: 8 }, (_, c) => sealed.append('events.raw', Array.from({ length: 5 }, (_, i) => ({ key: i === 0 ? 'old' : `new-${c}-${i}`, value: event(`new-${c}-${i}`, `v${c}${i}`) }))))
+    await Promise.all(calls)
+    expect(checked).toHaveLength(41)
+  })
+
+  it('appends nothing when the data keys cannot be stored', async () => {
+    const broken = await keys.reopen(0)
+    const log = new MemoryEventLog()
+    await log.ensureTopic('events.raw', 4)
+    const sealed = new SealedEventLog(log, { keyring: broken, seal: true })
+    await keys.cleanup() // closes the key store under the keyring
+    await expect(sealed.append('events.raw', [{ key: 'ann', value: event('ann', 'x') }])).rejects.toThrow()
+    expect((await log.endOffsets('events.raw')).every((p) => p.offset === 0)).toBe(true)
+    keys = await tempKeyring(0) // for afterEach
+  })
+
+  it('a read batch mixing plain records, live and shredded subjects opens each record as it should (keys looked up per batch)', async () => {
+    const sealed = new SealedEventLog(inner, { keyring: keys.keyring, seal: true })
+    await inner.append('events.raw', [{ key: 'plain', value: event('plain', 'p') }])
+    await sealed.append('events.raw', ['ann', 'bob', 'cid', 'ann', 'bob', 'cid'].map((who, i) => ({ key: who, value: event(who, `c${i}`) })))
+    await keys.keyring.shred(['bob'])
+    const reader = new SealedEventLog(inner, { keyring: await keys.reopen(60_000), seal: true })
+    const records = (await Promise.all([0, 1, 2, 3].map((p) => reader.read('events.raw', p, 0, 100)))).flat()
+    expect(records.map((r) => r.shredded === true ? `~${r.key === keys.keyring.pseudonym('bob') ? 'bob' : r.key}` : r.key).sort())
+      .toEqual(['ann', 'ann', 'cid', 'cid', 'plain', '~bob', '~bob'])
   })
 })

@@ -6,7 +6,7 @@
  * stored plain and sealed ones still open while the keyring exists.
  */
 import { TesseraError } from '../../core/errors.js'
-import type { Keyring } from '../../governance/crypto/keyring.js'
+import type { DataKey, Keyring } from '../../governance/crypto/keyring.js'
 import type {
   AppendRecord, AppendResult, BatchHandler, ConsumerOptions, DeleteRecordsResult, EventLog, LogConsumer, LogRecord,
   TopicPartitionOffset, TopicSettings,
@@ -104,21 +104,32 @@ export class SealedEventLog implements EventLog {
     }
   }
 
+  /** Opens a batch: one key lookup for all its sealed records (Keyring.keysByRef), then each record. */
   async #openAll(records: readonly LogRecord[]): Promise<LogRecord[]> {
     const out: LogRecord[] = new Array(records.length)
-    for (let i = 0; i < records.length; i++) out[i] = await this.#open(records[i]!)
+    const sealed: number[] = []
+    const wanted: { ref: string; keyId: string }[] = []
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!
+      if (!isSealed(record.value)) {
+        out[i] = record
+        continue
+      }
+      if (this.#o.keyring === null) {
+        throw new TesseraError('TESSERA_CONFIG', `${record.topic} holds sealed records but this Tessera has no keyring: turn governance.encryption.enabled on ` +
+          '(or restore master.key and keys.db) so that they can be read', { field: 'governance.encryption.enabled' })
+      }
+      if (record.key === null) throw new Error(`a sealed record of ${record.topic} (partition ${record.partition}, offset ${record.offset}) has no key`)
+      sealed.push(i)
+      wanted.push({ ref: record.key, keyId: sealedKeyId(record.value) })
+    }
+    if (sealed.length === 0) return out
+    const keys = await this.#o.keyring!.keysByRef(wanted)
+    for (let j = 0; j < sealed.length; j++) out[sealed[j]!] = this.#open(records[sealed[j]!]!, keys[j]!)
     return out
   }
 
-  async #open(record: LogRecord): Promise<LogRecord> {
-    if (!isSealed(record.value)) return record
-    const keyring = this.#o.keyring
-    if (keyring === null) {
-      throw new TesseraError('TESSERA_CONFIG', `${record.topic} holds sealed records but this Tessera has no keyring: turn governance.encryption.enabled on ` +
-        '(or restore master.key and keys.db) so that they can be read', { field: 'governance.encryption.enabled' })
-    }
-    if (record.key === null) throw new Error(`a sealed record of ${record.topic} (partition ${record.partition}, offset ${record.offset}) has no key`)
-    const key = await keyring.keyByRef(record.key, sealedKeyId(record.value))
+  #open(record: LogRecord, key: DataKey | null): LogRecord {
     if (key === null) return { topic: record.topic, partition: record.partition, offset: record.offset, key: record.key, value: '', timestamp: record.timestamp, shredded: true }
     let clear: { key: string | null; value: string }
     try {

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { runDataKeyStoreContract } from '../../governance/crypto/data-key-store.contract.js'
 import { SqliteDataKeyStore } from './data-key-store.js'
+import { ThreadedSqliteDataKeyStore } from './data-key-store-thread.js'
 
 runDataKeyStoreContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-keys-'))
@@ -22,6 +23,55 @@ runDataKeyStoreContract('sqlite', async () => {
       rmSync(dir, { recursive: true, force: true })
     },
   }
+})
+
+runDataKeyStoreContract('sqlite on its own thread', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-keys-'))
+  const path = join(dir, 'keys.db')
+  const store = await ThreadedSqliteDataKeyStore.open(path)
+  const others: ThreadedSqliteDataKeyStore[] = []
+  return {
+    store,
+    reopen: async () => {
+      const other = await ThreadedSqliteDataKeyStore.open(path)
+      others.push(other)
+      await other.migrate()
+      return other
+    },
+    cleanup: async () => {
+      await store.close()
+      for (const o of others) await o.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+})
+
+describe('ThreadedSqliteDataKeyStore', () => {
+  it('passes the store errors back with their code, replaces a thread that died, and fails every call once closed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-keys-'))
+    try {
+      await expect(ThreadedSqliteDataKeyStore.open(join(dir, 'no-such-dir', 'x', '\u0000keys.db'))).rejects.toThrow()
+      const store = await ThreadedSqliteDataKeyStore.open(join(dir, 'keys.db'))
+      // Not migrated: the table does not exist, and the write fails as TESSERA_STORE with the adapter's message.
+      await expect(store.insertIfAbsent([{ ref: 'r', keyId: 'k', masterKeyId: 'mk-a', wrapped: randomBytes(61), createdAt: 1 }]))
+        .rejects.toMatchObject({ name: 'TesseraError', code: 'TESSERA_STORE', message: expect.stringMatching(/could not store data keys.*no such table/) })
+      await store.migrate()
+      const wrapped = randomBytes(61)
+      await store.insertIfAbsent([{ ref: 'r', keyId: 'k', masterKeyId: 'mk-a', wrapped, createdAt: 1 }])
+      const [row] = await store.get(['r'])
+      expect(Buffer.isBuffer(row!.wrapped) && row!.wrapped.equals(wrapped)).toBe(true)
+      // A thread that dies fails its calls as TESSERA_STORE; the next call gets a new thread over the same file.
+      const dying = store.terminateThread()
+      const pending = store.get(['r']) // sent to the dying thread: never answered
+      await dying
+      await expect(pending).rejects.toMatchObject({ code: 'TESSERA_STORE', message: expect.stringMatching(/key store thread exited/) })
+      expect((await store.get(['r']))[0]!.keyId).toBe('k')
+      await store.close()
+      await expect(store.get(['r'])).rejects.toThrow(/key store is closed/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
 
 describe('SqliteDataKeyStore shredding', () => {

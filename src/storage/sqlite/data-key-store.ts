@@ -12,7 +12,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { TesseraError } from '../../core/errors.js'
 import type { DataKeyStore, StoredDataKey } from '../../governance/crypto/data-key-store.js'
-import type { SqliteDatabase } from './sqlite-database.js'
+import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js'
 
 export const DATA_KEY_MIGRATIONS: readonly string[] = [
   `
@@ -29,9 +29,15 @@ function toKey(r: Row): StoredDataKey {
   return { ref: r.ref, keyId: r.key_id, masterKeyId: r.master_key_id, wrapped: r.wrapped, createdAt: r.created_at }
 }
 
+const SELECT_MANY = 'SELECT ref, key_id, master_key_id, wrapped, created_at FROM data_keys WHERE ref IN (SELECT value FROM json_each(?))'
+const SELECT_ONE = 'SELECT ref, key_id, master_key_id, wrapped, created_at FROM data_keys WHERE ref = ?'
+const INSERT = 'INSERT INTO data_keys (ref, key_id, master_key_id, wrapped, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (ref) DO NOTHING'
+
 export class SqliteDataKeyStore implements DataKeyStore {
   readonly #db: SqliteDatabase
   readonly #path: string
+  /** Statements of the hot paths, prepared on first use (after `migrate` made the table). */
+  readonly #statements = new Map<string, SqliteStatement>()
 
   constructor(path: string) {
     this.#path = path
@@ -77,20 +83,32 @@ export class SqliteDataKeyStore implements DataKeyStore {
     }
   }
 
+  #statement(sql: string): SqliteStatement {
+    let statement = this.#statements.get(sql)
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql)
+      this.#statements.set(sql, statement)
+    }
+    return statement
+  }
+
   async get(refs: readonly string[]): Promise<StoredDataKey[]> {
     if (refs.length === 0) return []
-    const select = this.#db.prepare('SELECT ref, key_id, master_key_id, wrapped, created_at FROM data_keys WHERE ref IN (SELECT value FROM json_each(?))')
-    return (select.all(JSON.stringify(refs)) as Row[]).map(toKey)
+    if (refs.length === 1) {
+      const row = this.#statement(SELECT_ONE).get(refs[0]) as Row | undefined
+      return row === undefined ? [] : [toKey(row)]
+    }
+    return (this.#statement(SELECT_MANY).all(JSON.stringify(refs)) as Row[]).map(toKey)
   }
 
   async insertIfAbsent(keys: readonly StoredDataKey[]): Promise<StoredDataKey[]> {
     if (keys.length === 0) return []
-    const insert = this.#db.prepare('INSERT INTO data_keys (ref, key_id, master_key_id, wrapped, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (ref) DO NOTHING')
-    const select = this.#db.prepare('SELECT ref, key_id, master_key_id, wrapped, created_at FROM data_keys WHERE ref = ?')
-    return this.#write('store data keys', () => keys.map((k) => {
-      insert.run(k.ref, k.keyId, k.masterKeyId, k.wrapped, k.createdAt)
-      return toKey(select.get(k.ref) as Row)
-    }))
+    // A row inserted is the one given; only a conflict (another writer was first) reads the stored row back.
+    return this.#write('store data keys', () => {
+      const insert = this.#statement(INSERT)
+      const select = this.#statement(SELECT_ONE)
+      return keys.map((k) => insert.run(k.ref, k.keyId, k.masterKeyId, k.wrapped, k.createdAt).changes === 1 ? k : toKey(select.get(k.ref) as Row))
+    })
   }
 
   async delete(refs: readonly string[]): Promise<number> {
