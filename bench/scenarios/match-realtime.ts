@@ -34,11 +34,19 @@ import { parseMatchConfig } from '../../src/matching/match-config.js'
 import { trainModel } from '../../src/matching/train.js'
 import { TRAIT_MATCH_CONFIG } from '../../src/matching/testing/realtime-model.js'
 import { makeRecord, population } from '../../src/matching/testing/synthetic.js'
+import { WORKER_LIMITS } from '../../src/pipeline/pipeline-host.js'
 import { createResolveIdentityStage } from '../../src/pipeline/stages/resolve-identity.js'
 import type { BatchContext, WorkItem } from '../../src/pipeline/stage.js'
 import { SqliteStateBackend } from '../../src/storage/sqlite/sqlite-backend.js'
 import { round, summarize } from '../lib/stats.js'
 import type { ScenarioResult } from '../lib/result.js'
+
+/**
+ * The stage runs in the pipeline's worker thread, whose young generation is WORKER_LIMITS (192 MB: V8 splits it into
+ * two semi-spaces and as much again for large objects, so 64 MB semi-spaces). The child gets the same, so the
+ * scavenges it measures are the pipeline's, not those of Node's 16 MB default.
+ */
+const PIPELINE_HEAP_FLAGS = [`--max-semi-space-size=${Math.floor(WORKER_LIMITS.maxYoungGenerationSizeMb / 3)}`]
 
 export interface MatchRealtimeOptions {
   readonly name: string
@@ -275,7 +283,7 @@ const SELF = fileURLToPath(import.meta.url)
 /** Runs the scenario in a child process of its own (this file), so its memory figure is its own. */
 export function runMatchRealtimeInChild(options: MatchRealtimeOptions, timeoutMs: number): Promise<ScenarioResult> {
   return new Promise((resolve, reject) => {
-    const child = fork(SELF, ['--child'], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const child = fork(SELF, ['--child'], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096', ...PIPELINE_HEAP_FLAGS], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     let answered = false
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
