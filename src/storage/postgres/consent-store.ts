@@ -6,8 +6,8 @@
 import type { ConsentEvidence, ConsentRecordInput, ConsentSource, ConsentState, StoredConsentRecord } from '../../governance/consent/consent-record.js'
 import type { ConsentStore } from '../../governance/consent/consent-store.js'
 import { isTesseraError, TesseraError } from '../../core/errors.js'
-import { loadPostgresDriver, type PostgresClient, type PostgresPool, type PostgresResult } from './postgres-pool.js'
-import { num, rollbackAfter, run, toStoreError } from './postgres-query.js'
+import { loadPostgresDriver, type PostgresPool, type PostgresResult } from './postgres-pool.js'
+import { inTransaction, num, run } from './postgres-query.js'
 
 export const CONSENT_MIGRATIONS: readonly string[] = [
   `
@@ -70,28 +70,9 @@ export class PostgresConsentStore implements ConsentStore {
     this.#schema = schema
   }
 
-  async #inTransaction<T>(what: string, work: (client: PostgresClient) => Promise<T>): Promise<T> {
-    let client: PostgresClient
-    try {
-      client = await this.#pool.connect()
-    } catch (error) {
-      throw toStoreError(error, `connect to ${what}`)
-    }
-    try {
-      await run(client, 'begin', 'BEGIN')
-      const result = await work(client)
-      await run(client, 'commit', 'COMMIT')
-      client.release()
-      return result
-    } catch (error) {
-      const reported = await rollbackAfter(client, error instanceof Error ? error : new Error(String(error)))
-      client.release(true)
-      throw reported
-    }
-  }
 
   async migrate(): Promise<void> {
-    await this.#inTransaction('migrate the consent store', async (c) => {
+    await inTransaction(this.#pool, 'migrate the consent store', async (c) => {
       await run(c, 'lock the consent migrations', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-consent-migrations:${this.#schema}`])
       await run(c, 'create the schema', `CREATE SCHEMA IF NOT EXISTS ${this.#schema}; SET LOCAL search_path TO ${this.#schema}`)
       await run(c, 'create the consent migrations table',

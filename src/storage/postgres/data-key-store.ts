@@ -7,8 +7,8 @@
  */
 import { TesseraError } from '../../core/errors.js'
 import type { DataKeyStore, StoredDataKey } from '../../governance/crypto/data-key-store.js'
-import { loadPostgresDriver, type PostgresClient, type PostgresPool } from './postgres-pool.js'
-import { num, rollbackAfter, run, toStoreError } from './postgres-query.js'
+import { loadPostgresDriver, type PostgresPool } from './postgres-pool.js'
+import { inTransaction, num, run } from './postgres-query.js'
 
 export const DATA_KEY_MIGRATIONS: readonly string[] = [
   `
@@ -47,28 +47,9 @@ export class PostgresDataKeyStore implements DataKeyStore {
     this.#schema = schema
   }
 
-  async #inTransaction<T>(what: string, work: (client: PostgresClient) => Promise<T>): Promise<T> {
-    let client: PostgresClient
-    try {
-      client = await this.#pool.connect()
-    } catch (error) {
-      throw toStoreError(error, `connect to ${what}`)
-    }
-    try {
-      await run(client, 'begin', 'BEGIN')
-      const result = await work(client)
-      await run(client, 'commit', 'COMMIT')
-      client.release()
-      return result
-    } catch (error) {
-      const reported = await rollbackAfter(client, error instanceof Error ? error : new Error(String(error)))
-      client.release(true)
-      throw reported
-    }
-  }
 
   async migrate(): Promise<void> {
-    await this.#inTransaction('migrate the key store', async (c) => {
+    await inTransaction(this.#pool, 'migrate the key store', async (c) => {
       await run(c, 'lock the key store migrations', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-data-key-migrations:${this.#schema}`])
       await run(c, 'create the schema', `CREATE SCHEMA IF NOT EXISTS ${this.#schema}; SET LOCAL search_path TO ${this.#schema}`)
       await run(c, 'create the key store migrations table',
@@ -93,7 +74,7 @@ export class PostgresDataKeyStore implements DataKeyStore {
 
   async insertIfAbsent(keys: readonly StoredDataKey[]): Promise<StoredDataKey[]> {
     if (keys.length === 0) return []
-    const byRef = await this.#inTransaction('store data keys', async (c) => {
+    const byRef = await inTransaction(this.#pool, 'store data keys', async (c) => {
       await run(c, 'store data keys',
         `INSERT INTO tessera_data_keys (${COLUMNS})
          SELECT r, k, m, decode(w, 'hex'), t FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS x(r, k, m, w, t)
