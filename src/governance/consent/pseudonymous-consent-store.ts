@@ -23,7 +23,7 @@ export class PseudonymousConsentStore implements ConsentStore {
 
   #stored(identifier: string): string {
     const at = identifier.indexOf(':')
-    if (at < 1) return identifier
+    if (at < 1 || this.#codec.isPseudonymous(identifier)) return identifier
     const { type, value } = splitIdentifierKey(identifier)
     return this.#codec.storedKey(type, value)
   }
@@ -52,6 +52,11 @@ export class PseudonymousConsentStore implements ConsentStore {
     // Per identifier and purpose the latest wins; a clear-era record and a newer pseudonymous one both come back,
     // in seq order, and the ledger keeps the later.
     return records.map((r) => ({ ...r, identifier: asked.get(r.identifier) ?? r.identifier }))
+  }
+
+  /** Pages the keys as stored (pseudonyms, and clear keys of records written before): the ledger reads them back with `latest`. */
+  identifiers(options: { readonly limit: number; readonly after?: string }): Promise<string[]> {
+    return this.#inner.identifiers(options)
   }
 
   async history(identifier: string, options: { readonly limit: number; readonly afterSeq?: number }): Promise<StoredConsentRecord[]> {
