@@ -12,12 +12,14 @@
  * The model uses the default blocking rules of its columns (what a `match.json` without `blocking` gets); with
  * `--blocking two-field` it uses the two-field rules of {@link REALTIME_BLOCKING} instead, for comparison.
  *
- * Direct run: `npx tsx bench/scenarios/match-realtime.ts [--profiles 1000000] [--events 5000] [--blocking default|two-field] [--prefer N]`.
+ * Direct run: `npx tsx bench/scenarios/match-realtime.ts [--profiles 1000000] [--events 5000] [--blocking default|two-field] [--prefer N] [--cpu-prof FILE]`.
  */
 import { fork } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PerformanceObserver } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { DEFAULT_IDENTIFIER_TYPES } from '../../src/config/identity-types.js'
@@ -51,6 +53,8 @@ export interface MatchRealtimeOptions {
   readonly blocking?: 'default' | 'two-field'
   /** identity.matching.preferBlockSize (`--prefer N`); default: the config's default (off). */
   readonly preferBlockSize?: number | null
+  /** Write a V8 CPU profile of the one-event-per-transaction phase (after warm-up) to this file (`--cpu-prof FILE`). */
+  readonly cpuProfile?: string | null
 }
 
 const GIVEN = ['james', 'mary', 'john', 'patricia', 'robert', 'jennifer', 'michael', 'linda', 'william', 'elizabeth', 'olivia', 'noah', 'amelia', 'harry', 'isla', 'oscar', 'freya', 'arthur', 'ivy', 'leo']
@@ -63,10 +67,10 @@ export const REALTIME_BLOCKING = [
   ['given:metaphone', 'surname:metaphone'], ['surname:metaphone', 'dob'], ['given:metaphone', 'dob'], ['surname:metaphone', 'city'], ['dob', 'city'],
 ]
 
-type Person = { given: string; surname: string; dob: string; city: string }
+export type Person = { given: string; surname: string; dob: string; city: string }
 
 /** Person `i`, always the same for the same index (so duplicates can be made without keeping a million in memory). */
-function person(i: number): Person {
+export function person(i: number): Person {
   const random = seededRandom(i * 2_654_435_761 + 17)
   const syl = (n: number): string => Array.from({ length: n }, () => SYLLABLES[randomInt(random, SYLLABLES.length)]!).join('')
   const given = random() < 0.4 ? GIVEN[randomInt(random, GIVEN.length)]! : syl(2)
@@ -75,7 +79,7 @@ function person(i: number): Person {
   return { given, surname, dob, city: CITY[randomInt(random, CITY.length)]! }
 }
 
-function corrupt(p: Person, random: () => number): Person {
+export function corrupt(p: Person, random: () => number): Person {
   const kind = randomInt(random, 3)
   if (kind === 0) {
     const at = 1 + randomInt(random, Math.max(1, p.surname.length - 1))
@@ -86,7 +90,7 @@ function corrupt(p: Person, random: () => number): Person {
   return { ...p, dob: d }
 }
 
-function identify(id: string, p: Person, at: number): RawEvent {
+export function identify(id: string, p: Person, at: number): RawEvent {
   const ts = new Date(at).toISOString()
   const traits = Object.fromEntries(Object.entries({ ...p, email: `${id}@bench.example` }).filter(([, v]) => v !== ''))
   return { type: 'identify', messageId: `m-${id}`, sourceId: 'crm', timestamp: ts, receivedAt: ts, traits } as RawEvent
@@ -144,6 +148,11 @@ export async function runMatchRealtime(options: MatchRealtimeOptions): Promise<S
   // CPU time of the process during the stage (user + system, all threads): on a shared machine the wall-clock
   // latency also counts the time the process waited for a core; this one does not.
   let stageCpuMs = 0
+  // The main thread's time waiting for a core while runnable (Linux schedstat, added up at each switch-in, so exact
+  // when read from the running thread): on a shared machine that is the part of the wall-clock time that is the
+  // machine's, not the stage's. (Its run-time field is only brought up to date at scheduler ticks, too coarse for a
+  // per-event figure; the process CPU time above is exact but also counts V8's GC helper threads.)
+  let stageRunqueueMs = 0
   const resolve = async (events: readonly RawEvent[]): Promise<number> => {
     const items: WorkItem[] = events.map((event, i) => ({
       record: { topic: 'events.raw', partition: 0, offset: n + i, key: event.messageId, value: '', timestamp: Date.now() },
@@ -154,10 +163,13 @@ export async function runMatchRealtime(options: MatchRealtimeOptions): Promise<S
       const batch: BatchContext = { items, tx, now: Date.now(), counts }
       const t = performance.now()
       const cpu = process.cpuUsage()
+      const sched = threadSchedstat()
       await stage.run(batch)
       const used = process.cpuUsage(cpu)
       stageMs = performance.now() - t
+      const schedAfter = threadSchedstat()
       stageCpuMs = (used.user + used.system) / 1000
+      if (sched && schedAfter) stageRunqueueMs = Number(schedAfter[1] - sched[1]) / 1e6
     })
     peakRss = Math.max(peakRss, process.memoryUsage().rss)
     return stageMs
@@ -168,9 +180,33 @@ export async function runMatchRealtime(options: MatchRealtimeOptions): Promise<S
   const warm = { ...counts }
   const single: number[] = []
   const singleCpu: number[] = []
+  const singleRunqueue: number[] = []
+  // Garbage-collection pauses of the main thread during the phase (a scavenge that falls inside an event is its tail).
+  const pauses: number[] = []
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) pauses.push(e.duration)
+  })
+  gc.observe({ entryTypes: ['gc'] })
+  const profiler = options.cpuProfile ? new Session() : null
+  if (profiler) {
+    profiler.connect()
+    await profiler.post('Profiler.enable')
+    await profiler.post('Profiler.start')
+  }
   for (let i = 0; i < options.singleEvents; i++) {
     single.push(await resolve([nextEvent()]))
+    // Between events (outside the measured time) let the event loop turn, as the pipeline does between batches: the
+    // GC entries above are delivered from its task queue.
+    await new Promise((resolve) => setImmediate(resolve))
     singleCpu.push(stageCpuMs)
+    singleRunqueue.push(stageRunqueueMs)
+  }
+  for (const e of gc.takeRecords()) pauses.push(e.duration)
+  gc.disconnect()
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop')
+    writeFileSync(options.cpuProfile!, JSON.stringify(profile))
+    profiler.disconnect()
   }
   const singleMerges = (counts.probabilisticMerges ?? 0) - (warm.probabilisticMerges ?? 0)
   const singleReviews = (counts.matchReviews ?? 0) - (warm.matchReviews ?? 0)
@@ -184,6 +220,8 @@ export async function runMatchRealtime(options: MatchRealtimeOptions): Promise<S
     batchTotalMs += ms
     perEvent.push(ms / size)
   }
+  const batchMerges = (counts.probabilisticMerges ?? 0) - (warm.probabilisticMerges ?? 0) - singleMerges
+  const batchReviews = (counts.matchReviews ?? 0) - (warm.matchReviews ?? 0) - singleReviews
   await state.close()
   const s = summarize(single)
   const c = summarize(singleCpu)
@@ -204,15 +242,31 @@ export async function runMatchRealtime(options: MatchRealtimeOptions): Promise<S
     single_events: s.count,
     single_cpu_p50_ms: c.p50_ms,
     single_cpu_p99_ms: c.p99_ms,
+    ...(threadSchedstat() ? { single_runqueue_wait_p50_ms: summarize(singleRunqueue).p50_ms, single_runqueue_wait_p99_ms: summarize(singleRunqueue).p99_ms } : {}),
+    single_gc_pauses: pauses.length,
+    single_gc_pause_max_ms: round(Math.max(0, ...pauses), 2),
     load_average_1m: round(loadavg()[0]!, 2),
     single_auto_merges: singleMerges,
     single_reviews: singleReviews,
+    single_new_profiles: s.count - singleMerges,
     batch_events: options.batchEvents,
+    batch_auto_merges: batchMerges,
+    batch_reviews: batchReviews,
     batch_per_event_p50_ms: b.p50_ms,
     batch_per_event_p99_ms: b.p99_ms,
     build_seconds: round(buildSeconds, 1),
     train_seconds: round(trainSeconds, 1),
     rss_after_build_mb: round(rssAfterBuild / 2 ** 20, 0),
+  }
+}
+
+/** The calling thread's schedstat [time on a core (tick-granular), time waiting for one] in nanoseconds (Linux); null elsewhere. */
+export function threadSchedstat(): [bigint, bigint] | null {
+  try {
+    const [run, wait] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')
+    return [BigInt(run!), BigInt(wait!)]
+  } catch {
+    return null
   }
 }
 
@@ -252,7 +306,7 @@ if (process.argv[1] === SELF) {
   } else {
     const { values } = parseArgs({ options: {
       profiles: { type: 'string', default: '1000000' }, events: { type: 'string', default: '5000' }, blocking: { type: 'string', default: 'default' },
-      prefer: { type: 'string' },
+      prefer: { type: 'string' }, 'cpu-prof': { type: 'string' },
     } })
     if (values.blocking !== 'default' && values.blocking !== 'two-field') throw new Error('--blocking must be default or two-field')
     const dir = mkdtempSync(join(tmpdir(), 'tessera-match-rt-'))
@@ -260,6 +314,7 @@ if (process.argv[1] === SELF) {
     runMatchRealtimeInChild({
       name: 'match-realtime-1m', profiles: Number(values.profiles), singleEvents: events, batchEvents: events * 4, batchSize: 2000, dir, blocking: values.blocking,
       ...(values.prefer === undefined ? {} : { preferBlockSize: Number(values.prefer) }),
+      ...(values['cpu-prof'] === undefined ? {} : { cpuProfile: values['cpu-prof'] }),
     }, 30 * 60_000)
       .then((r) => console.log(JSON.stringify(r, null, 2)))
       .catch((e: unknown) => {

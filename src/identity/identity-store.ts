@@ -139,6 +139,12 @@ export interface StoredMatchRecord {
   readonly fields: string
 }
 
+/** A candidate found through the blocking index: its stored record and which of the looked-up keys it holds. */
+export interface StoredMatchCandidate extends StoredMatchRecord {
+  /** The looked-up keys (those under the cap) this profile holds, in no particular order. */
+  readonly keys: readonly string[]
+}
+
 export interface MatchRecordWrite extends StoredMatchRecord {
   /** Its blocking keys (the persisted blocking index). */
   readonly keys: readonly string[]
@@ -228,9 +234,10 @@ export interface IdentityStore {
   // Real-time matching: the persisted blocking index, do-not-link pairs and the review queue.
   /**
    * The match records of the profiles sharing any of `keys`, skipping every key held by more than
-   * `maxBlockSize` profiles (a stop list for common names; bounded work per lookup).
+   * `maxBlockSize` profiles (a stop list for common names; bounded work per lookup). Each profile comes once, with
+   * the keys it was found through (the caller's blocks, without recomputing the candidates' keys).
    */
-  matchCandidates(keys: readonly string[], maxBlockSize: number): Promise<StoredMatchRecord[]>
+  matchCandidates(keys: readonly string[], maxBlockSize: number): Promise<StoredMatchCandidate[]>
   /** How many profiles hold each of `keys` in the blocking index, counted up to `cap + 1` (absent keys: 0). */
   matchBlockSizes(keys: readonly string[], cap: number): Promise<Map<string, number>>
   /** The stored match records of these profiles. */

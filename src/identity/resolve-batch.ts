@@ -295,19 +295,23 @@ async function prepareMatching(
     if (r && extractions[i]!.identifiers.every((id) => !owner.has(id.key))) for (const k of matching.keysOf(r)) lookupKeys.add(k)
   })
   const narrowed = await narrowKeys(matching, records, extractions, owner, lookupKeys, store, blockKey)
-  const found = await store.matchCandidates(narrowed.map(blockKey), matching.options.maxBlockSize)
+  // Looked up as stored (pseudonymous in a pseudonymous state); the postings below are kept by the clear keys.
+  const clearOf = new Map(narrowed.map((k) => [blockKey(k), k]))
+  const found = await store.matchCandidates([...clearOf.keys()], matching.options.maxBlockSize)
   const postings = new Map<string, Set<string>>()
   const byProfile = new Map<string, MatchRecord>()
   const candidateIds = new Set<string>()
+  // The store says which looked-up keys each candidate was found through: those are its blocks (recomputing every
+  // candidate's keys cost more than the lookup itself, and most of the garbage collection of a wide block).
   for (const row of found) {
     const record = matching.decode(row.profileId, row.fields)
     if (!record) continue
     byProfile.set(row.profileId, record)
     candidateIds.add(row.profileId)
-  }
-  for (const id of candidateIds) {
-    const record = byProfile.get(id)!
-    for (const k of matching.keysOf(record)) if (lookupKeys.has(k)) (postings.get(k) ?? postings.set(k, new Set()).get(k)!).add(id)
+    for (const stored of row.keys) {
+      const k = clearOf.get(stored) ?? stored
+      ;(postings.get(k) ?? postings.set(k, new Set()).get(k)!).add(row.profileId)
+    }
   }
   // Identifiers (two more reads per candidate) only for candidates that some event scores in the review band or
   // above: at 1M profiles a key such as a date of birth holds dozens of profiles, nearly all far below it.
@@ -379,10 +383,16 @@ function promisingCandidates(
   const cap = matching.options.maxBlockSize
   records.forEach((r, i) => {
     if (!r || !extractions[i]!.identifiers.every((id) => !owner.has(id.key))) return
+    // A candidate in several of the record's blocks is scored once for it.
+    const checked = new Set<string>()
     for (const k of matching.keysOf(r)) {
       const block = postings.get(k)
       if (!block || block.size > cap) continue
-      for (const id of block) if (!out.has(id) && matching.reachesReview(r, byProfile.get(id)!)) out.add(id)
+      for (const id of block) {
+        if (out.has(id) || checked.has(id)) continue
+        checked.add(id)
+        if (matching.reachesReview(r, byProfile.get(id)!)) out.add(id)
+      }
     }
   })
   return out

@@ -8,7 +8,7 @@ import type { JsonObject, RawEvent } from '../core/event.js'
 import { BlockingIndex } from './blocking.js'
 import type { MatchRecord } from './match-record.js'
 import { normaliseValue, type FieldValue } from './normalise.js'
-import { decide, probabilityOfWeight, type Decision } from './score.js'
+import { decide, probabilityOfWeight, weightOfProbability, type Decision } from './score.js'
 import type { MatchModel } from './train.js'
 import type { MatchConfig } from './match-config.js'
 
@@ -66,6 +66,9 @@ export class RealtimeMatching {
   readonly model: MatchModel
   readonly options: RealtimeMatchingOptions
   readonly #keys: BlockingIndex
+  readonly #keysOf = new WeakMap<MatchRecord, readonly string[]>()
+  /** The weight of the review threshold, less a margin for rounding: a pair that cannot reach it is not scored to the end. */
+  readonly #reviewWeight: number
 
   constructor(model: MatchModel, options: RealtimeMatchingOptions) {
     if (!(options.review > 0 && options.review <= options.autoMerge && options.autoMerge < 1)) {
@@ -74,6 +77,7 @@ export class RealtimeMatching {
     this.model = model
     this.options = options
     this.#keys = new BlockingIndex(model.rules, options.maxBlockSize)
+    this.#reviewWeight = weightOfProbability(options.review) - 1e-6
   }
 
   /** The event's compared traits, normalised (`id` is the message id); null when it carries none of them. */
@@ -81,9 +85,17 @@ export class RealtimeMatching {
     return event.traits ? traitRecord(this.model.config, event.messageId, event.traits) : null
   }
 
-  /** Blocking keys of a record, over every rule of the model. */
-  keysOf(record: MatchRecord): string[] {
-    return this.#keys.keysOf(record)
+  /**
+   * Blocking keys of a record, over every rule of the model. Remembered per record object (records are immutable),
+   * since one batch asks for an event's keys several times.
+   */
+  keysOf(record: MatchRecord): readonly string[] {
+    let keys = this.#keysOf.get(record)
+    if (keys === undefined) {
+      keys = this.#keys.keysOf(record)
+      this.#keysOf.set(record, keys)
+    }
+    return keys
   }
 
   /** A profile's record: the stored one with every value the newer record has replacing it. */
@@ -108,7 +120,8 @@ export class RealtimeMatching {
    * chosen, so the pipeline loads identifiers only for candidates that pass (cheap: a weight, no I/O).
    */
   reachesReview(record: MatchRecord, candidate: MatchRecord): boolean {
-    return probabilityOfWeight(this.model.scorer.weight(record, candidate)) >= this.options.review
+    const weight = this.model.scorer.weightUnlessBelow(record, candidate, this.#reviewWeight)
+    return weight !== null && probabilityOfWeight(weight) >= this.options.review
   }
 
   /** The strongest candidate at or above the review threshold, or null. Ties go to the smaller profile id. */

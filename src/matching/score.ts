@@ -56,6 +56,11 @@ export class PairScorer {
   readonly #levelWeights: Float64Array[]
   readonly #frequencies: readonly TermFrequencies[]
   readonly #log2ExactU: Float64Array
+  /**
+   * At index c, the most comparisons c+1.. can still add: for each, its best level (0 at least, since the null level
+   * adds 0; an exact match with its term frequency at the floor).
+   */
+  readonly #mostAfter: Float64Array
 
   constructor(comparisons: readonly Comparison[], parameters: ModelParameters, frequencies: readonly TermFrequencies[]) {
     this.comparisons = comparisons
@@ -64,6 +69,12 @@ export class PairScorer {
     this.#prior = weightOfProbability(parameters.lambda)
     this.#levelWeights = parameters.comparisons.map((c) => Float64Array.from(c.levels.map((l) => Math.log2(l.m / l.u))))
     this.#log2ExactU = Float64Array.from(parameters.comparisons.map((c) => Math.log2(c.levels[0]!.u)))
+    const most = parameters.comparisons.map((c, i) => {
+      const levels = this.#levelWeights[i]!
+      const exact = levels[0]! + (c.termFrequency ? this.#log2ExactU[i]! - Math.log2(TF_MINIMUM) : 0)
+      return Math.max(0, exact, ...levels)
+    })
+    this.#mostAfter = Float64Array.from(most.map((_, i) => most.slice(i + 1).reduce((a, b) => a + b, 0)))
   }
 
   get priorWeight(): number {
@@ -93,6 +104,20 @@ export class PairScorer {
   weight(a: MatchRecord, b: MatchRecord): number {
     let w = this.#prior
     for (let c = 0; c < this.comparisons.length; c++) w += this.levelWeight(c, this.comparisons[c]!.level(a, b), a)
+    return w
+  }
+
+  /**
+   * The pair's weight (the same number as {@link weight}), or null as soon as the comparisons left cannot lift it to
+   * `threshold` (each at its best level, a term frequency at its floor): most candidates of a wide block are far
+   * below the review band, and stop after a comparison or two.
+   */
+  weightUnlessBelow(a: MatchRecord, b: MatchRecord, threshold: number): number | null {
+    let w = this.#prior
+    for (let c = 0; c < this.comparisons.length; c++) {
+      w += this.levelWeight(c, this.comparisons[c]!.level(a, b), a)
+      if (w + this.#mostAfter[c]! < threshold) return null
+    }
     return w
   }
 

@@ -18,6 +18,13 @@ describe('string similarity', () => {
     expect(osaDistanceAtMost('abc', 'abc', 1)).toBe(0)
     expect(osaDistanceAtMost('abcdef', 'azcdxf', 1)).toBe(2)
     expect(osaDistanceAtMost('short', 'muchlongerword', 2)).toBe(3)
+    // Its rows are reused between calls: a long pair after short ones, then short ones again.
+    const long = 'x'.repeat(200)
+    expect(osaDistanceAtMost(long, `${long.slice(0, 100)}yx${long.slice(102)}`, 2)).toBe(1)
+    expect(osaDistanceAtMost(long, `y${long.slice(1, 150)}z${long.slice(151)}`, 2)).toBe(2)
+    expect(osaDistanceAtMost('19850612', '19856012', 2)).toBe(1)
+    expect(osaDistanceAtMost('ab', 'ba', 1)).toBe(1)
+    expect(osaDistanceAtMost('abcdef', 'azcdxf', 1)).toBe(2)
   })
 
   it('compares word sets', () => {

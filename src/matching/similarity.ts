@@ -19,6 +19,9 @@ export function levenshtein(a: string, b: string): number {
   return levenshteinDistance(a, b)
 }
 
+/** The three rows {@link osaDistanceAtMost} works in, reused from call to call (single-threaded, never re-entered). */
+const rows: Int32Array[] = [new Int32Array(64), new Int32Array(64), new Int32Array(64)]
+
 /**
  * Optimal-string-alignment distance (Levenshtein plus adjacent transposition, each substring edited once),
  * stopping early once it must exceed `max`; returns `max + 1` then. Hand-written because a DOB or id typo level
@@ -30,9 +33,11 @@ export function osaDistanceAtMost(a: string, b: string, max: number): number {
   const n = a.length
   const m = b.length
   if (Math.abs(n - m) > max) return max + 1
-  let prev2 = new Array<number>(m + 1).fill(0)
-  let prev = new Array<number>(m + 1)
-  let cur = new Array<number>(m + 1)
+  if (rows[0]!.length < m + 1) for (let r = 0; r < 3; r++) rows[r] = new Int32Array(2 * (m + 1))
+  let prev2 = rows[0]!
+  let prev = rows[1]!
+  let cur = rows[2]!
+  prev2.fill(0, 0, m + 1)
   for (let j = 0; j <= m; j++) prev[j] = j
   for (let i = 1; i <= n; i++) {
     cur[0] = i

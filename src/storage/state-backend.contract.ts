@@ -535,15 +535,20 @@ export function runStateBackendContract(name: string, create: () => Promise<Stat
         const sizes = await backend().transaction((tx) => tx.identity.matchBlockSizes(['k-common', 'k-a', 'k-none'], 2))
         expect(sizes).toEqual(new Map([['k-common', 3], ['k-a', 1], ['k-none', 0]]))
         const byKey = await backend().transaction((tx) => tx.identity.matchCandidates(['k-a', 'k-common'], 2))
-        expect(byKey).toEqual([{ profileId: 'pa', fields: '["a"]' }])
+        expect(byKey).toEqual([{ profileId: 'pa', fields: '["a"]', keys: ['k-a'] }])
         const all = await backend().transaction((tx) => tx.identity.matchCandidates(['k-common'], 3))
         expect(all.map((r) => r.profileId).sort()).toEqual(['pa', 'pb', 'pc'])
+        // Each profile comes once, with every looked-up key it holds (a key asked twice counts once).
+        const both = await backend().transaction((tx) => tx.identity.matchCandidates(['k-common', 'k-a', 'k-b', 'k-a'], 3))
+        expect(both.map((r) => [r.profileId, [...r.keys].sort()]).sort()).toEqual([['pa', ['k-a', 'k-common']], ['pb', ['k-b', 'k-common']], ['pc', ['k-common']]])
         // A changed record replaces its keys; a repoint removes the loser from the index.
         await backend().transaction((tx) => tx.identity.apply({
           ...noChanges, repoints: [{ from: 'pc', to: 'pa' }], matchRecords: [{ profileId: 'pb', fields: '["b2"]', keys: ['k-b2'] }],
         }))
         const after = await backend().transaction((tx) => tx.identity.matchCandidates(['k-common', 'k-b', 'k-b2'], 10))
-        expect(after.sort((x, y) => (x.profileId < y.profileId ? -1 : 1))).toEqual([{ profileId: 'pa', fields: '["a"]' }, { profileId: 'pb', fields: '["b2"]' }])
+        expect(after.sort((x, y) => (x.profileId < y.profileId ? -1 : 1))).toEqual([
+          { profileId: 'pa', fields: '["a"]', keys: ['k-common'] }, { profileId: 'pb', fields: '["b2"]', keys: ['k-b2'] },
+        ])
         expect(await backend().transaction((tx) => tx.identity.matchRecords(['pb', 'pc']))).toEqual([{ profileId: 'pb', fields: '["b2"]' }])
       })
 

@@ -38,7 +38,6 @@ runConsentStoreContract('pseudonymous over sqlite', async () => {
     store,
     reopen: async () => new PseudonymousConsentStore(new SqliteConsentStore({ path }), codec),
     tryRewrite: async () => ({ update: refused("UPDATE consent_records SET state = 'granted'"), remove: refused('DELETE FROM consent_records') }),
-    storedKey: (id) => codec.storedKey(id.slice(0, id.indexOf(':')), id.slice(id.indexOf(':') + 1)),
     cleanup: async () => {
       await store.close()
       await keys.close()

@@ -54,7 +54,10 @@ export class PseudonymousConsentStore implements ConsentStore {
     return records.map((r) => ({ ...r, identifier: asked.get(r.identifier) ?? r.identifier }))
   }
 
-  /** Pages the keys as stored (pseudonyms, and clear keys of records written before): the ledger reads them back with `latest`. */
+  /**
+   * The ledger's identifiers as stored: pseudonymous keys (and clear ones from before), which `latest` takes back
+   * unchanged. For aggregates over the whole ledger (ConsentLedger.aggregateCondition), joined to the graph's keys.
+   */
   identifiers(options: { readonly limit: number; readonly after?: string }): Promise<string[]> {
     return this.#inner.identifiers(options)
   }

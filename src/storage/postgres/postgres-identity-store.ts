@@ -21,7 +21,7 @@
  */
 import type {
   GraphGuards, IdentifierKey, IdentifierNode, IdentityChanges, IdentityEdge, IdentityStore, LinkRule, MergeRecord, QuarantineRecord,
-  ReviewRecord, ReviewStatus, StoredMatchRecord, TimelineRow, UnmergeRecord,
+  ReviewRecord, ReviewStatus, StoredMatchCandidate, StoredMatchRecord, TimelineRow, UnmergeRecord,
 } from '../../identity/identity-store.js'
 import { edgePairKey, profilePairKey } from '../../identity/identity-store.js'
 import { rowToQuarantine, rowToReview, rowToUnmerge, type ReviewRow } from '../sqlite/sqlite-identity-store.js'
@@ -195,16 +195,17 @@ export class PostgresIdentityStore implements IdentityStore {
     }
   }
 
-  async matchCandidates(keys: readonly string[], maxBlockSize: number): Promise<StoredMatchRecord[]> {
+  async matchCandidates(keys: readonly string[], maxBlockSize: number): Promise<StoredMatchCandidate[]> {
     if (keys.length === 0) return []
-    const { rows } = await run<{ profile_id: string; fields: string }>(this.#db, 'look up match candidates',
-      `SELECT DISTINCT r.profile_id, r.fields
-       FROM unnest($1::text[]) AS q (key)
+    const { rows } = await run<{ profile_id: string; fields: string; keys: string[] }>(this.#db, 'look up match candidates',
+      `SELECT r.profile_id, r.fields, array_agg(q.key) AS keys
+       FROM (SELECT DISTINCT key FROM unnest($1::text[]) AS u (key)) AS q
        CROSS JOIN LATERAL (SELECT k.profile_id FROM identity_match_keys k WHERE k.key = q.key LIMIT $2::int + 1) AS b
        JOIN identity_match_records r ON r.profile_id = b.profile_id
-       WHERE (SELECT count(*) FROM (SELECT 1 FROM identity_match_keys k2 WHERE k2.key = q.key LIMIT $2::int + 1) AS c) <= $2::int`,
+       WHERE (SELECT count(*) FROM (SELECT 1 FROM identity_match_keys k2 WHERE k2.key = q.key LIMIT $2::int + 1) AS c) <= $2::int
+       GROUP BY r.profile_id`,
       [[...keys], maxBlockSize])
-    return rows.map((r) => ({ profileId: r.profile_id, fields: r.fields }))
+    return rows.map((r) => ({ profileId: r.profile_id, fields: r.fields, keys: r.keys }))
   }
 
   async matchRecords(profileIds: readonly string[]): Promise<StoredMatchRecord[]> {

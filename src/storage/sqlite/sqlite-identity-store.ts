@@ -1,7 +1,7 @@
 /** @module IdentityStore on SQLite. Batched: each method is one statement over a JSON array of keys. */
 import {
   profilePairKey, type GraphGuards, type IdentifierKey, type IdentifierNode, type IdentityChanges, type IdentityEdge,
-  type IdentityStore, type LinkRule, type MergeRecord, type QuarantineRecord, type ReviewRecord, type ReviewStatus, type StoredMatchRecord,
+  type IdentityStore, type LinkRule, type MergeRecord, type QuarantineRecord, type ReviewRecord, type ReviewStatus, type StoredMatchCandidate, type StoredMatchRecord,
   type TimelineRow, type UnmergeRecord,
 } from '../../identity/identity-store.js'
 import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js'
@@ -101,10 +101,11 @@ export class SqliteIdentityStore implements IdentityStore {
     this.#dropDoNotLink = db.prepare('DELETE FROM identity_do_not_link WHERE review_seq = ?')
     // Driven from the keys (CROSS JOIN fixes the join order): each key probes the primary key, never a scan.
     this.#matchCandidates = db.prepare(
-      `SELECT DISTINCT r.profile_id, r.fields FROM json_each(@keys) AS q
+      `SELECT r.profile_id, r.fields, json_group_array(q.key) AS keys FROM json_each(@keys) AS q
        CROSS JOIN identity_match_keys AS k ON k.key = q.value
        CROSS JOIN identity_match_records AS r ON r.profile_id = k.profile_id
-       WHERE (SELECT count(*) FROM (SELECT 1 FROM identity_match_keys AS c WHERE c.key = q.value LIMIT @cap + 1)) <= @cap`,
+       WHERE (SELECT count(*) FROM (SELECT 1 FROM identity_match_keys AS c WHERE c.key = q.value LIMIT @cap + 1)) <= @cap
+       GROUP BY r.profile_id`,
     )
     this.#matchRecords = db.prepare('SELECT profile_id, fields FROM identity_match_records WHERE profile_id IN (SELECT value FROM json_each(?))')
     this.#dropMatch = db.prepare('DELETE FROM identity_match_records WHERE profile_id = ?')
@@ -247,10 +248,12 @@ export class SqliteIdentityStore implements IdentityStore {
     }
   }
 
-  async matchCandidates(keys: readonly string[], maxBlockSize: number): Promise<StoredMatchRecord[]> {
+  async matchCandidates(keys: readonly string[], maxBlockSize: number): Promise<StoredMatchCandidate[]> {
     if (keys.length === 0) return []
-    const rows = this.#matchCandidates.all({ keys: JSON.stringify(keys), cap: maxBlockSize }) as { profile_id: string; fields: string }[]
-    return rows.map((r) => ({ profileId: r.profile_id, fields: r.fields }))
+    const asked = [...new Set(keys)]
+    // The found keys come back as their indexes in `asked` (json_each's key column), so no key string is read back.
+    const rows = this.#matchCandidates.all({ keys: JSON.stringify(asked), cap: maxBlockSize }) as { profile_id: string; fields: string; keys: string }[]
+    return rows.map((r) => ({ profileId: r.profile_id, fields: r.fields, keys: (JSON.parse(r.keys) as number[]).map((i) => asked[i]!) }))
   }
 
   async matchRecords(profileIds: readonly string[]): Promise<StoredMatchRecord[]> {
