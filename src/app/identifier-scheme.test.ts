@@ -36,7 +36,7 @@ describe('openIdentifierCodec', () => {
   it('pseudonymises a new state when encryption is on, and keeps that scheme when encryption is turned off', async () => {
     const ring = await keyring('keys')
     const first = await openIdentifierCodec(config(true), state, ring)
-    expect(first.codec.scheme).toMatch(/^hmac-sha256:[0-9a-f]{16}$/)
+    expect(first.codec.scheme).toMatch(/^hmac-sha256-132:[0-9a-f]{16}$/)
     expect(first.codec.storedKey('email', 'ann@example.com')).toMatch(/^email:~/)
     const off = await openIdentifierCodec(config(false), state, ring)
     expect(off.codec.scheme).toBe(first.codec.scheme)
@@ -44,7 +44,7 @@ describe('openIdentifierCodec', () => {
 
   it('fails at start with another keyring or none, instead of missing every lookup', async () => {
     await openIdentifierCodec(config(true), state, await keyring('keys'))
-    await expect(openIdentifierCodec(config(true), state, await keyring('other'))).rejects.toThrow(/another keyring/)
+    await expect(openIdentifierCodec(config(true), state, await keyring('other'))).rejects.toThrow(/another keyring or pseudonym format/)
     await expect(openIdentifierCodec(config(false), state, null)).rejects.toThrow(/no keyring/)
   })
 

@@ -39,8 +39,9 @@ export async function openIdentifierCodec(config: TesseraConfig, state: StateBac
       'restore the master key and keys.db (or tessera_data_keys) from your backup', 'governance.encryption')
   }
   if (scheme !== pseudonymous.scheme) {
-    throw new ConfigError(`the identity graph of this state was pseudonymised under another keyring (identifier key ${scheme.slice(scheme.indexOf(':') + 1)}, ` +
-      `this keyring's ${pseudonymous.scheme.slice(pseudonymous.scheme.indexOf(':') + 1)}): every lookup would miss; restore the keyring the state was written with`, 'governance.encryption')
+    throw new ConfigError(`the identity graph of this state was pseudonymised under another keyring or pseudonym format (${scheme}; ` +
+      `this Tessera with this keyring makes ${pseudonymous.scheme}): every lookup would miss; restore the keyring the state was written with, ` +
+      'or rebuild the state with `tessera replay --from earliest`', 'governance.encryption')
   }
   return { codec: pseudonymous, warning: null }
 }

@@ -6,6 +6,10 @@
  * so an allowed admin read can show it, and erasing the person (which shreds their profiles' data keys) makes it
  * unreadable even where a copy of the row survives.
  *
+ * Real-time matching's blocking keys (identity_match_keys) are pseudonymised the same way, under the type
+ * `~blocking` (src/identity/resolve-batch.ts). Scheme `hmac-sha256-132`: 132-bit pseudonyms of identifiers and of
+ * blocking keys.
+ *
  * Pseudonymising happens where identifiers are extracted (extract-identifiers.ts, after normalisation and the
  * blocked-value check), so the resolver, the guards and the stores only see stored keys; every place that takes an
  * identifier from a person maps it with {@link IdentifierCodec.storedKey}, every place that shows one maps it back
@@ -17,8 +21,10 @@ import { identifierKey, splitIdentifierKey, type IdentifierKey } from './identit
 
 /** The first character of a pseudonymous stored value. */
 export const PSEUDONYM_MARK = '~'
+/** A stored value that is a pseudonym: the mark and 22 base64url characters (132 bits of HMAC-SHA256). */
+const PSEUDONYMOUS_VALUE = /^~[A-Za-z0-9_-]{22}$/
 
-/** The scheme a state records (table `state_meta`): `clear`, or `hmac-sha256:<fingerprint of the identifier key>`. */
+/** The scheme a state records (table `state_meta`): `clear`, or `hmac-sha256-132:<fingerprint of the identifier key>`. */
 export type IdentifierScheme = string
 export const CLEAR_SCHEME: IdentifierScheme = 'clear'
 
@@ -67,7 +73,7 @@ export class PseudonymousIdentifiers implements IdentifierCodec {
 
   constructor(keyring: Keyring) {
     this.#keyring = keyring
-    this.scheme = `hmac-sha256:${keyring.identifierKeyFingerprint()}`
+    this.scheme = `hmac-sha256-132:${keyring.identifierKeyFingerprint()}`
   }
 
   storedValue(type: string, value: string): string {
@@ -79,7 +85,7 @@ export class PseudonymousIdentifiers implements IdentifierCodec {
   }
 
   isPseudonymous(key: IdentifierKey): boolean {
-    return key.charAt(key.indexOf(':') + 1) === PSEUDONYM_MARK
+    return PSEUDONYMOUS_VALUE.test(key.slice(key.indexOf(':') + 1))
   }
 
   async seal(entries: readonly { readonly key: IdentifierKey; readonly value: string; readonly profileId: string }[]): Promise<SealedIdentifierValue[]> {

@@ -35,6 +35,9 @@ import type { MatchRecord } from '../matching/match-record.js'
 import type { RealtimeMatching } from '../matching/realtime.js'
 import { type MatchRecordWrite, type ReviewItem } from './identity-store.js'
 
+/** The domain blocking keys are pseudonymised under (no identifier type is named so: types are configured names). */
+export const BLOCKING_KEY_TYPE = '~blocking'
+
 export interface Resolution {
   /** The profile the event belongs to (after any merge it caused). */
   readonly profileId: string
@@ -115,7 +118,9 @@ export async function resolveBatch(
     for (const key of m.keys) owner.set(key, id)
     members.set(id, m)
   }
-  const match = matching ? await prepareMatching(matching, events, extractions, owner, members, memberIds, store, createdAtOf) : null
+  // Blocking keys (a surname's metaphone and a date of birth...) are stored and looked up as the codec keys them.
+  const blockKey = (key: string): string => rules.codec.storedValue(BLOCKING_KEY_TYPE, key)
+  const match = matching ? await prepareMatching(matching, events, extractions, owner, members, memberIds, store, createdAtOf, blockKey) : null
   const guards: GraphGuards = await store.guards([...new Set([...keys, ...owner.keys()])])
 
   const nodes = new Map<IdentifierKey, IdentifierNode>()
@@ -241,7 +246,7 @@ export async function resolveBatch(
   })
 
   const quarantines = await detectSupernodes(contacts, owner, guards, rules, store, events, quarantinedNow)
-  const matchChanges = match ? { matchRecords: matchWrites(match, repoints), reviews: match.reviews } : {}
+  const matchChanges = match ? { matchRecords: matchWrites(match, repoints, blockKey), reviews: match.reviews } : {}
   return { resolutions, changes: { nodes: [...nodes.values()], repoints, edges, merges, rejections, contacts, quarantines, ...matchChanges }, clearValues }
 }
 
@@ -282,13 +287,17 @@ async function prepareMatching(
   memberIds: readonly string[],
   store: IdentityStore,
   createdAtOf: CreatedAtLookup | null,
+  blockKey: (key: string) => string,
 ): Promise<BatchMatching> {
   const records = events.map((e) => matching.prepare(e))
   const lookupKeys = new Set<string>()
   records.forEach((r, i) => {
     if (r && extractions[i]!.identifiers.every((id) => !owner.has(id.key))) for (const k of matching.keysOf(r)) lookupKeys.add(k)
   })
-  const found = await store.matchCandidates(await narrowKeys(matching, records, extractions, owner, lookupKeys, store), matching.options.maxBlockSize)
+  const narrowed = await narrowKeys(matching, records, extractions, owner, lookupKeys, store, blockKey)
+  // Looked up as stored (pseudonymous in a pseudonymous state); the postings below are kept by the clear keys.
+  const clearOf = new Map(narrowed.map((k) => [blockKey(k), k]))
+  const found = await store.matchCandidates([...clearOf.keys()], matching.options.maxBlockSize)
   const postings = new Map<string, Set<string>>()
   const byProfile = new Map<string, MatchRecord>()
   const candidateIds = new Set<string>()
@@ -299,7 +308,10 @@ async function prepareMatching(
     if (!record) continue
     byProfile.set(row.profileId, record)
     candidateIds.add(row.profileId)
-    for (const k of row.keys) (postings.get(k) ?? postings.set(k, new Set()).get(k)!).add(row.profileId)
+    for (const stored of row.keys) {
+      const k = clearOf.get(stored) ?? stored
+      ;(postings.get(k) ?? postings.set(k, new Set()).get(k)!).add(row.profileId)
+    }
   }
   // Identifiers (two more reads per candidate) only for candidates that some event scores in the review band or
   // above: at 1M profiles a key such as a date of birth holds dozens of profiles, nearly all far below it.
@@ -342,10 +354,12 @@ async function narrowKeys(
   owner: ReadonlyMap<IdentifierKey, string>,
   lookupKeys: ReadonlySet<string>,
   store: IdentityStore,
+  blockKey: (key: string) => string,
 ): Promise<string[]> {
   const { maxBlockSize: cap, preferBlockSize: prefer = cap } = matching.options
   if (prefer >= cap || lookupKeys.size === 0) return [...lookupKeys]
-  const sizes = await store.matchBlockSizes([...lookupKeys], cap)
+  const stored = await store.matchBlockSizes([...lookupKeys].map(blockKey), cap)
+  const sizes = new Map([...lookupKeys].map((k) => [k, stored.get(blockKey(k)) ?? 0]))
   const out = new Set<string>()
   records.forEach((r, i) => {
     if (!r || !extractions[i]!.identifiers.every((id) => !owner.has(id.key))) return
@@ -453,13 +467,13 @@ function rememberRecord(match: BatchMatching, profileId: string, record: MatchRe
 }
 
 /** Match records to write: each changed profile as it stands after the batch's merges. */
-function matchWrites(match: BatchMatching, repoints: readonly { from: string; to: string }[]): MatchRecordWrite[] {
+function matchWrites(match: BatchMatching, repoints: readonly { from: string; to: string }[], blockKey: (key: string) => string): MatchRecordWrite[] {
   const gone = new Set(repoints.map((r) => r.from))
   const out: MatchRecordWrite[] = []
   for (const id of match.dirty) {
     if (gone.has(id)) continue
     const record = match.byProfile.get(id)!
-    out.push({ profileId: id, fields: match.matching.encode(record), keys: match.matching.keysOf(record) })
+    out.push({ profileId: id, fields: match.matching.encode(record), keys: match.matching.keysOf(record).map(blockKey) })
   }
   return out
 }

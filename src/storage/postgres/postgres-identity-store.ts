@@ -83,16 +83,19 @@ export class PostgresIdentityStore implements IdentityStore {
         `UPDATE identifiers AS i SET profile_id = m.dst FROM unnest($1::text[], $2::text[]) AS m (src, dst)
          WHERE i.profile_id = m.src`, [src, dst])
     }
+    // A new identifier keeps its sealed value in its row; a refused key that is no identifier, in identifier_values.
+    const sealed = new Map((changes.values ?? []).map((v) => [v.key, v.sealed]))
     if (changes.nodes.length > 0) {
       const nodes = lastWinsSorted(changes.nodes, (n) => n.key)
       await run(this.#db, 'write identifiers',
-        `INSERT INTO identifiers (key, type, value, profile_id, first_seen)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+        `INSERT INTO identifiers (key, type, value, profile_id, first_seen, sealed)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[])
          ON CONFLICT (key) DO UPDATE SET profile_id = excluded.profile_id`,
         [nodes.map((n) => n.key), nodes.map((n) => n.type), nodes.map((n) => n.value), nodes.map((n) => n.profileId),
-          nodes.map((n) => n.firstSeen)])
+          nodes.map((n) => n.firstSeen), nodes.map((n) => sealed.get(n.key) ?? null)])
+      for (const n of nodes) sealed.delete(n.key)
     }
-    const values = changes.values ?? []
+    const values = [...sealed].map(([key, value]) => ({ key, sealed: value }))
     if (values.length > 0) {
       const sorted = lastWinsSorted(values, (v) => v.key)
       await run(this.#db, 'write sealed identifier values',

@@ -177,6 +177,10 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE identifier_values (key text PRIMARY KEY, sealed text NOT NULL);
   CREATE TABLE state_meta (name text PRIMARY KEY, value text NOT NULL);
   `,
+  // 7: an identifier's sealed value in its own row (mirrors sqlite-migrations.ts, version 7)
+  `
+  ALTER TABLE identifiers ADD COLUMN sealed text;
+  `,
 ]
 
 /** Tables holding state derived from the log (a replay rebuilds them); splits and unmerges are kept (sqlite-migrations.ts). */

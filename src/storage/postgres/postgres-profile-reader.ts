@@ -75,7 +75,8 @@ export class PostgresProfileReader implements ProfileReader {
   async identifierValues(keys: readonly string[]): Promise<Map<string, string>> {
     if (keys.length === 0) return new Map()
     const { rows } = await run<{ key: string; sealed: string }>(this.#pool, 'read sealed identifier values',
-      'SELECT key, sealed FROM identifier_values WHERE key = ANY($1::text[])', [[...new Set(keys)]])
+      `SELECT key, sealed FROM identifiers WHERE key = ANY($1::text[]) AND sealed IS NOT NULL
+       UNION ALL SELECT key, sealed FROM identifier_values WHERE key = ANY($1::text[])`, [[...new Set(keys)]])
     return new Map(rows.map((r) => [r.key, r.sealed]))
   }
 

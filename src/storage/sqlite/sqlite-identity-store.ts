@@ -134,7 +134,7 @@ export class SqliteIdentityStore implements IdentityStore {
     )
     this.#existingEdges = db.prepare('SELECT pair FROM identity_edges WHERE pair IN (SELECT value FROM json_each(?))')
     this.#insertNode = db.prepare(
-      `INSERT INTO identifiers (key, type, value, profile_id, first_seen) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO identifiers (key, type, value, profile_id, first_seen, sealed) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT(key) DO UPDATE SET profile_id = excluded.profile_id`,
     )
     this.#insertValue = db.prepare('INSERT OR IGNORE INTO identifier_values (key, sealed) VALUES (?, ?)')
@@ -216,8 +216,13 @@ export class SqliteIdentityStore implements IdentityStore {
   async apply(changes: IdentityChanges): Promise<void> {
     const now = Date.now()
     for (const { from, to } of changes.repoints) this.#repoint.run(to, from)
-    for (const n of changes.nodes) this.#insertNode.run(n.key, n.type, n.value, n.profileId, n.firstSeen)
-    for (const v of changes.values ?? []) this.#insertValue.run(v.key, v.sealed)
+    // A new identifier keeps its sealed value in its row; a refused key that is no identifier, in identifier_values.
+    const sealed = new Map((changes.values ?? []).map((v) => [v.key, v.sealed]))
+    for (const n of changes.nodes) {
+      this.#insertNode.run(n.key, n.type, n.value, n.profileId, n.firstSeen, sealed.get(n.key) ?? null)
+      sealed.delete(n.key)
+    }
+    for (const [key, value] of sealed) this.#insertValue.run(key, value)
     for (const e of changes.edges) {
       const pair = e.from < e.to ? `${e.from}|${e.to}` : `${e.to}|${e.from}`
       this.#insertEdge.run(pair, e.from, e.to, e.rule, e.messageId, e.sourceId, e.eventTime, e.confidence, now)

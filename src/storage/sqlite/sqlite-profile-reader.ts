@@ -22,7 +22,10 @@ export class SqliteProfileReader implements ProfileReader {
     this.#db = db
     this.#profile = db.prepare(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE id = ?`)
     this.#mergedInto = db.prepare('SELECT merged_into FROM profiles WHERE id = ?')
-    this.#values = db.prepare('SELECT key, sealed FROM identifier_values WHERE key IN (SELECT value FROM json_each(?))')
+    this.#values = db.prepare(
+      `SELECT key, sealed FROM identifiers WHERE key IN (SELECT value FROM json_each(@keys)) AND sealed IS NOT NULL
+       UNION ALL SELECT key, sealed FROM identifier_values WHERE key IN (SELECT value FROM json_each(@keys))`,
+    )
     this.#byIdentifier = db.prepare('SELECT profile_id FROM identifiers WHERE key = ?')
     this.#identities = db.prepare('SELECT key, type, value, profile_id, first_seen FROM identifiers WHERE profile_id = ? ORDER BY first_seen, key')
     this.#edges = db.prepare(
@@ -85,7 +88,7 @@ export class SqliteProfileReader implements ProfileReader {
 
   async identifierValues(keys: readonly string[]): Promise<Map<string, string>> {
     if (keys.length === 0) return new Map()
-    const rows = this.#values.all(JSON.stringify([...new Set(keys)])) as { key: string; sealed: string }[]
+    const rows = this.#values.all({ keys: JSON.stringify([...new Set(keys)]) }) as { key: string; sealed: string }[]
     return new Map(rows.map((r) => [r.key, r.sealed]))
   }
 
