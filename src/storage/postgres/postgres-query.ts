@@ -99,7 +99,7 @@ export async function rollbackAfter(db: PostgresQueryable, error: unknown): Prom
 
 /**
  * Runs `work` in one transaction on a pooled connection: BEGIN, COMMIT, or ROLLBACK on any failure (a connection
- * whose rollback failed is discarded, not returned to the pool). `what` names the work in errors.
+ * that died or whose rollback failed is discarded, not returned to the pool). `what` names the work in errors.
  */
 export async function inTransaction<T>(pool: PostgresPool, what: string, work: (client: PostgresClient) => Promise<T>): Promise<T> {
   let client: PostgresClient
@@ -108,15 +108,25 @@ export async function inTransaction<T>(pool: PostgresPool, what: string, work: (
   } catch (error) {
     throw toStoreError(error, `connect to ${what}`)
   }
+  // A checked-out client emits `error` when its connection dies between statements (a terminated backend, a
+  // restart); without a listener that would crash the process. The statement in flight, or the next, fails instead.
+  let broken = false
+  const onError = (): void => {
+    broken = true
+  }
+  client.on('error', onError)
   try {
     await run(client, 'begin', 'BEGIN')
     const result = await work(client)
     await run(client, 'commit', 'COMMIT')
-    client.release()
     return result
   } catch (error) {
+    if (broken) throw toStoreError(error, `${what} (connection lost)`)
     const reported = await rollbackAfter(client, error instanceof Error ? error : new Error(String(error)))
-    client.release(true)
+    broken = true
     throw reported
+  } finally {
+    client.off('error', onError)
+    client.release(broken)
   }
 }
