@@ -3,8 +3,8 @@
  * bound as text[] parameters, never spliced into SQL.
  */
 import { ERASURE_TABLES, type ErasureResult, type ErasureStore } from '../../governance/dsar/erasure-store.js'
-import { loadPostgresDriver, type PostgresClient, type PostgresPool } from './postgres-pool.js'
-import { rollbackAfter, run, toStoreError } from './postgres-query.js'
+import { loadPostgresDriver, type PostgresPool } from './postgres-pool.js'
+import { inTransaction, run } from './postgres-query.js'
 
 export async function openPostgresErasureStore(options: { url: string; schema: string }): Promise<PostgresErasureStore> {
   const createPool = await loadPostgresDriver()
@@ -19,14 +19,7 @@ export class PostgresErasureStore implements ErasureStore {
   }
 
   async erase(profileId: string, values: readonly string[] = []): Promise<ErasureResult> {
-    let client: PostgresClient
-    try {
-      client = await this.#pool.connect()
-    } catch (error) {
-      throw toStoreError(error, 'connect for an erasure')
-    }
-    try {
-      await run(client, 'begin', 'BEGIN')
+    return inTransaction(this.#pool, 'erase a person', async (client) => {
       const { rows: m } = await run<{ id: string }>(client, 'find merged profiles',
         `WITH RECURSIVE members(id) AS (SELECT $1::text COLLATE "C" UNION SELECT p.id FROM profiles p JOIN members mm ON p.merged_into = mm.id)
          SELECT id FROM members`, [profileId])
@@ -47,14 +40,8 @@ export class PostgresErasureStore implements ErasureStore {
         const { rows } = await run<{ n: string }>(client, `erase from ${t.table}`, `WITH d AS (DELETE FROM ${t.table} WHERE ${where} RETURNING 1) SELECT count(*) AS n FROM d`, values)
         deleted[t.table] = Number(rows[0]!.n)
       }
-      await run(client, 'commit', 'COMMIT')
-      client.release()
       return { identifierKeys: ids.map((i) => i.key), profileIds: members, deleted }
-    } catch (error) {
-      const reported = await rollbackAfter(client, error instanceof Error ? error : new Error(String(error)))
-      client.release(true)
-      throw reported
-    }
+    })
   }
 
   async close(): Promise<void> {

@@ -4,8 +4,8 @@
  */
 import type { RetentionStore, TraitEdit } from '../../governance/retention/retention-store.js'
 import type { TopicPartitionOffset } from '../../log/event-log.js'
-import { loadPostgresDriver, type PostgresClient, type PostgresPool } from './postgres-pool.js'
-import { num, rollbackAfter, run, toStoreError } from './postgres-query.js'
+import { loadPostgresDriver, type PostgresPool } from './postgres-pool.js'
+import { inTransaction, num, run } from './postgres-query.js'
 
 export async function openPostgresRetentionStore(options: { url: string; schema: string }): Promise<PostgresRetentionStore> {
   const createPool = await loadPostgresDriver()
@@ -34,14 +34,7 @@ export class PostgresRetentionStore implements RetentionStore {
       'SELECT id FROM profiles WHERE EXISTS (SELECT 1 FROM jsonb_each_text(trait_times) AS t WHERE t.value::numeric < $1)', [cutoff])
     let changed = 0
     for (const { id } of rows) {
-      let client: PostgresClient
-      try {
-        client = await this.#pool.connect()
-      } catch (error) {
-        throw toStoreError(error, 'connect for retention')
-      }
-      try {
-        await run(client, 'begin', 'BEGIN')
+      await inTransaction(this.#pool, 'apply retention to a profile', async (client) => {
         const { rows: found } = await run<{ traits: Record<string, never>; trait_times: Record<string, number> }>(client, 'read traits',
           'SELECT traits, trait_times FROM profiles WHERE id = $1 FOR UPDATE', [id])
         const next = found[0] ? edit({ id, traits: found[0].traits, traitTimes: found[0].trait_times }) : null
@@ -52,13 +45,7 @@ export class PostgresRetentionStore implements RetentionStore {
               [JSON.stringify(next.traits), JSON.stringify(next.traitTimes), id])
           }
         }
-        await run(client, 'commit', 'COMMIT')
-        client.release()
-      } catch (error) {
-        const reported = await rollbackAfter(client, error instanceof Error ? error : new Error(String(error)))
-        client.release(true)
-        throw reported
-      }
+      })
     }
     return changed
   }
