@@ -25,6 +25,13 @@ export class RevealingProfileReader implements ProfileReader {
     return revealKeys(this.#inner, this.#codec, keys)
   }
 
+  /** A key as the consent ledger names it, as the graph stores it (a pseudonymous key stays as it is). */
+  #storedKey(key: IdentifierKey): IdentifierKey {
+    if (this.#codec.isPseudonymous(key)) return key
+    const { type, value } = splitIdentifierKey(key)
+    return this.#codec.storedKey(type, value)
+  }
+
   profileIdByIdentifier(type: string, value: string): Promise<string | null> {
     return this.#inner.profileIdByIdentifier(type, this.#codec.storedValue(type, value))
   }
@@ -73,7 +80,7 @@ export class RevealingProfileReader implements ProfileReader {
   /** The consent conditions name identifiers as the consent ledger keeps them (`type:value`): mapped to stored keys. */
   countProfiles(filter: readonly FilterCondition[], consent: readonly IdentifierCondition[] = []): Promise<number> {
     const stored = consent.map((c) => ({
-      identifiers: c.identifiers, keys: c.keys.map((k) => (this.#codec.isPseudonymous(k) ? k : this.#codec.storedKey(splitIdentifierKey(k).type, splitIdentifierKey(k).value))),
+      identifiers: c.identifiers, keys: c.keys.map((k) => this.#storedKey(k)),
     }))
     return this.#inner.countProfiles(filter, stored)
   }
