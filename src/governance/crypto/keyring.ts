@@ -40,6 +40,20 @@ export interface KeyringOptions {
   readonly now?: () => number
 }
 
+/**
+ * HMAC-SHA256 of `text` under `key`, base64url, its first `chars` characters (43: all of it), remembered in `memo`
+ * (bounded: the oldest entry goes when it holds MAX_CACHED).
+ */
+function memoisedHmac(memo: Map<string, string>, key: Buffer, text: string, chars: number): string {
+  let out = memo.get(text)
+  if (out === undefined) {
+    out = createHmac('sha256', key).update(text, 'utf8').digest('base64url').slice(0, chars)
+    if (memo.size >= MAX_CACHED) memo.delete(memo.keys().next().value!)
+    memo.set(text, out)
+  }
+  return out
+}
+
 function wrapAad(ref: string, keyId: string): Buffer {
   return Buffer.from(`tessera/data-key/v1\u0000${ref}\u0000${keyId}`, 'utf8')
 }
@@ -103,14 +117,7 @@ export class Keyring {
    * Memoised, so a returning visitor's identifiers cost a map lookup.
    */
   identifierPseudonym(type: string, value: string): string {
-    const text = `${type}\u0000${value}`
-    let p = this.#identifierPseudonyms.get(text)
-    if (p === undefined) {
-      p = createHmac('sha256', this.#identifierKey).update(text, 'utf8').digest('base64url').slice(0, 22)
-      if (this.#identifierPseudonyms.size >= MAX_CACHED) this.#identifierPseudonyms.delete(this.#identifierPseudonyms.keys().next().value!)
-      this.#identifierPseudonyms.set(text, p)
-    }
-    return p
+    return memoisedHmac(this.#identifierPseudonyms, this.#identifierKey, `${type}\u0000${value}`, 22)
   }
 
   /**
@@ -123,13 +130,7 @@ export class Keyring {
 
   /** The subject's pseudonym: HMAC-SHA256 under the keyring's pseudonym key, base64url (43 characters). */
   pseudonym(subject: string): string {
-    let ref = this.#pseudonyms.get(subject)
-    if (ref === undefined) {
-      ref = createHmac('sha256', this.#pseudonymKey).update(subject, 'utf8').digest('base64url')
-      if (this.#pseudonyms.size >= MAX_CACHED) this.#pseudonyms.delete(this.#pseudonyms.keys().next().value!)
-      this.#pseudonyms.set(subject, ref)
-    }
-    return ref
+    return memoisedHmac(this.#pseudonyms, this.#pseudonymKey, subject, 43)
   }
 
   /**
