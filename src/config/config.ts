@@ -159,10 +159,6 @@ export interface TesseraConfig {
     readonly corsOrigins: readonly string[]
   }
   readonly pipeline: {
-    /**
-     * Most events per state transaction (a batch takes what the log holds, so only a backlog fills it). Each
-     * commit writes every page its events dirtied; the larger the batch, the more events share a page.
-     */
     readonly batchSize: number
     readonly maxWaitMs: number
     /** How long a messageId is remembered for deduplication (Segment: at least 24 h). */
@@ -242,7 +238,7 @@ export function defaultConfig(): TesseraConfig {
     store: { kind: 'sqlite', schema: 'tessera', poolSize: 10 },
     ingest: { maxEventBytes: 32 * 1024, maxBatchBytes: 500 * 1024, corsOrigins: ['*'] },
     pipeline: {
-      batchSize: 5000, maxWaitMs: 50, dedupeWindowHours: 7 * 24, sessionTimeoutMinutes: 30,
+      batchSize: 2000, maxWaitMs: 50, dedupeWindowHours: 7 * 24, sessionTimeoutMinutes: 30,
       timelineLimit: 1000, publishResolved: true, worker: true, profileUpdates: 'auto',
     },
     identity: { types: DEFAULT_IDENTIFIER_TYPES, defaultPhoneRegion: 'US', maxProfileSize: DEFAULT_MAX_PROFILE_SIZE, matching: DEFAULT_MATCHING },
