@@ -65,8 +65,8 @@ export class SqliteDataKeyStore implements DataKeyStore {
       this.#db.pragma('journal_mode = DELETE')
       this.#db.pragma('synchronous = FULL')
       this.#db.pragma('secure_delete = ON')
-      // The ref index's pages are touched at random: keep them in memory between transactions (16 MiB holds the
-      // index of ~1M keys; pages are read again after another connection's commit).
+      // The ref index's pages are touched at random: keep them in memory between transactions (16 MiB, per
+      // connection, holds the index of ~200,000 keys; pages are read again after another connection's commit).
       this.#db.pragma('cache_size = -16384')
     } catch (cause) {
       throw new TesseraError('TESSERA_STORE', `cannot open the key store ${path}: ${(cause as Error).message}`, { cause })
