@@ -90,7 +90,7 @@ export class SealedProfileReader implements ProfileReader {
     return { events, next: page.next }
   }
 
-  countProfiles(filter: readonly FilterCondition[], consent?: readonly IdentifierCondition[]): Promise<number> {
+  async countProfiles(filter: readonly FilterCondition[], consent?: readonly IdentifierCondition[]): Promise<number> {
     this.#sealing.assertCountable(filter)
     return this.#inner.countProfiles(filter, consent)
   }
