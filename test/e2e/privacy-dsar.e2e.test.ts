@@ -167,7 +167,11 @@ describe('data-subject requests', () => {
   })
 
   it('erases the person from every store, suppresses new events, and a replay does not bring them back', async () => {
-    for (const v of Object.values(CANARY)) expect(storesHolding(v).length, v).toBeGreaterThan(0)
+    // The e-mail, the trait and the property are stored only pseudonymised or sealed (the export above showed them);
+    // the ids are still in clear in the sessions table (not covered yet, docs/privacy.md), which proves the scan reads it.
+    // (The access request of the test before names the e-mail in privacy.db, until the erasure.)
+    for (const v of [CANARY.email, CANARY.trait, CANARY.property]) expect(storesHolding(v).filter((s) => s !== 'privacy.db'), v).toEqual([])
+    for (const v of [CANARY.userId, CANARY.anonymousId]) expect(storesHolding(v), v).toEqual(['state.db'])
     const config = loadConfig({ env: {}, overrides: { dataDir: data.dir } })
     // Encryption at rest: the log files (and their WAL) never hold a canary in the clear, yet the keyring opens them.
     for (const v of Object.values(CANARY)) expect(filesHolding(data.dir, v, (f) => f.startsWith('log/') || f.startsWith('keys.db')), v).toEqual([])
