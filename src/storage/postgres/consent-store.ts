@@ -7,7 +7,7 @@ import type { ConsentEvidence, ConsentRecordInput, ConsentSource, ConsentState, 
 import type { ConsentStore, LedgerChanges, LedgerCursor } from '../../governance/consent/consent-store.js'
 import { isTesseraError, TesseraError } from '../../core/errors.js'
 import { loadPostgresDriver, type PostgresPool, type PostgresResult } from './postgres-pool.js'
-import { inTransaction, num, run } from './postgres-query.js'
+import { migrateSideStore, num, run } from './postgres-query.js'
 
 export const CONSENT_MIGRATIONS: readonly string[] = [
   `
@@ -96,21 +96,7 @@ export class PostgresConsentStore implements ConsentStore {
 
 
   async migrate(): Promise<void> {
-    await inTransaction(this.#pool, 'migrate the consent store', async (c) => {
-      await run(c, 'lock the consent migrations', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-consent-migrations:${this.#schema}`])
-      await run(c, 'create the schema', `CREATE SCHEMA IF NOT EXISTS ${this.#schema}; SET LOCAL search_path TO ${this.#schema}`)
-      await run(c, 'create the consent migrations table',
-        'CREATE TABLE IF NOT EXISTS consent_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
-      const { rows } = await run<{ v: number | null }>(c, 'read the consent schema version', 'SELECT max(version) AS v FROM consent_schema_migrations')
-      const current = rows[0]?.v ?? 0
-      if (current > CONSENT_MIGRATIONS.length) {
-        throw new TesseraError('TESSERA_STORE', `consent tables in ${this.#schema} are at version ${current}, newer than this Tessera (${CONSENT_MIGRATIONS.length}); upgrade Tessera`)
-      }
-      for (let v = current; v < CONSENT_MIGRATIONS.length; v++) {
-        await run(c, `apply consent migration ${v + 1}`, CONSENT_MIGRATIONS[v]!)
-        await run(c, 'record a consent migration', 'INSERT INTO consent_schema_migrations (version) VALUES ($1)', [v + 1])
-      }
-    })
+    await migrateSideStore(this.#pool, { schema: this.#schema, table: 'consent', label: 'consent', migrations: CONSENT_MIGRATIONS })
   }
 
   async append(records: readonly ConsentRecordInput[]): Promise<number[]> {
