@@ -15,8 +15,8 @@
  * identifier from a person maps it with {@link IdentifierCodec.storedKey}, every place that shows one maps it back
  * with {@link IdentifierCodec.reveal}.
  */
-import { open, seal } from '../governance/crypto/envelope.js'
 import type { Keyring } from '../governance/crypto/keyring.js'
+import { openSealedValues, sealValue } from '../governance/crypto/sealed-value.js'
 import { identifierKey, splitIdentifierKey, type IdentifierKey } from './identity-store.js'
 
 /** The first character of a pseudonymous stored value. */
@@ -95,26 +95,23 @@ export class PseudonymousIdentifiers implements IdentifierCodec {
     const keys = new Map((await this.#keyring.keysFor(profiles)).map((k, n) => [profiles[n]!, k]))
     return entries.map((e) => {
       const k = keys.get(e.profileId)!
-      const envelope = seal(k.key, Buffer.from(e.value, 'utf8'), valueAad(e.key, k.keyId))
-      return { key: e.key, sealed: `${k.ref}.${k.keyId}.${envelope.toString('base64url')}` }
+      return { key: e.key, sealed: sealValue(k, e.value, valueAad(e.key, k.keyId)) }
     })
   }
 
   async reveal(rows: readonly { readonly key: IdentifierKey; readonly sealed: string | null }[]): Promise<Map<IdentifierKey, IdentifierKey>> {
     const out = new Map<IdentifierKey, IdentifierKey>()
+    const sealed: { key: IdentifierKey; stored: string }[] = []
     for (const row of rows) {
-      if (!this.isPseudonymous(row.key)) {
-        out.set(row.key, row.key)
-        continue
-      }
-      if (row.sealed === null) continue
-      const [ref, keyId, body] = row.sealed.split('.')
-      if (ref === undefined || keyId === undefined || body === undefined) continue
-      const dataKey = await this.#keyring.keyByRef(ref, keyId)
-      if (dataKey === null) continue // shredded: the person was erased
-      const value = open(dataKey.key, Buffer.from(body, 'base64url'), valueAad(row.key, keyId)).toString('utf8')
-      out.set(row.key, identifierKey(splitIdentifierKey(row.key).type, value))
+      if (!this.isPseudonymous(row.key)) out.set(row.key, row.key)
+      else if (row.sealed !== null) sealed.push({ key: row.key, stored: row.sealed })
     }
+    // One key read for all; a value whose key was shredded (the person was erased) stays unrevealed.
+    const values = await openSealedValues(this.#keyring, sealed.map((r) => ({ stored: r.stored, aad: (keyId) => valueAad(r.key, keyId) })))
+    sealed.forEach((r, n) => {
+      const value = values[n]
+      if (value !== null && value !== undefined) out.set(r.key, identifierKey(splitIdentifierKey(r.key).type, value))
+    })
     return out
   }
 }
