@@ -1,9 +1,9 @@
 /**
  * @module How profile traits and the timeline are kept in the state when encryption is on (issue 5): sealed with
- * AES-256-GCM (src/governance/crypto/envelope.ts) under the data key of the profile, in the stored form the
- * identifier values use, `<data key ref>.<data key id>.<base64url envelope>`, so a reader opens a row by the key it
- * names (no key lookup by profile id, and rows moved to a merge winner still open), and erasing the person (which
- * shreds the data keys of every profile merged into them) makes every copy unreadable.
+ * AES-256-GCM under the data key of the profile, in the stored form the identifier values use
+ * (src/governance/crypto/sealed-value.ts: `<data key ref>.<data key id>.<base64url envelope>`), so a reader opens a
+ * row by the key it names (no key lookup by profile id, and rows moved to a merge winner still open), and erasing the
+ * person (which shreds the data keys of every profile merged into them) makes every copy unreadable.
  *
  * - Traits are split per leaf by their classification (`traits.<path>`, the configured Classifier, unknown names
  *   `personal`/`confidential`): leaves of sensitivity `confidential` or `restricted` are sealed together into
@@ -17,8 +17,8 @@
  * With `seal: false` (encryption off, a keyring left from before) nothing new is sealed, and what was sealed still
  * opens; a profile written again is written in clear.
  */
-import { EnvelopeError, open, seal } from '../governance/crypto/envelope.js'
 import type { DataKey, Keyring } from '../governance/crypto/keyring.js'
+import { openSealedValues, sealValue } from '../governance/crypto/sealed-value.js'
 import type { Classifier, Sensitivity } from '../governance/classification.js'
 import { TesseraError } from '../core/errors.js'
 import type { JsonObject, JsonValue } from '../core/event.js'
@@ -32,7 +32,7 @@ function aad(purpose: string, subject: string, keyId: string): Buffer {
   return Buffer.from(`${purpose}\u0000${subject}\u0000${keyId}`, 'utf8')
 }
 
-/** Whether a stored timeline payload is sealed (a clear one is JSON of an object: `{…}`). */
+/** Whether a stored timeline payload is sealed (a clear one is JSON of an object: `{…}`; src/governance/crypto/sealed-value.ts). */
 export function isSealedPayload(payload: string): boolean {
   return !payload.startsWith('{')
 }
@@ -43,14 +43,6 @@ export function isSealedPayload(payload: string): boolean {
  */
 export function storedTimelineEntry(base: Omit<TimelineEntry, 'event' | 'sealed'>, payload: string): TimelineEntry {
   return isSealedPayload(payload) ? { ...base, event: {}, sealed: payload } : { ...base, event: JSON.parse(payload) as JsonObject }
-}
-
-/** `ref`, `keyId` and the envelope of a stored sealed value, or null when it is not one. */
-function parseStored(stored: string): { ref: string; keyId: string; body: string } | null {
-  const a = stored.indexOf('.')
-  const b = a < 0 ? -1 : stored.indexOf('.', a + 1)
-  if (a <= 0 || b <= a + 1 || b === stored.length - 1) return null
-  return { ref: stored.slice(0, a), keyId: stored.slice(a + 1, b), body: stored.slice(b + 1) }
 }
 
 function isPlainObject(v: JsonValue | undefined): v is JsonObject {
@@ -144,7 +136,7 @@ export class ProfileSealing {
       const { clear, sealed } = split[n]!
       if (sealed === null) return { traits: clear, sealedTraits: undefined }
       const k = keys.get(p.id)!
-      return { traits: clear, sealedTraits: this.#seal(k, JSON.stringify(sealed), aad(TRAITS_PURPOSE, p.id, k.keyId)) }
+      return { traits: clear, sealedTraits: sealValue(k, JSON.stringify(sealed), aad(TRAITS_PURPOSE, p.id, k.keyId)) }
     })
   }
 
@@ -163,7 +155,7 @@ export class ProfileSealing {
     const keys = await this.#keys([...new Set(events.map((e) => e.profileId))])
     return events.map((e) => {
       const k = keys.get(e.profileId)!
-      return this.#seal(k, e.payload, aad(TIMELINE_PURPOSE, e.messageId, k.keyId))
+      return sealValue(k, e.payload, aad(TIMELINE_PURPOSE, e.messageId, k.keyId))
     })
   }
 
@@ -201,30 +193,16 @@ export class ProfileSealing {
     return new Map(keys.map((k, n) => [profileIds[n]!, k]))
   }
 
-  #seal(k: DataKey, text: string, withAad: Buffer): string {
-    return `${k.ref}.${k.keyId}.${seal(k.key, Buffer.from(text, 'utf8'), withAad).toString('base64url')}`
-  }
-
   /**
-   * Opens stored values (one `keysByRef` for all): undefined where there is nothing sealed (null input, or a clear
-   * payload), null where it does not open, else the clear text.
+   * Opens stored values (one `keysByRef` for all, src/governance/crypto/sealed-value.ts): undefined where there is
+   * nothing sealed (null input, or a clear payload), null where it does not open (shredded key: the person was
+   * erased; another row's value; not in the sealed form), else the clear text.
    */
   async #open(items: readonly (ToOpen | null)[], purpose: string): Promise<(string | null | undefined)[]> {
-    const parsed = items.map((i) => i === null || !isSealedPayload(i.stored) ? undefined : parseStored(i.stored))
-    const wanted = parsed.flatMap((p) => p === undefined || p === null ? [] : [{ ref: p.ref, keyId: p.keyId }])
-    const keys = wanted.length === 0 ? [] : await this.#keyring.keysByRef(wanted)
+    const sealed = items.flatMap((i) => i === null || !isSealedPayload(i.stored) ? [] : [i])
+    if (sealed.length === 0) return items.map(() => undefined)
+    const texts = await openSealedValues(this.#keyring, sealed.map((i) => ({ stored: i.stored, aad: (keyId: string) => aad(purpose, i.subject, keyId) })))
     let next = 0
-    return parsed.map((p, n) => {
-      if (p === undefined) return undefined
-      if (p === null) return null
-      const key = keys[next++]
-      if (key === null || key === undefined) return null // shredded: the person was erased
-      try {
-        return open(key.key, Buffer.from(p.body, 'base64url'), aad(purpose, items[n]!.subject, p.keyId)).toString('utf8')
-      } catch (error) {
-        if (error instanceof EnvelopeError) return null
-        throw error
-      }
-    })
+    return items.map((i) => i === null || !isSealedPayload(i.stored) ? undefined : texts[next++]!)
   }
 }
