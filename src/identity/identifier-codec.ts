@@ -8,7 +8,8 @@
  *
  * Real-time matching's blocking keys (identity_match_keys) are pseudonymised the same way, under the type
  * `~blocking` (src/identity/resolve-batch.ts). Scheme `hmac-sha256-132`: 132-bit pseudonyms of identifiers and of
- * blocking keys.
+ * blocking keys. Its match records (identity_match_records: a profile's normalised compared traits, names, dates of
+ * birth, addresses) are sealed whole under the profile's data key ({@link IdentifierCodec.sealMatchRecords}).
  *
  * Pseudonymising happens where identifiers are extracted (extract-identifiers.ts, after normalisation and the
  * blocked-value check), so the resolver, the guards and the stores only see stored keys; every place that takes an
@@ -17,7 +18,8 @@
  */
 import { open, seal } from '../governance/crypto/envelope.js'
 import type { Keyring } from '../governance/crypto/keyring.js'
-import { identifierKey, splitIdentifierKey, type IdentifierKey } from './identity-store.js'
+import { TesseraError } from '../core/errors.js'
+import { identifierKey, splitIdentifierKey, type IdentifierKey, type StoredMatchRecord } from './identity-store.js'
 
 /** The first character of a pseudonymous stored value. */
 export const PSEUDONYM_MARK = '~'
@@ -50,6 +52,17 @@ export interface IdentifierCodec {
   reveal(rows: readonly { readonly key: IdentifierKey; readonly sealed: string | null }[]): Promise<Map<IdentifierKey, IdentifierKey>>
   /** Whether a stored key is pseudonymous. */
   isPseudonymous(key: IdentifierKey): boolean
+  /**
+   * The stored form of real-time matching's match records (JSON of normalised traits), in input order: as given
+   * (clear), or `<data key ref>.<data key id>.<base64url envelope>` sealed under the data key of the record's profile.
+   */
+  sealMatchRecords(records: readonly StoredMatchRecord[]): Promise<string[]>
+  /**
+   * The JSON of stored match records, in input order, with one key lookup for all of them: a clear record (JSON,
+   * written before records were sealed, or by a clear state) is itself; a sealed one is opened, or null when its
+   * data key is gone (the person was erased: no record).
+   */
+  openMatchRecords(records: readonly StoredMatchRecord[]): Promise<(string | null)[]>
 }
 
 /** Keys as today: `type:value` in clear. */
@@ -60,10 +73,25 @@ export const CLEAR_IDENTIFIERS: IdentifierCodec = Object.freeze({
   seal: () => Promise.resolve([]),
   reveal: (rows: readonly { readonly key: IdentifierKey }[]) => Promise.resolve(new Map(rows.map((r) => [r.key, r.key]))),
   isPseudonymous: () => false,
+  sealMatchRecords: (records: readonly StoredMatchRecord[]) => Promise.resolve(records.map((r) => r.fields)),
+  // A clear state never seals, so every record is JSON.
+  openMatchRecords: (records: readonly StoredMatchRecord[]) => Promise.resolve(records.map((r) => r.fields)),
 })
 
 function valueAad(key: IdentifierKey, keyId: string): Buffer {
   return Buffer.from(`tessera/identifier-value/v1\u0000${key}\u0000${keyId}`, 'utf8')
+}
+
+function matchRecordAad(profileId: string, keyId: string): Buffer {
+  return Buffer.from(`tessera/match-record/v1\u0000${profileId}\u0000${keyId}`, 'utf8')
+}
+
+/**
+ * Whether a stored match record is sealed. A clear one is a JSON array (`[`); a sealed one starts with its data key
+ * ref, base64url, which never contains `[`.
+ */
+export function isSealedMatchRecord(fields: string): boolean {
+  return fields.charCodeAt(0) !== 0x5b
 }
 
 /** Pseudonymous keys under the keyring's identifier key; clear values sealed under profiles' data keys. */
@@ -114,6 +142,54 @@ export class PseudonymousIdentifiers implements IdentifierCodec {
       if (dataKey === null) continue // shredded: the person was erased
       const value = open(dataKey.key, Buffer.from(body, 'base64url'), valueAad(row.key, keyId)).toString('utf8')
       out.set(row.key, identifierKey(splitIdentifierKey(row.key).type, value))
+    }
+    return out
+  }
+
+  async sealMatchRecords(records: readonly StoredMatchRecord[]): Promise<string[]> {
+    if (records.length === 0) return []
+    // The keyring's cache holds these keys already: the batch's events sealed their identifiers or log records.
+    const keys = await this.#keyring.keysFor(records.map((r) => r.profileId))
+    return records.map((r, n) => {
+      const k = keys[n]!
+      const envelope = seal(k.key, Buffer.from(r.fields, 'utf8'), matchRecordAad(r.profileId, k.keyId))
+      return `${k.ref}.${k.keyId}.${envelope.toString('base64url')}`
+    })
+  }
+
+  async openMatchRecords(records: readonly StoredMatchRecord[]): Promise<(string | null)[]> {
+    const out: (string | null)[] = new Array(records.length)
+    const wanted: { ref: string; keyId: string }[] = []
+    const at: number[] = []
+    for (let n = 0; n < records.length; n++) {
+      const fields = records[n]!.fields
+      if (!isSealedMatchRecord(fields)) {
+        out[n] = fields
+        continue
+      }
+      const dot = fields.indexOf('.')
+      const dot2 = fields.indexOf('.', dot + 1)
+      if (dot <= 0 || dot2 <= dot + 1) throw new TesseraError('TESSERA_STORE', `the match record of profile ${records[n]!.profileId} is damaged (not JSON, not a sealed record); \`tessera replay --from earliest\` rebuilds it`)
+      wanted.push({ ref: fields.slice(0, dot), keyId: fields.slice(dot + 1, dot2) })
+      at.push(n)
+    }
+    if (wanted.length === 0) return out
+    // One key lookup for the whole batch of candidates (cached keys cost a map lookup each).
+    const keys = await this.#keyring.keysByRef(wanted)
+    for (let i = 0; i < at.length; i++) {
+      const n = at[i]!
+      const key = keys[i]!
+      if (key === null) {
+        out[n] = null // shredded: the person was erased
+        continue
+      }
+      const { profileId, fields } = records[n]!
+      const body = Buffer.from(fields.slice(wanted[i]!.ref.length + wanted[i]!.keyId.length + 2), 'base64url')
+      try {
+        out[n] = open(key.key, body, matchRecordAad(profileId, key.keyId)).toString('utf8')
+      } catch (cause) {
+        throw new TesseraError('TESSERA_STORE', `the match record of profile ${profileId} does not open under its data key (altered, or copied from another profile); \`tessera replay --from earliest\` rebuilds it`, { cause })
+      }
     }
     return out
   }
