@@ -16,9 +16,8 @@
  * identifier from a person maps it with {@link IdentifierCodec.storedKey}, every place that shows one maps it back
  * with {@link IdentifierCodec.reveal}.
  */
-import { open, seal } from '../governance/crypto/envelope.js'
 import type { Keyring } from '../governance/crypto/keyring.js'
-import { TesseraError } from '../core/errors.js'
+import { openSealedValues, sealValue } from '../governance/crypto/sealed-value.js'
 import { identifierKey, splitIdentifierKey, type IdentifierKey, type StoredMatchRecord } from './identity-store.js'
 
 /** The first character of a pseudonymous stored value. */
@@ -59,8 +58,8 @@ export interface IdentifierCodec {
   sealMatchRecords(records: readonly StoredMatchRecord[]): Promise<string[]>
   /**
    * The JSON of stored match records, in input order, with one key lookup for all of them: a clear record (JSON,
-   * written before records were sealed, or by a clear state) is itself; a sealed one is opened, or null when its
-   * data key is gone (the person was erased: no record).
+   * written before records were sealed, or by a clear state) is itself; a sealed one is opened, or null (no record)
+   * when its data key is gone (the person was erased) or it does not open (altered, or another profile's record).
    */
   openMatchRecords(records: readonly StoredMatchRecord[]): Promise<(string | null)[]>
 }
@@ -123,26 +122,23 @@ export class PseudonymousIdentifiers implements IdentifierCodec {
     const keys = new Map((await this.#keyring.keysFor(profiles)).map((k, n) => [profiles[n]!, k]))
     return entries.map((e) => {
       const k = keys.get(e.profileId)!
-      const envelope = seal(k.key, Buffer.from(e.value, 'utf8'), valueAad(e.key, k.keyId))
-      return { key: e.key, sealed: `${k.ref}.${k.keyId}.${envelope.toString('base64url')}` }
+      return { key: e.key, sealed: sealValue(k, e.value, valueAad(e.key, k.keyId)) }
     })
   }
 
   async reveal(rows: readonly { readonly key: IdentifierKey; readonly sealed: string | null }[]): Promise<Map<IdentifierKey, IdentifierKey>> {
     const out = new Map<IdentifierKey, IdentifierKey>()
+    const sealed: { key: IdentifierKey; stored: string }[] = []
     for (const row of rows) {
-      if (!this.isPseudonymous(row.key)) {
-        out.set(row.key, row.key)
-        continue
-      }
-      if (row.sealed === null) continue
-      const [ref, keyId, body] = row.sealed.split('.')
-      if (ref === undefined || keyId === undefined || body === undefined) continue
-      const dataKey = await this.#keyring.keyByRef(ref, keyId)
-      if (dataKey === null) continue // shredded: the person was erased
-      const value = open(dataKey.key, Buffer.from(body, 'base64url'), valueAad(row.key, keyId)).toString('utf8')
-      out.set(row.key, identifierKey(splitIdentifierKey(row.key).type, value))
+      if (!this.isPseudonymous(row.key)) out.set(row.key, row.key)
+      else if (row.sealed !== null) sealed.push({ key: row.key, stored: row.sealed })
     }
+    // One key read for all; a value whose key was shredded (the person was erased) stays unrevealed.
+    const values = await openSealedValues(this.#keyring, sealed.map((r) => ({ stored: r.stored, aad: (keyId) => valueAad(r.key, keyId) })))
+    sealed.forEach((r, n) => {
+      const value = values[n]
+      if (value !== null && value !== undefined) out.set(r.key, identifierKey(splitIdentifierKey(r.key).type, value))
+    })
     return out
   }
 
@@ -150,47 +146,21 @@ export class PseudonymousIdentifiers implements IdentifierCodec {
     if (records.length === 0) return []
     // The keyring's cache holds these keys already: the batch's events sealed their identifiers or log records.
     const keys = await this.#keyring.keysFor(records.map((r) => r.profileId))
-    return records.map((r, n) => {
-      const k = keys[n]!
-      const envelope = seal(k.key, Buffer.from(r.fields, 'utf8'), matchRecordAad(r.profileId, k.keyId))
-      return `${k.ref}.${k.keyId}.${envelope.toString('base64url')}`
-    })
+    return records.map((r, n) => sealValue(keys[n]!, r.fields, matchRecordAad(r.profileId, keys[n]!.keyId)))
   }
 
   async openMatchRecords(records: readonly StoredMatchRecord[]): Promise<(string | null)[]> {
-    const out: (string | null)[] = new Array(records.length)
-    const wanted: { ref: string; keyId: string }[] = []
-    const at: number[] = []
-    for (let n = 0; n < records.length; n++) {
-      const fields = records[n]!.fields
-      if (!isSealedMatchRecord(fields)) {
-        out[n] = fields
-        continue
-      }
-      const dot = fields.indexOf('.')
-      const dot2 = fields.indexOf('.', dot + 1)
-      if (dot <= 0 || dot2 <= dot + 1) throw new TesseraError('TESSERA_STORE', `the match record of profile ${records[n]!.profileId} is damaged (not JSON, not a sealed record); \`tessera replay --from earliest\` rebuilds it`)
-      wanted.push({ ref: fields.slice(0, dot), keyId: fields.slice(dot + 1, dot2) })
-      at.push(n)
-    }
-    if (wanted.length === 0) return out
-    // One key lookup for the whole batch of candidates (cached keys cost a map lookup each).
-    const keys = await this.#keyring.keysByRef(wanted)
-    for (let i = 0; i < at.length; i++) {
-      const n = at[i]!
-      const key = keys[i]!
-      if (key === null) {
-        out[n] = null // shredded: the person was erased
-        continue
-      }
-      const { profileId, fields } = records[n]!
-      const body = Buffer.from(fields.slice(wanted[i]!.ref.length + wanted[i]!.keyId.length + 2), 'base64url')
-      try {
-        out[n] = open(key.key, body, matchRecordAad(profileId, key.keyId)).toString('utf8')
-      } catch (cause) {
-        throw new TesseraError('TESSERA_STORE', `the match record of profile ${profileId} does not open under its data key (altered, or copied from another profile); \`tessera replay --from earliest\` rebuilds it`, { cause })
-      }
-    }
+    const out: (string | null)[] = records.map((r) => (isSealedMatchRecord(r.fields) ? null : r.fields))
+    const sealed = records.flatMap((r, n) => (isSealedMatchRecord(r.fields) ? [n] : []))
+    if (sealed.length === 0) return out
+    // One key lookup for the whole batch of candidates (cached keys cost a map lookup each). Null: the key was
+    // shredded (the person was erased), or the record does not authenticate (altered, or copied onto another profile).
+    const opened = await openSealedValues(this.#keyring, sealed.map((n) => ({
+      stored: records[n]!.fields, aad: (keyId: string) => matchRecordAad(records[n]!.profileId, keyId),
+    })))
+    sealed.forEach((n, i) => {
+      out[n] = opened[i]!
+    })
     return out
   }
 }
