@@ -136,8 +136,9 @@ describe.skipIf(url === null)('privacy guarantees on PostgreSQL', () => {
     return Object.values(CANARY).filter((v) => readable.some((t) => t.includes(v)) || filesHolding(data.dir, v).length > 0)
   }
 
+  const count = async (table: string): Promise<number> => Number((await scan.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.${table}`)).rows[0]!.n)
+
   it('keeps the anonymous id and the compared traits out of the sessions and the match records', async () => {
-    const count = async (table: string): Promise<number> => Number((await scan.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.${table}`)).rows[0]!.n)
     for (const table of ['sessions', 'identity_match_records', 'identity_match_keys']) expect(await count(table), table).toBeGreaterThan(0)
     for (const v of [CANARY.anonymousId, CANARY.userId, CANARY.surname]) {
       expect((await storesHolding(v)).filter((t) => !NOT_COVERED.includes(t)), v).toEqual([])
@@ -157,6 +158,8 @@ describe.skipIf(url === null)('privacy guarantees on PostgreSQL', () => {
     // The ledger still has the device's consent record and the erasure's tombstones (under pseudonyms).
     expect((ran.body.request as { result: { consentTombstones: number } }).result.consentTombstones).toBeGreaterThan(0)
     for (const v of Object.values(CANARY)) expect(await storesHolding(v), v).toEqual([])
+    // The person's sessions (keyed by the pseudonyms of their anonymous id and user id) are gone; the bystander's stays.
+    expect(await count('sessions')).toBe(1)
     expect((await h.admin('/v1/profiles?identifier=user_id:pg-bystander')).status).toBe(200)
     expect(ran.body.notice).toMatch(/crypto-shredding/)
     expect(await logHolding()).toEqual([])
@@ -164,6 +167,8 @@ describe.skipIf(url === null)('privacy guarantees on PostgreSQL', () => {
     const replay = await cli('replay', '--from', 'earliest', '--config', configFile)
     expect(replay.code, replay.out).toBe(0)
     for (const v of Object.values(CANARY)) expect(await storesHolding(v), `after replay: ${v}`).toEqual([])
+    // The replay does not bring the person's sessions back (their events are suppressed before sessionization).
+    expect(await count('sessions')).toBe(1)
     expect(await logHolding()).toEqual([])
   })
 
