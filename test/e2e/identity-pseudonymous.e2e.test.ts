@@ -1,31 +1,45 @@
 /**
- * Pseudonymous identity graph, end to end on both state stores: canary identifier values sent through the tracking
- * API are found in none of the identity tables (identifiers, edges, refusals, contacts, quarantine, splits, unmerges,
- * the audit outbox, the sealed values), only in the tables not covered yet (timeline payloads, profile traits,
- * sessions: docs/privacy.md); while lookups, the identities view, an unmerge naming an identifier and the DSAR access
+ * Pseudonymous identity graph, end to end on both state stores: canary identifier values and compared traits sent
+ * through the tracking API are found in none of the identity tables (identifiers, edges, refusals, contacts,
+ * quarantine, splits, unmerges, the audit outbox, the sealed values, real-time matching's records and blocking keys)
+ * nor in the sessions, only in the tables not covered yet (timeline payloads, profile traits: docs/privacy.md); while
+ * lookups, the identities view, an unmerge naming an identifier and the DSAR access
  * export still give the clear values through the API, and an erasure leaves no sealed value of the person.
  */
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadPostgresDriver, type PostgresPool } from '../../src/storage/postgres/postgres-pool.js'
 import { dropSchema, freshSchemaName, requirePostgres } from '../support/services.js'
 import { ADMIN_TOKEN, startHarness, type Harness } from '../support/tessera-harness.js'
+import { tempDir } from '../support/factories.js'
+import { modelToFile } from '../../src/matching/model-file.js'
+import { TRAIT_MATCH_CONFIG, trainedPersonModel } from '../../src/matching/testing/realtime-model.js'
 
 const url = await requirePostgres()
 const PRIVACY = { name: 'privacy', token: 'tok_privacy_pseudo_0123456789ab', roles: ['privacy_officer'] }
-const overrides = { adminTokens: [{ ...PRIVACY, roles: [...PRIVACY.roles] }] }
+// Real-time matching on, so the person's compared traits are stored as a match record (sealed).
+const modelDir = tempDir('pseudo-model-')
+const model = join(modelDir.dir, 'model.json')
+writeFileSync(model, JSON.stringify(modelToFile(trainedPersonModel(), TRAIT_MATCH_CONFIG, 3600)))
+const overrides = {
+  adminTokens: [{ ...PRIVACY, roles: [...PRIVACY.roles] }],
+  identity: { matching: { enabled: true, model, autoMerge: 0.99, review: 0.5, maxBlockSize: 100 } },
+}
 
 const CANARY = {
   userId: 'pk-user-3e1b', anonymousId: 'pk-anon-3e1b', secondAnon: 'pk-anon2-3e1b', email: 'pk-canary-3e1b@example.com',
   // Not an e-mail address (no @): refused as blocked_value, so it is a rejection's key and never a node.
   badEmail: 'pk-bad-email-3e1b', otherUser: 'pk-other-3e1b',
+  // A compared trait (normalised as stored in the match record): real-time matching's record of the person.
+  surname: 'pkcanarysurnamexq',
 }
 /** Tables that keep identifier values in clear by design for now (docs/privacy.md, "What is not covered yet"). */
-const NOT_COVERED = new Set(['profile_events', 'profiles', 'sessions'])
+const NOT_COVERED = new Set(['profile_events', 'profiles'])
 const IDENTITY_TABLES = [
   'identifiers', 'identity_edges', 'identity_rejections', 'identity_contacts', 'identity_quarantine', 'identity_splits',
-  'identity_unmerges', 'identity_audit_outbox', 'identifier_values',
+  'identity_unmerges', 'identity_audit_outbox', 'identifier_values', 'identity_match_records', 'identity_match_keys', 'sessions',
 ]
 
 interface Store {
@@ -100,6 +114,7 @@ function postgresStore(databaseUrl: string): Store {
 }
 
 const stores: (() => Store)[] = [sqliteStore, ...(url === null ? [] : [() => postgresStore(url)])]
+afterAll(() => modelDir.cleanup())
 
 describe.each(stores.map((make) => [make().name, make] as const))('pseudonymous identity graph on %s', (_name, make) => {
   const store = make()
@@ -122,7 +137,10 @@ describe.each(stores.map((make) => [make().name, make] as const))('pseudonymous 
       await h.drain() // in order: the events go to different partitions (keyed by their ids)
     }
     await send('/v1/page', { anonymousId: CANARY.anonymousId, name: 'Home' })
-    await send('/v1/identify', { userId: CANARY.userId, anonymousId: CANARY.anonymousId, traits: { email: CANARY.email } })
+    await send('/v1/identify', {
+      userId: CANARY.userId, anonymousId: CANARY.anonymousId,
+      traits: { email: CANARY.email, given: 'annabel', surname: CANARY.surname, dob: '1984-03-12', city: 'leeds' },
+    })
     await send('/v1/identify', { userId: CANARY.userId, anonymousId: CANARY.secondAnon, traits: { email: CANARY.badEmail } })
     // Merge protection: a second user_id for the same e-mail is refused (a rejection of a key that is a node).
     await send('/v1/identify', { userId: CANARY.otherUser, traits: { email: CANARY.email } })
@@ -133,7 +151,7 @@ describe.each(stores.map((make) => [make().name, make] as const))('pseudonymous 
   })
 
   it('keeps no identifier value in clear in any identity table, and the tables are really written', async () => {
-    for (const table of ['identifiers', 'identity_edges', 'identity_rejections', 'identifier_values']) {
+    for (const table of ['identifiers', 'identity_edges', 'identity_rejections', 'identifier_values', 'identity_match_records', 'identity_match_keys', 'sessions']) {
       expect(await store.count(table), table).toBeGreaterThan(0)
     }
     for (const value of Object.values(CANARY)) {
@@ -182,12 +200,17 @@ describe.each(stores.map((make) => [make().name, make] as const))('pseudonymous 
     expect(exported.identities.map((i) => `${i.type}:${i.value}`).sort()).toEqual([`anonymous_id:${CANARY.anonymousId}`, `email:${CANARY.email}`, `user_id:${CANARY.userId}`])
 
     const before = await store.count('identifier_values')
+    // Sessions of the canary's device, of the device split off by the unmerge, and of the other user.
+    const sessions = await store.count('sessions')
+    expect(sessions).toBe(3)
     const erasure = await post('/v1/privacy/requests', { type: 'erasure', identifier: `user_id:${CANARY.userId}`, jurisdiction: 'EU' })
     const eid = erasure.body.id as string
     expect((await post(`/v1/privacy/requests/${eid}/verification/attest`, { basis: 'account', evidence: 'signed-in account' })).status).toBe(200)
     const erased = await post(`/v1/privacy/requests/${eid}/run`, {})
     expect(erased.status, JSON.stringify(erased.body)).toBe(200)
     expect(await store.count('identifier_values')).toBeLessThan(before)
+    // The erased device's session is gone (keyed by its pseudonym, which the erasure finds as a stored value).
+    expect(await store.count('sessions')).toBe(sessions - 1)
     expect((await h.admin(`/v1/profiles?identifier=email:${CANARY.email}`)).status).toBe(404)
     // The person's sealed values are gone; the other person's (user_id, and the e-mail they were refused) stay readable.
     const other = await h.admin<{ id: string }>(`/v1/profiles?identifier=user_id:${CANARY.otherUser}`)
