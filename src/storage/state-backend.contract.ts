@@ -19,7 +19,7 @@ import type { StateBackend } from './state-backend.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PseudonymousIdentifiers } from '../identity/identifier-codec.js'
+import { PseudonymousIdentifiers, isSealedMatchRecord } from '../identity/identifier-codec.js'
 import { Keyring } from '../governance/crypto/keyring.js'
 import { LocalKeyFile } from '../governance/crypto/local-key-file.js'
 import { SqliteDataKeyStore } from './sqlite/data-key-store.js'
@@ -95,9 +95,10 @@ export function runStateBackendContract(name: string, create: () => Promise<Stat
         await keyStore.close()
         rmSync(keysDir, { recursive: true, force: true })
       })
-      const codec = async (): Promise<PseudonymousIdentifiers> => new PseudonymousIdentifiers(await Keyring.open({
+      const openKeyring = (): Promise<Keyring> => Keyring.open({
         kms: LocalKeyFile.load({ keyFile: join(keysDir, 'master.key'), env: {}, create: true }), store: keyStore, cacheTtlMs: 60_000,
-      }))
+      })
+      const codec = async (): Promise<PseudonymousIdentifiers> => new PseudonymousIdentifiers(await openKeyring())
 
       it('records the proposed scheme on an empty graph once, and keeps clear keys for a graph written before schemes', async () => {
         expect(await backend().identifierScheme('hmac-sha256:aaaa')).toBe('hmac-sha256:aaaa')
@@ -289,9 +290,51 @@ export function runStateBackendContract(name: string, create: () => Promise<Stat
         const written = first.changes.matchRecords!.flatMap((r) => r.keys)
         expect(written.length).toBeGreaterThan(0)
         for (const k of written) expect(k).toMatch(/^~[A-Za-z0-9_-]{22}$/)
-        expect(await backend().transaction((tx) => tx.identity.matchCandidates(written, 100))).toHaveLength(1)
+        const candidates = await backend().transaction((tx) => tx.identity.matchCandidates(written, 100))
+        expect(candidates).toHaveLength(1)
+        // The stored record (normalised names, date of birth, city) is sealed under the profile's data key.
+        const pid = first.resolutions[0]!.profileId
+        const [stored] = await backend().transaction((tx) => tx.identity.matchRecords([pid]))
+        for (const s of [candidates[0]!.fields, stored!.fields]) {
+          expect(isSealedMatchRecord(s)).toBe(true)
+          expect(s).not.toMatch(/annabel|sondergeld|1984|leeds/)
+        }
+        expect((await ids.openMatchRecords([stored!]))[0]).toMatch(/annabel.*leeds/)
         const second = await resolve([rawEvent('identify', { sourceId: 'crm', traits: { ...traits, surname: 'sondergelt', email: 'ann2@example.org' } })])
-        expect(second.resolutions[0]!.profileId).toBe(first.resolutions[0]!.profileId)
+        expect(second.resolutions[0]!.profileId).toBe(pid)
+        // The profile's record after the merge is sealed again (not left in clear by the rewrite).
+        const [after] = await backend().transaction((tx) => tx.identity.matchRecords([pid]))
+        expect(isSealedMatchRecord(after!.fields)).toBe(true)
+        expect(after!.fields).not.toBe(stored!.fields)
+      })
+
+      it('reads a match record written in clear before records were sealed, and a shredded profile has no record', async () => {
+        const ring = await openKeyring()
+        const ids = new PseudonymousIdentifiers(ring)
+        const pseudoRules = compileIdentityRules(DEFAULT_IDENTIFIER_TYPES, 'US', Infinity, ids)
+        const matching = new RealtimeMatching(trainedPersonModel(), { autoMerge: 0.99, review: 0.5, maxBlockSize: 100 })
+        const resolve = (events: RawEvent[]): Promise<BatchResolution> => backend().transaction(async (tx) => {
+          const result = await resolveBatch(events, pseudoRules, tx.identity, null, matching)
+          await tx.identity.apply(result.changes)
+          return result
+        })
+        const traits = { given: 'isolde', surname: 'quarrington', dob: '1975-06-30', city: 'ripon' }
+        const first = await resolve([rawEvent('identify', { sourceId: 'crm', traits: { ...traits, email: 'iq1@example.org' } })])
+        const pid = first.resolutions[0]!.profileId
+        const write = first.changes.matchRecords![0]!
+        // As an older Tessera stored it: the same record and keys, the fields in clear.
+        const [clear] = await ids.openMatchRecords([write])
+        await backend().transaction((tx) => tx.identity.apply({ nodes: [], repoints: [], edges: [], merges: [], rejections: [], matchRecords: [{ ...write, fields: clear! }] }))
+        expect((await backend().transaction((tx) => tx.identity.matchRecords([pid])))[0]!.fields).toBe(clear)
+        const second = await resolve([rawEvent('identify', { sourceId: 'crm', traits: { ...traits, surname: 'quarringtan', email: 'iq2@example.org' } })])
+        expect(second.resolutions[0]!.profileId).toBe(pid)
+        // Once the person is erased (their profiles' data keys shredded), a copy of the record left behind matches nobody.
+        const third = await resolve([rawEvent('identify', { sourceId: 'crm', traits: { ...traits, given: 'olive', surname: 'fenwick', email: 'of1@example.org' } })])
+        const other = third.resolutions[0]!.profileId
+        await ring.shred([other])
+        const fourth = await resolve([rawEvent('identify', { sourceId: 'crm', traits: { ...traits, given: 'olive', surname: 'fenwik', email: 'of2@example.org' } })])
+        expect(fourth.resolutions[0]!.profileId).not.toBe(other)
+        expect(fourth.resolutions[0]!.created).toBe(true)
       })
     })
 

@@ -1,36 +1,43 @@
 /**
- * Pseudonymous identity graph and sealed profiles, end to end on both state stores: canary identifier values, trait
- * values and event properties sent through the tracking API are found in no table in clear (identity tables,
- * profiles, timeline; SQLite: not even in the raw bytes of the database file and its WAL), only in the table not
- * covered yet (sessions: docs/privacy.md); while lookups, the identities view, the profile and its timeline, an unmerge
- * naming an identifier and the DSAR access export still give the clear values through the API, a count by a sealed
- * trait is refused, and an erasure leaves no sealed value of the person readable (the data keys are shredded).
+ * Pseudonymous identity graph and sealed profiles, end to end on both state stores: canary identifier values, compared
+ * traits, trait values and event properties sent through the tracking API are found in no table in clear (identity
+ * tables, real-time matching's records and blocking keys, the sessions, profiles, the timeline; SQLite: the sealed
+ * ones not even in the raw bytes of the database file and its WAL); while lookups, the identities view, the profile
+ * and its timeline, an unmerge naming an identifier and the DSAR access export still give the clear values through the
+ * API, a count by a sealed trait is refused, and an erasure leaves no sealed value of the person readable (the data
+ * keys are shredded).
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadPostgresDriver, type PostgresPool } from '../../src/storage/postgres/postgres-pool.js'
 import { dropSchema, freshSchemaName, requirePostgres } from '../support/services.js'
 import { ADMIN_TOKEN, startHarness, type Harness } from '../support/tessera-harness.js'
+import { tempDir } from '../support/factories.js'
+import { modelToFile } from '../../src/matching/model-file.js'
+import { TRAIT_MATCH_CONFIG, trainedPersonModel } from '../../src/matching/testing/realtime-model.js'
 
 const url = await requirePostgres()
 const PRIVACY = { name: 'privacy', token: 'tok_privacy_pseudo_0123456789ab', roles: ['privacy_officer'] }
-const overrides = { adminTokens: [{ ...PRIVACY, roles: [...PRIVACY.roles] }] }
+// Real-time matching on, so the person's compared traits are stored as a match record (sealed).
+const modelDir = tempDir('pseudo-model-')
+const model = join(modelDir.dir, 'model.json')
+writeFileSync(model, JSON.stringify(modelToFile(trainedPersonModel(), TRAIT_MATCH_CONFIG, 3600)))
+const overrides = {
+  adminTokens: [{ ...PRIVACY, roles: [...PRIVACY.roles] }],
+  identity: { matching: { enabled: true, model, autoMerge: 0.99, review: 0.5, maxBlockSize: 100 } },
+}
 
 const CANARY = {
   userId: 'pk-user-3e1b', anonymousId: 'pk-anon-3e1b', secondAnon: 'pk-anon2-3e1b', email: 'pk-canary-3e1b@example.com',
   // Not an e-mail address (no @): refused as blocked_value, so it is a rejection's key and never a node.
   badEmail: 'pk-bad-email-3e1b', otherUser: 'pk-other-3e1b',
+  // A compared trait (normalised as stored in the match record): real-time matching's record of the person.
+  surname: 'pkcanarysurnamexq',
 }
-/** Values that only reach the profile's traits and timeline (so no table, not even sessions, may hold them in clear). */
+/** Values that only reach the profile's traits and timeline (sealed there; also checked in the raw SQLite bytes). */
 const SEALED = { note: 'pk-trait-note-3e1b', street: 'pk-trait-street-3e1b', property: 'pk-prop-comment-3e1b' }
-/** Tables that keep identifier values in clear by design for now (docs/privacy.md, "What is not covered yet"). */
-const NOT_COVERED = new Set(['sessions'])
-const IDENTITY_TABLES = [
-  'identifiers', 'identity_edges', 'identity_rejections', 'identity_contacts', 'identity_quarantine', 'identity_splits',
-  'identity_unmerges', 'identity_audit_outbox', 'identifier_values',
-]
 
 interface Store {
   readonly name: string
@@ -145,6 +152,7 @@ function refsOf(values: readonly string[]): string[] {
 }
 
 const stores: (() => Store)[] = [sqliteStore, ...(url === null ? [] : [() => postgresStore(url)])]
+afterAll(() => modelDir.cleanup())
 
 describe.each(stores.map((make) => [make().name, make] as const))('pseudonymous identity graph on %s', (_name, make) => {
   const store = make()
@@ -169,9 +177,12 @@ describe.each(stores.map((make) => [make().name, make] as const))('pseudonymous 
     await send('/v1/page', { anonymousId: CANARY.anonymousId, name: 'Home' })
     await send('/v1/identify', {
       userId: CANARY.userId, anonymousId: CANARY.anonymousId,
-      traits: { email: CANARY.email, note: SEALED.note, plan: 'pk-plan', address: { city: 'Lyon', street: SEALED.street } },
+      traits: {
+        email: CANARY.email, given: 'annabel', surname: CANARY.surname, dob: '1984-03-12', city: 'leeds',
+        note: SEALED.note, plan: 'pk-plan', address: { city: 'Lyon', street: SEALED.street },
+      },
     })
-    await send('/v1/track', { userId: CANARY.userId, event: 'Order Completed', properties: { comment: SEALED.property } })
+    await send('/v1/track', { userId: CANARY.userId, anonymousId: CANARY.anonymousId, event: 'Order Completed', properties: { comment: SEALED.property } })
     await send('/v1/identify', { userId: CANARY.userId, anonymousId: CANARY.secondAnon, traits: { email: CANARY.badEmail } })
     // Merge protection: a second user_id for the same e-mail is refused (a rejection of a key that is a node).
     await send('/v1/identify', { userId: CANARY.otherUser, traits: { email: CANARY.email } })
@@ -182,13 +193,11 @@ describe.each(stores.map((make) => [make().name, make] as const))('pseudonymous 
   })
 
   it('keeps no identifier value in clear in any identity table, and the tables are really written', async () => {
-    for (const table of ['identifiers', 'identity_edges', 'identity_rejections', 'identifier_values']) {
-      expect(await store.count(table), table).toBeGreaterThan(0)
-    }
-    for (const table of ['profiles', 'profile_events']) expect(await store.count(table), table).toBeGreaterThan(0)
+    const written = ['identifiers', 'identity_edges', 'identity_rejections', 'identifier_values', 'identity_match_records', 'identity_match_keys', 'sessions', 'profiles', 'profile_events']
+    for (const table of written) expect(await store.count(table), table).toBeGreaterThan(0)
     for (const value of [...Object.values(CANARY), ...Object.values(SEALED)]) {
       const holding = await store.holding(value)
-      expect(holding.filter((t) => IDENTITY_TABLES.includes(t) || !NOT_COVERED.has(t)), value).toEqual([])
+      expect(holding, value).toEqual([])
     }
     for (const value of Object.values(SEALED)) expect(await store.rawHolds(value), value).toBe(false)
   })
@@ -239,7 +248,7 @@ describe.each(stores.map((make) => [make().name, make] as const))('pseudonymous 
     expect(detached.body.id).not.toBe(found.body.id)
     // The unmerge log and its split rules name stored keys only.
     for (const value of Object.values(CANARY)) {
-      expect((await store.holding(value)).filter((t) => !NOT_COVERED.has(t)), value).toEqual([])
+      expect(await store.holding(value), value).toEqual([])
     }
   })
 
@@ -259,6 +268,9 @@ describe.each(stores.map((make) => [make().name, make] as const))('pseudonymous 
     expect(exported.identities.map((i) => `${i.type}:${i.value}`).sort()).toEqual([`anonymous_id:${CANARY.anonymousId}`, `email:${CANARY.email}`, `user_id:${CANARY.userId}`])
 
     const before = await store.count('identifier_values')
+    // Sessions of the canary's device, of the device split off by the unmerge, and of the other user.
+    const sessions = await store.count('sessions')
+    expect(sessions).toBe(3)
     const erasure = await post('/v1/privacy/requests', { type: 'erasure', identifier: `user_id:${CANARY.userId}`, jurisdiction: 'EU' })
     const eid = erasure.body.id as string
     expect((await post(`/v1/privacy/requests/${eid}/verification/attest`, { basis: 'account', evidence: 'signed-in account' })).status).toBe(200)
@@ -268,6 +280,8 @@ describe.each(stores.map((make) => [make().name, make] as const))('pseudonymous 
     // The data keys every sealed row of the person named are shredded: a copy that survives (a backup, a free page) is unreadable.
     expect(await store.keysHeld(refs)).toBe(0)
     for (const value of Object.values(SEALED)) expect(await store.rawHolds(value), value).toBe(false)
+    // The erased device's session is gone (keyed by its pseudonym, which the erasure finds as a stored value).
+    expect(await store.count('sessions')).toBe(sessions - 1)
     expect((await h.admin(`/v1/profiles?identifier=email:${CANARY.email}`)).status).toBe(404)
     // The person's sealed values are gone; the other person's (user_id, and the e-mail they were refused) stay readable.
     const other = await h.admin<{ id: string }>(`/v1/profiles?identifier=user_id:${CANARY.otherUser}`)
