@@ -1,10 +1,11 @@
 /**
  * The erasure and audit-tampering guarantees on the PostgreSQL store (`store.kind: postgres`), through the API and
- * the CLI: canary values planted for a person are found in no table of Tessera's schema (state, consent, privacy,
- * audit) nor in any file of the data directory after an erasure, also after `tessera replay`; and each way of
- * tampering with the audit tables (edit, remove, reorder, truncate) is detected by `tessera audit verify`. Before the
- * erasure, the person's anonymous id and compared traits are in no table but the timeline and the profile (not
- * covered yet: docs/privacy.md): the sessions are keyed by pseudonyms and the match records sealed.
+ * the CLI: canary values planted for a person (identifiers, compared traits, traits, event properties) are in no table
+ * in clear while the API shows them (pseudonymous identifiers and sessions, sealed match records, traits and
+ * timeline), the data keys their sealed rows name are shredded by an erasure, and they are found in no table of
+ * Tessera's schema (state, consent, privacy, audit) nor in any file of the data directory after it, also after
+ * `tessera replay`; and each way of tampering with the audit tables (edit, remove, reorder, truncate) is detected by
+ * `tessera audit verify`.
  */
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -32,8 +33,6 @@ const CANARY = {
   // A compared trait of real-time matching (lower case, as normalised into the match record).
   surname: 'pgcanarysurnamewz',
 }
-/** Tables that keep a person's traits or events in clear for now (docs/privacy.md, "What is not covered yet"). */
-const NOT_COVERED = ['pg:profiles', 'pg:profile_events']
 
 describe.skipIf(url === null)('privacy guarantees on PostgreSQL', () => {
   const data = tempDir()
@@ -141,12 +140,28 @@ describe.skipIf(url === null)('privacy guarantees on PostgreSQL', () => {
   it('keeps the anonymous id and the compared traits out of the sessions and the match records', async () => {
     for (const table of ['sessions', 'identity_match_records', 'identity_match_keys']) expect(await count(table), table).toBeGreaterThan(0)
     for (const v of [CANARY.anonymousId, CANARY.userId, CANARY.surname]) {
-      expect((await storesHolding(v)).filter((t) => !NOT_COVERED.includes(t)), v).toEqual([])
+      expect(await storesHolding(v), v).toEqual([])
     }
   })
 
-  it('erases the person from every table and file, also after a replay', async () => {
-    for (const v of Object.values(CANARY)) expect((await storesHolding(v)).length, v).toBeGreaterThan(0)
+  it('keeps traits and timeline sealed in the tables while the API shows them, and erases the person from every table and file, also after a replay', async () => {
+    // Identifiers and sessions pseudonymous, match records, confidential traits and every timeline payload sealed:
+    // no canary in clear in any table.
+    for (const v of Object.values(CANARY)) expect(await storesHolding(v), v).toEqual([])
+    const found = await h.admin<{ id: string; traits: Record<string, unknown> }>(`/v1/profiles?identifier=email:${CANARY.email}`)
+    expect(found.body.traits).toMatchObject({ email: CANARY.email, note: CANARY.trait, surname: CANARY.surname })
+    const timeline = await h.admin<{ events: { event: { properties?: Record<string, unknown> } }[] }>(`/v1/profiles/${found.body.id}/events`)
+    expect(timeline.body.events.map((e) => e.event.properties?.order_id)).toContain(CANARY.property)
+    // The data keys the person's rows name: the erasure must shred them (crypto-shredding of every copy).
+    const refs = async (): Promise<string[]> => {
+      const { rows } = await scan.query<{ v: string }>(
+        `SELECT sealed_traits AS v FROM ${schema}.profiles WHERE id = $1 AND sealed_traits IS NOT NULL UNION ALL SELECT payload FROM ${schema}.profile_events WHERE profile_id = $1`, [found.body.id])
+      return [...new Set(rows.map((r) => r.v.split('.')[0]!))]
+    }
+    const personRefs = await refs()
+    expect(personRefs.length).toBeGreaterThan(0)
+    const keysHeld = async (): Promise<number> => Number((await scan.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.tessera_data_keys WHERE ref = ANY($1::text[])`, [personRefs])).rows[0]!.n)
+    expect(await keysHeld()).toBe(personRefs.length)
     expect(await logHolding()).toEqual(Object.values(CANARY))
     for (const v of Object.values(CANARY)) expect(filesHolding(data.dir, v, (f) => f.startsWith('log/')), v).toEqual([])
     const created = await call('POST', '/v1/privacy/requests', { type: 'erasure', identifier: `email:${CANARY.email}`, jurisdiction: 'EU' })
@@ -158,6 +173,7 @@ describe.skipIf(url === null)('privacy guarantees on PostgreSQL', () => {
     // The ledger still has the device's consent record and the erasure's tombstones (under pseudonyms).
     expect((ran.body.request as { result: { consentTombstones: number } }).result.consentTombstones).toBeGreaterThan(0)
     for (const v of Object.values(CANARY)) expect(await storesHolding(v), v).toEqual([])
+    expect(await keysHeld()).toBe(0)
     // The person's sessions (keyed by the pseudonyms of their anonymous id and user id) are gone; the bystander's stays.
     expect(await count('sessions')).toBe(1)
     expect((await h.admin('/v1/profiles?identifier=user_id:pg-bystander')).status).toBe(200)

@@ -126,6 +126,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE identifiers ADD COLUMN sealed TEXT;
   `,
+  // 8: a profile's confidential and restricted traits, sealed under its data key (src/profiles/profile-sealing.ts);
+  // the clear traits stay in traits for count filters. Timeline payloads are sealed in place (same column).
+  `
+  ALTER TABLE profiles ADD COLUMN sealed_traits TEXT;
+  `,
 ]
 
 /**
