@@ -220,14 +220,20 @@ export function runRetentionContract(name: string, create: () => Promise<Retenti
       t.cleanup()
     })
 
-    it('deletes exactly the values of expired categories, records counts in the audit log, and a dry run deletes nothing', async () => {
+    /** A real audit log in the test's directory, on the test's clock (retention records what it deleted there). */
+    const openTestAudit = async (clock: { now: () => number }): Promise<{ auditStore: SqliteAuditStore; audit: AuditLog }> => {
       const auditStore = new SqliteAuditStore({ path: join(t.dir, 'audit.db') })
       await auditStore.migrate()
-      const clock = { now: () => now }
       const audit = await AuditLog.open({
         store: auditStore, clock, signer: createCheckpointSigner('test/audit', loadOrCreateSigningKey(join(t.dir, 'key.pem'))),
         checkpointEvery: 100, checkpointIntervalMs: 60_000,
       })
+      return { auditStore, audit }
+    }
+
+    it('deletes exactly the values of expired categories, records counts in the audit log, and a dry run deletes nothing', async () => {
+      const clock = { now: () => now }
+      const { auditStore, audit } = await openTestAudit(clock)
       const store = await f.store()
       const options = {
         store, clock, audit, actor: { type: 'cli' as const, id: 'test' },
@@ -269,13 +275,8 @@ export function runRetentionContract(name: string, create: () => Promise<Retenti
       const raw = async (): Promise<ProfileRecord> => (await f.backend.transaction((tx) => tx.profiles.get(['p1']))).get('p1')!
       expect((await raw()).traits).toEqual({ plan: 'pro', country: 'FR', address: { city: 'Paris' } })
       expect((await raw()).sealedTraits).toBeDefined()
-      const auditStore = new SqliteAuditStore({ path: join(t.dir, 'audit.db') })
-      await auditStore.migrate()
       const clock = { now: () => now }
-      const audit = await AuditLog.open({
-        store: auditStore, clock, signer: createCheckpointSigner('test/audit', loadOrCreateSigningKey(join(t.dir, 'key.pem'))),
-        checkpointEvery: 100, checkpointIntervalMs: 60_000,
-      })
+      const { auditStore, audit } = await openTestAudit(clock)
       const store = await f.store(sealing)
       try {
         const report = await runRetention({

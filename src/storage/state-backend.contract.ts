@@ -276,15 +276,20 @@ export function runStateBackendContract(name: string, create: () => Promise<Stat
         })
       })
 
-      it('matches through pseudonymous blocking keys (the persisted index holds HMACs of them)', async () => {
-        const ids = await codec()
+      /** Resolves a batch with real-time matching on over pseudonymous rules, and applies it. */
+      const matchingResolver = (ids: PseudonymousIdentifiers) => {
         const pseudoRules = compileIdentityRules(DEFAULT_IDENTIFIER_TYPES, 'US', Infinity, ids)
         const matching = new RealtimeMatching(trainedPersonModel(), { autoMerge: 0.99, review: 0.5, maxBlockSize: 100 })
-        const resolve = (events: RawEvent[]): Promise<BatchResolution> => backend().transaction(async (tx) => {
+        return (events: RawEvent[]): Promise<BatchResolution> => backend().transaction(async (tx) => {
           const result = await resolveBatch(events, pseudoRules, tx.identity, null, matching)
           await tx.identity.apply(result.changes)
           return result
         })
+      }
+
+      it('matches through pseudonymous blocking keys (the persisted index holds HMACs of them)', async () => {
+        const ids = await codec()
+        const resolve = matchingResolver(ids)
         const traits = { given: 'annabel', surname: 'sondergeld', dob: '1984-03-12', city: 'leeds' }
         const first = await resolve([rawEvent('identify', { sourceId: 'crm', traits: { ...traits, email: 'ann1@example.org' } })])
         const written = first.changes.matchRecords!.flatMap((r) => r.keys)
@@ -311,13 +316,7 @@ export function runStateBackendContract(name: string, create: () => Promise<Stat
       it('reads a match record written in clear before records were sealed, and a shredded profile has no record', async () => {
         const ring = await openKeyring()
         const ids = new PseudonymousIdentifiers(ring)
-        const pseudoRules = compileIdentityRules(DEFAULT_IDENTIFIER_TYPES, 'US', Infinity, ids)
-        const matching = new RealtimeMatching(trainedPersonModel(), { autoMerge: 0.99, review: 0.5, maxBlockSize: 100 })
-        const resolve = (events: RawEvent[]): Promise<BatchResolution> => backend().transaction(async (tx) => {
-          const result = await resolveBatch(events, pseudoRules, tx.identity, null, matching)
-          await tx.identity.apply(result.changes)
-          return result
-        })
+        const resolve = matchingResolver(ids)
         const traits = { given: 'isolde', surname: 'quarrington', dob: '1975-06-30', city: 'ripon' }
         const first = await resolve([rawEvent('identify', { sourceId: 'crm', traits: { ...traits, email: 'iq1@example.org' } })])
         const pid = first.resolutions[0]!.profileId
