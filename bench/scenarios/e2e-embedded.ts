@@ -4,7 +4,7 @@
  * Phase 1 (max rate): the workload's mix as fast as the pipeline takes it, the backlog of accepted but unprocessed
  * events held under a bound, for `seconds` after a warm-up; the rate is the growth of the pipeline's committed
  * offsets (state and offsets commit together, so a counted event is in its profile).
- * Phase 2 (latency): the mix paced at 50% of phase 1's rate while, every 250 ms, a probe `identify` for a new
+ * Phase 2 (latency): the mix paced at 50% of phase 1's rate while, every `probeEveryMs`, a probe `identify` for a new
  * user is sent and `GET /v1/profiles?identifier=user_id:...` is polled every 10 ms until the profile answers;
  * the delay runs from the HTTP 200 of the probe to the first answer that shows it.
  * Then everything is drained and checked: eventCount over all profiles = events accepted, sampled people's
@@ -22,6 +22,8 @@ import { Workload } from '../lib/workload.js'
 export interface E2eEmbeddedOptions {
   readonly seconds: number
   readonly latencySeconds: number
+  /** How often phase 2 sends a visibility probe (default 250 ms); a p99 needs a few hundred probes to mean anything. */
+  readonly probeEveryMs?: number
   readonly connections: number
   readonly persons: number
   readonly maxBacklog: number
@@ -95,7 +97,7 @@ export async function runE2eEmbedded(options: E2eEmbeddedOptions): Promise<Scena
     const phase2Until = performance.now() + options.latencySeconds * 1000
     const [paced, probes] = await Promise.all([
       runLoad(pool, cluster, workload, { durationMs: options.latencySeconds * 1000, connections: options.connections, rateEventsPerS: halfRate }),
-      probeVisibility(cluster, probePool, 'p2', phase2Until),
+      probeVisibility(cluster, probePool, 'p2', phase2Until, options.probeEveryMs ?? 250),
     ])
     if (probes.failures.length > 0) throw new Error(`visibility probes failed: ${probes.failures.slice(0, 3).join('; ')}`)
     if (probes.delaysMs.length === 0) throw new Error('no visibility probe completed')

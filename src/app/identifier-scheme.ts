@@ -48,16 +48,17 @@ export async function openIdentifierCodec(config: TesseraConfig, state: StateBac
 
 /**
  * The codec of an existing state for a command that only reads it (`tessera match-train`): opens the keyring and the
- * state just long enough to read the scheme; `close()` closes the keyring, which reveals need until then.
+ * state just long enough to read the scheme; `close()` closes the keyring (null: none), which reveals and the opening of
+ * sealed traits need until then.
  */
-export async function openStateIdentifierCodec(config: TesseraConfig, dataDir: string, statePath: string): Promise<{ codec: IdentifierCodec; close(): Promise<void> }> {
+export async function openStateIdentifierCodec(config: TesseraConfig, dataDir: string, statePath: string): Promise<{ codec: IdentifierCodec; keyring: Keyring | null; close(): Promise<void> }> {
   const keys = await openConfiguredKeyring(config, dataDir)
   try {
     const state = await openState(config, statePath)
     try {
       await state.migrate()
       const { codec } = await openIdentifierCodec(config, state, keys?.keyring ?? null)
-      return { codec, close: async () => { await keys?.close() } }
+      return { codec, keyring: keys?.keyring ?? null, close: async () => { await keys?.close() } }
     } finally {
       await state.close()
     }

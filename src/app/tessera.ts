@@ -17,6 +17,8 @@ import { openExistingKeyring, openKeyring } from '../governance/crypto/open-keyr
 import type { IdentifierCodec } from '../identity/identifier-codec.js'
 import { identifierKey, splitIdentifierKey } from '../identity/identity-store.js'
 import { revealingReader } from '../profiles/revealing-profile-reader.js'
+import { sealedReader, sealedState } from '../profiles/sealed-profiles.js'
+import { openProfileSealing } from './profile-sealing.js'
 import { openIdentifierCodec } from './identifier-scheme.js'
 import { startInProcessPipeline, startWorkerPipeline, type BatchReport, type PipelineHandle } from '../pipeline/pipeline-host.js'
 import type { ProfileReader } from '../profiles/profile-reader.js'
@@ -122,7 +124,9 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     const topicSettings = logTopicSettings(config)
     await log.ensureTopic(TOPICS.raw, config.log.partitions, topicSettings)
 
-    const state: StateBackend = await openState(config, layout.state)
+    // Profile traits and timelines are sealed per profile under the same keyring (src/profiles/profile-sealing.ts).
+    const sealing = openProfileSealing(config, keyring)
+    const state: StateBackend = sealedState(await openState(config, layout.state), sealing)
     let identifiers: IdentifierCodec
     try {
       await state.migrate()
@@ -190,7 +194,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     if (running) closers.push(stopPipeline)
 
     // Admin reads, exports and DSARs see identifiers in clear (where the policies allow); the store holds pseudonyms.
-    const reader: ProfileReader = revealingReader(await openReader(config, layout.state), identifiers)
+    const reader: ProfileReader = revealingReader(sealedReader(await openReader(config, layout.state), sealing), identifiers)
     closers.push(() => reader.close())
     const governance = await openGovernance(config, layout.dataDir, clock, (e) => logger.error({ err: { message: e.message } }, 'audit log write failed'))
     closers.push(() => governance.close())
@@ -228,11 +232,14 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
     closers.push(() => consent.close())
     const privacyStore = await openPrivacyStore(config, layout.dataDir)
     closers.push(() => privacyStore.close())
-    const counter = new PrivateCounter({ reader, store: privacyStore, config: config.governance.dp, clock, ledger: consent.ledger })
+    const counter = new PrivateCounter({
+      reader, store: privacyStore, config: config.governance.dp, clock, ledger: consent.ledger,
+      ...(sealing ? { assertCountable: (filter) => sealing.assertCountable(filter) } : {}),
+    })
     // Retention runs in the main process of a process that owns the state (not in the ingest-only role).
     if (role !== 'ingest') {
       const stopRetention = startRetentionJob({
-        config, statePath: layout.state, audit: governance.audit, clock,
+        config, statePath: layout.state, audit: governance.audit, clock, sealing,
         openLogTopics: () => openRetentionLogs(config, layout, { raw: log, ...(outputLog ? { output: outputLog } : {}) }),
         onReport: (r) => logger.info({ events: r.events, traits: r.traits, profiles: r.profilesChanged, log: r.log }, 'retention run'),
         onError: (e) => logger.error({ err: { message: e.message } }, 'retention run failed'),
@@ -283,6 +290,7 @@ export async function startTessera(config: TesseraConfig, options: StartOptions 
       },
       version: packageVersion(),
       identifiers,
+      profileSealing: sealing,
       governance,
       consent: {
         ledger: consent.ledger, identifierTypes: rules.types.map((t) => t.name),

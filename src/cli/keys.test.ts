@@ -62,7 +62,13 @@ describe('tessera keys', () => {
 
   it('refuses an unknown subcommand with the usage', async () => {
     expect(await runKeys(['rotate'], io())).toBe(1)
-    expect(err).toContain('expected "status" or "rotate-master"')
+    expect(err).toContain('expected "status", "rotate-master" or "create-master"')
+  })
+
+  it('create-master is for an HSM: with the local key file it explains, and creates nothing', async () => {
+    expect(await runKeys(['create-master', '--label', 'm1'], io())).toBe(1)
+    expect(err).toContain('configure governance.encryption.pkcs11 first')
+    expect(existsSync(join(dir, 'master.key'))).toBe(false)
   })
 
   it('status over existing keys without the master key fails closed with how to fix it', async () => {

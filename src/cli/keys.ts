@@ -1,5 +1,5 @@
 /**
- * @module `tessera keys status|rotate-master`: the keyring of the encrypted event log. `status` shows the master
+ * @module `tessera keys status|rotate-master|create-master`: the keyring of the encrypted event log. `status` shows the master
  * key in use (its id, never the key), where it comes from, and how many data keys each master key wraps;
  * `rotate-master` re-wraps every data key under a new master key (src/governance/crypto/rotate-master.ts). Both
  * are recorded in the audit log.
@@ -10,14 +10,20 @@ import { acquireProcessLock } from '../app/process-lock.js'
 import { loadConfig, type TesseraConfig } from '../config/config.js'
 import { openCliAudit } from './cli-audit.js'
 import { masterKeyPath, openDataKeyStore, openExistingKeyring, openKeyring } from '../governance/crypto/open-keyring.js'
+import { Pkcs11Kms } from '../governance/crypto/pkcs11-kms.js'
 import { rotateMasterKey, type RotationReport } from '../governance/crypto/rotate-master.js'
 
 const HELP = `Usage: tessera keys <command> [options]
 
   status              the master key in use (id and source, never the key), data keys per master key
   rotate-master       re-wrap every data key under a new master key (file mode: generated into master.key;
-                      env mode: set the new key in TESSERA_MASTER_KEY and the old one in TESSERA_MASTER_KEY_RETIRED).
-                      Crash-safe and resumable: run it again after an interruption. Stop Tessera first.
+                      env mode: set the new key in TESSERA_MASTER_KEY and the old one in TESSERA_MASTER_KEY_RETIRED;
+                      HSM mode: create-master a new label, make it governance.encryption.pkcs11.keyLabel and list
+                      the old one in retiredKeyLabels). Crash-safe and resumable: run it again after an
+                      interruption. Stop Tessera first.
+  create-master --label NAME
+                      HSM mode only: generate an AES-256 master key inside the PKCS#11 token of
+                      governance.encryption.pkcs11 (sensitive, never extractable), labelled NAME
 
   --json              print the result as JSON
   --data-dir DIR      the data directory (default $TESSERA_DATA_DIR or ./data)
@@ -36,15 +42,15 @@ const ACTOR = { type: 'cli', id: 'tessera keys' } as const
 export async function runKeys(argv: readonly string[], io: KeysIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv], allowPositionals: true,
-    options: { json: { type: 'boolean' }, 'data-dir': { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean' } },
+    options: { json: { type: 'boolean' }, 'data-dir': { type: 'string' }, config: { type: 'string' }, label: { type: 'string' }, help: { type: 'boolean' } },
   })
   if (values.help) {
     io.stdout.write(`${HELP}\n`)
     return 0
   }
   const command = positionals[0]
-  if (positionals.length !== 1 || (command !== 'status' && command !== 'rotate-master')) {
-    io.stderr.write(`tessera keys: expected "status" or "rotate-master"\n\n${HELP}\n`)
+  if (positionals.length !== 1 || (command !== 'status' && command !== 'rotate-master' && command !== 'create-master')) {
+    io.stderr.write(`tessera keys: expected "status", "rotate-master" or "create-master"\n\n${HELP}\n`)
     return 1
   }
   const env = io.env ?? process.env
@@ -52,6 +58,22 @@ export async function runKeys(argv: readonly string[], io: KeysIo = { stdout: pr
   const layout = dataLayout(config.dataDir)
   const { audit, close } = await openCliAudit(config, layout.dataDir)
   try {
+    if (command === 'create-master') {
+      const pkcs11 = config.governance.encryption.pkcs11
+      if (pkcs11 === undefined) {
+        io.stderr.write('tessera keys create-master: the master key is a local key file here (made on the first start, replaced by rotate-master); ' +
+          'create-master makes keys in an HSM: configure governance.encryption.pkcs11 first\n')
+        return 1
+      }
+      if (values.label === undefined || values.label === '') {
+        io.stderr.write('tessera keys create-master: --label NAME is required (a new label: data keys name their master key by it)\n')
+        return 1
+      }
+      const keyId = await Pkcs11Kms.createKey(pkcs11, values.label, env)
+      await audit.record({ kind: 'keys.create', actor: ACTOR, action: 'tessera keys create-master', decision: 'ok', detail: { keyId, token: pkcs11.token } })
+      io.stdout.write(values.json ? `${JSON.stringify({ keyId, token: pkcs11.token })}\n` : `created master key ${keyId} in the token ${JSON.stringify(pkcs11.token)} (back up the token as your HSM's documentation says)\n`)
+      return 0
+    }
     if (command === 'status') {
       const status = await keyStatus(config, layout.dataDir, env)
       if (status === null) {
@@ -75,7 +97,8 @@ export async function runKeys(argv: readonly string[], io: KeysIo = { stdout: pr
     try {
       const store = await openDataKeyStore(config, layout.dataDir)
       try {
-        report = await rotateMasterKey({ keyFile: masterKeyPath(config, layout.dataDir), store, env })
+        const pkcs11 = config.governance.encryption.pkcs11
+        report = await rotateMasterKey({ keyFile: masterKeyPath(config, layout.dataDir), store, env, ...(pkcs11 === undefined ? {} : { pkcs11 }) })
       } catch (error) {
         await audit.record({ kind: 'keys.rotate', actor: ACTOR, action: 'tessera keys rotate-master', decision: 'error', reason: (error as Error).message.slice(0, 300) })
         throw error
@@ -91,7 +114,9 @@ export async function runKeys(argv: readonly string[], io: KeysIo = { stdout: pr
       io.stdout.write(`re-wrapped ${report.rewrapped} keys from ${report.from.join(', ') || '(none)'} to ${report.to}; rows per master key: ${Object.entries(report.byMasterKey).map(([k, n]) => `${k} ${n}`).join(', ')}\n`)
       io.stdout.write(report.mode === 'file'
         ? `the new master key is in ${masterKeyPath(config, layout.dataDir)}: back it up now (the old key file was deleted)\n`
-        : 'every key is wrapped by the key in TESSERA_MASTER_KEY: remove TESSERA_MASTER_KEY_RETIRED from the environment of every process\n')
+        : report.mode === 'pkcs11'
+          ? `every key is wrapped by ${report.to}: remove the old labels from governance.encryption.pkcs11.retiredKeyLabels (keep the old keys in the token until every process runs with the new config)\n`
+          : 'every key is wrapped by the key in TESSERA_MASTER_KEY: remove TESSERA_MASTER_KEY_RETIRED from the environment of every process\n')
     }
     return 0
   } finally {

@@ -15,6 +15,8 @@ import { dataLayout } from '../app/data-layout.js'
 import { openReader } from '../app/open-state.js'
 import { openStateIdentifierCodec } from '../app/identifier-scheme.js'
 import { revealingReader } from '../profiles/revealing-profile-reader.js'
+import { sealedReader } from '../profiles/sealed-profiles.js'
+import { openProfileSealing } from '../app/profile-sealing.js'
 import { loadConfig } from '../config/config.js'
 import { loadRecords, type RowProblem } from '../matching/load-records.js'
 import type { MatchConfig } from '../matching/match-config.js'
@@ -132,7 +134,7 @@ async function profileRecords(
   const purpose = tessera.identity.matching.trainingPurpose
   const residency = createResidency(tessera.governance.residency)
   const identifiers = await openStateIdentifierCodec(tessera, layout.dataDir, layout.state)
-  const reader = revealingReader(await openReader(tessera, layout.state), identifiers.codec)
+  const reader = revealingReader(sealedReader(await openReader(tessera, layout.state), openProfileSealing(tessera, identifiers.keyring)), identifiers.codec)
   const { audit, close } = await openCliAudit(tessera, layout.dataDir)
   const records: MatchRecord[] = []
   let read = 0

@@ -14,6 +14,8 @@ import { TesseraError } from '../core/errors.js'
 import { dataLayout } from '../app/data-layout.js'
 import { openLog } from '../app/open-log.js'
 import { openState } from '../app/open-state.js'
+import { openProfileSealing } from '../app/profile-sealing.js'
+import { sealedState } from '../profiles/sealed-profiles.js'
 import { openIdentifierCodec } from '../app/identifier-scheme.js'
 import { openConfiguredKeyring } from '../governance/crypto/open-keyring.js'
 import { acquireProcessLock } from '../app/process-lock.js'
@@ -71,7 +73,8 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
   const keyring = keys?.keyring ?? null
   const input = await openLog(config, { path: layout.rawLog, readOnly: true, keyring })
   const output = await openLog(config, { path: layout.outputLog, keyring })
-  const state = await openState(config, layout.state)
+  // Profiles are sealed as the replay rewrites them: `--from earliest` seals a state written in clear all at once.
+  const state = sealedState(await openState(config, layout.state), openProfileSealing(config, keyring))
   let audited: Awaited<ReturnType<typeof openCliAudit>> | undefined
   let outbox: Awaited<ReturnType<typeof openIdentityAuditOutbox>> | undefined
   try {

@@ -8,6 +8,8 @@
 import { parseArgs } from 'node:util'
 import { dataLayout } from '../app/data-layout.js'
 import { openState } from '../app/open-state.js'
+import { openProfileSealing } from '../app/profile-sealing.js'
+import { openConfiguredKeyring } from '../governance/crypto/open-keyring.js'
 import { loadConfig } from '../config/config.js'
 import { systemClock } from '../core/clock.js'
 import { openCliAudit } from './cli-audit.js'
@@ -44,11 +46,13 @@ export async function runRetentionCommand(argv: readonly string[]): Promise<numb
   } finally {
     await state.close()
   }
+  // Sealed traits are opened, edited and sealed again under the profile's data key.
+  const keys = await openConfiguredKeyring(config, layout.dataDir)
   const { audit, close } = await openCliAudit(config, layout.dataDir)
   try {
     const dryRun = values['dry-run'] ?? false
     const report = await retentionOnce(config, layout.state, audit, systemClock, { type: 'cli', id: 'tessera retention' }, dryRun,
-      () => openRetentionLogs(config, layout))
+      () => openRetentionLogs(config, layout), openProfileSealing(config, keys?.keyring ?? null))
     if (values.json) console.log(JSON.stringify(report, null, 2))
     else {
       const verb = dryRun ? 'would delete' : 'deleted'
@@ -61,5 +65,6 @@ export async function runRetentionCommand(argv: readonly string[]): Promise<numb
     return 0
   } finally {
     await close()
+    await keys?.close()
   }
 }

@@ -57,6 +57,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { TESSERA_ENCRYPTION: 'maybe' } })).toThrow(/TESSERA_ENCRYPTION="maybe" must be on or off/)
     expect(() => loadConfig({ env: {}, overrides: { governance: { encryption: { cacheTtlSeconds: -1 } } } })).toThrow(/governance.encryption.cacheTtlSeconds: must be a number of seconds from 0 to 3600/)
     expect(() => loadConfig({ env: {}, overrides: { governance: { encryption: { keyFile: '' } } } })).toThrow(/governance.encryption.keyFile: must be the path/)
+    const pkcs11 = { library: '/usr/lib/softhsm/libsofthsm2.so', token: 'tessera', keyLabel: 'm2', retiredKeyLabels: ['m1'] }
+    expect(loadConfig({ env: {}, overrides: { governance: { encryption: { pkcs11 } } } }).governance.encryption.pkcs11).toEqual(pkcs11)
+    const bad = (patch: object): (() => unknown) => () => loadConfig({ env: {}, overrides: { governance: { encryption: { pkcs11: { ...pkcs11, ...patch } } } } })
+    expect(bad({ library: '' })).toThrow(/governance.encryption.pkcs11.library: must be the path of the HSM's PKCS#11 module/)
+    expect(bad({ keyLabel: 'a:b' })).toThrow(/governance.encryption.pkcs11.keyLabel: must be the label/)
+    expect(bad({ retiredKeyLabels: ['m2'] })).toThrow(/governance.encryption.pkcs11.retiredKeyLabels: .*not the current one/)
+    expect(bad({ pinEnv: '1234' })).toThrow(/governance.encryption.pkcs11.pinEnv: must name the environment variable/)
     expect(() => loadConfig({ env: {}, overrides: { governance: { encryption: { enabled: 'yes' as never } } } })).toThrow(/governance.encryption.enabled: must be true or false/)
   })
 

@@ -8,6 +8,7 @@ import { ConfigError } from '../core/errors.js'
 import { DEFAULT_IDENTIFIER_TYPES, NORMALIZERS, parseWindow, type IdentifierTypeConfig } from './identity-types.js'
 import { SAFE_DEFAULT, validateClassification, type Classification } from '../governance/classification.js'
 import { DEFAULT_RESIDENCY, type ResidencyConfig } from '../governance/residency.js'
+import type { Pkcs11Config } from '../governance/crypto/pkcs11-kms.js'
 import { DEFAULT_CONSENT, validateConsentConfig, type ConsentConfig } from '../governance/consent/consent-config.js'
 import { validateLogRetention } from '../governance/retention/log-retention.js'
 import { DEFAULT_DP, DEFAULT_DSAR, DEFAULT_RETENTION, validatePrivacyConfig, type DpConfig, type DsarConfig, type RetentionConfig } from '../governance/privacy-config.js'
@@ -85,6 +86,8 @@ export interface EncryptionConfig {
   readonly keyFile?: string
   /** How long an unwrapped data key is reused without reading the key store (a shred by another process applies after this). */
   readonly cacheTtlSeconds: number
+  /** Master keys in an HSM through PKCS#11 instead of the key file (src/governance/crypto/pkcs11-kms.ts). */
+  readonly pkcs11?: Pkcs11Config
 }
 
 export const DEFAULT_ENCRYPTION: EncryptionConfig = { enabled: true, cacheTtlSeconds: 60 }
@@ -455,6 +458,18 @@ export function validateConfig(value: unknown): TesseraConfig {
   return c
 }
 
+function validatePkcs11(p: Pkcs11Config, need: (ok: boolean, field: string, message: string) => void): void {
+  const f = 'governance.encryption.pkcs11'
+  const label = (v: unknown): boolean => typeof v === 'string' && v.length > 0 && v.length <= 64 && ![...v].some((ch) => ch === ':' || ch.charCodeAt(0) < 0x20)
+  need(isPlainObject(p), f, 'must be an object such as { "library": "/usr/lib/softhsm/libsofthsm2.so", "token": "tessera", "keyLabel": "tessera-master-1" }')
+  need(typeof p.library === 'string' && p.library.length > 0, `${f}.library`, 'must be the path of the HSM\'s PKCS#11 module (.so), e.g. /usr/lib/softhsm/libsofthsm2.so')
+  need(typeof p.token === 'string' && p.token.length > 0 && p.token.length <= 32, `${f}.token`, 'must be the token\'s label (at most 32 characters)')
+  need(label(p.keyLabel), `${f}.keyLabel`, 'must be the label of the AES master key (1 to 64 characters, no control characters or ":"), e.g. tessera-master-1')
+  need(p.retiredKeyLabels === undefined || (Array.isArray(p.retiredKeyLabels) && p.retiredKeyLabels.every(label) && !p.retiredKeyLabels.includes(p.keyLabel)), `${f}.retiredKeyLabels`,
+    'must list the labels of earlier master keys that still unwrap (a rotation in progress), not the current one; [] when none')
+  need(p.pinEnv === undefined || typeof p.pinEnv === 'string' && /^[A-Z_][A-Z0-9_]*$/.test(p.pinEnv), `${f}.pinEnv`, 'must name the environment variable holding the token\'s PIN, e.g. TESSERA_PKCS11_PIN (the PIN is never in the config file)')
+}
+
 function validateGovernance(g: GovernanceConfig, need: (ok: boolean, field: string, message: string) => void): void {
   need(isPlainObject(g), 'governance', 'must be an object')
   need(isPlainObject(g.policies) && typeof g.policies.includeDefaults === 'boolean', 'governance.policies.includeDefaults', 'must be true or false')
@@ -466,6 +481,7 @@ function validateGovernance(g: GovernanceConfig, need: (ok: boolean, field: stri
   need(e.keyFile === undefined || (typeof e.keyFile === 'string' && e.keyFile.length > 0), 'governance.encryption.keyFile', 'must be the path of the master key file, e.g. /etc/tessera/master.key')
   need(typeof e.cacheTtlSeconds === 'number' && Number.isFinite(e.cacheTtlSeconds) && e.cacheTtlSeconds >= 0 && e.cacheTtlSeconds <= 3600, 'governance.encryption.cacheTtlSeconds',
     'must be a number of seconds from 0 to 3600 (a shred made by another process takes up to this long to apply in this one), e.g. 60')
+  if (e.pkcs11 !== undefined) validatePkcs11(e.pkcs11, need)
   need(isPlainObject(g.purposes) && Object.keys(g.purposes).length > 0, 'governance.purposes', 'must map purpose names to { "legalBasis": ... }')
   for (const [name, p] of Object.entries(g.purposes)) {
     need(/^[a-z][a-z0-9_]*$/.test(name), `governance.purposes.${name}`, 'purpose names are lower case letters, digits and _')

@@ -9,7 +9,7 @@ import { SqlitePrivacyStore } from '../storage/sqlite/privacy-store.js'
 import type { PrivacyStore } from './privacy-store.js'
 import { openPostgresRetentionStore } from '../storage/postgres/privacy-retention.js'
 import { SqliteRetentionStore } from '../storage/sqlite/privacy-retention.js'
-import type { RetentionStore } from './retention/retention-store.js'
+import { CLEAR_TRAITS, type RetentionStore, type TraitSealing } from './retention/retention-store.js'
 import { openPostgresErasureStore } from '../storage/postgres/privacy-erasure.js'
 import { SqliteErasureStore } from '../storage/sqlite/privacy-erasure.js'
 import type { ErasureStore } from './dsar/erasure-store.js'
@@ -39,10 +39,10 @@ export async function openPrivacyStore(config: TesseraConfig, dataDir: string): 
 }
 
 /** Opens the retention side of the configured state store (the state must have been migrated). */
-export async function openRetentionStore(config: TesseraConfig, statePath: string): Promise<RetentionStore> {
+export async function openRetentionStore(config: TesseraConfig, statePath: string, sealing: TraitSealing = CLEAR_TRAITS): Promise<RetentionStore> {
   return config.store.kind === 'postgres'
-    ? openPostgresRetentionStore({ url: config.store.url!, schema: config.store.schema })
-    : new SqliteRetentionStore(statePath)
+    ? openPostgresRetentionStore({ url: config.store.url!, schema: config.store.schema }, sealing)
+    : new SqliteRetentionStore(statePath, sealing)
 }
 
 /** Opens the erasure side of the configured state store (the state must have been migrated). */

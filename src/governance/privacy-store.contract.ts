@@ -10,7 +10,12 @@ import { AuditLog } from './audit-log.js'
 import { createCheckpointSigner, loadOrCreateSigningKey } from './checkpoint.js'
 import { SAFE_DEFAULT, createClassifier } from './classification.js'
 import { runRetention } from './retention/retention-job.js'
-import type { RetentionStore } from './retention/retention-store.js'
+import type { RetentionStore, TraitSealing } from './retention/retention-store.js'
+import { Keyring } from './crypto/keyring.js'
+import { LocalKeyFile } from './crypto/local-key-file.js'
+import { SqliteDataKeyStore } from '../storage/sqlite/data-key-store.js'
+import { ProfileSealing } from '../profiles/profile-sealing.js'
+import { sealedState } from '../profiles/sealed-profiles.js'
 import type { ErasureStore } from './dsar/erasure-store.js'
 import { rawEvent } from '../../test/support/factories.js'
 import { resolveAndApply } from '../storage/state-backend.contract.js'
@@ -179,7 +184,8 @@ export function runProfileCountContract(name: string, create: () => Promise<Prof
 
 export interface RetentionFixture {
   readonly backend: StateBackend
-  readonly store: () => Promise<RetentionStore>
+  /** The backend's RetentionStore; `sealing` opens and reseals sealed traits. */
+  readonly store: (sealing?: TraitSealing) => Promise<RetentionStore>
   readonly cleanup: () => Promise<void>
 }
 
@@ -214,14 +220,20 @@ export function runRetentionContract(name: string, create: () => Promise<Retenti
       t.cleanup()
     })
 
-    it('deletes exactly the values of expired categories, records counts in the audit log, and a dry run deletes nothing', async () => {
+    /** A real audit log in the test's directory, on the test's clock (retention records what it deleted there). */
+    const openTestAudit = async (clock: { now: () => number }): Promise<{ auditStore: SqliteAuditStore; audit: AuditLog }> => {
       const auditStore = new SqliteAuditStore({ path: join(t.dir, 'audit.db') })
       await auditStore.migrate()
-      const clock = { now: () => now }
       const audit = await AuditLog.open({
         store: auditStore, clock, signer: createCheckpointSigner('test/audit', loadOrCreateSigningKey(join(t.dir, 'key.pem'))),
         checkpointEvery: 100, checkpointIntervalMs: 60_000,
       })
+      return { auditStore, audit }
+    }
+
+    it('deletes exactly the values of expired categories, records counts in the audit log, and a dry run deletes nothing', async () => {
+      const clock = { now: () => now }
+      const { auditStore, audit } = await openTestAudit(clock)
       const store = await f.store()
       const options = {
         store, clock, audit, actor: { type: 'cli' as const, id: 'test' },
@@ -248,6 +260,54 @@ export function runRetentionContract(name: string, create: () => Promise<Retenti
       await store.close()
       await audit.close()
       await auditStore.close()
+    })
+
+    it('edits sealed traits: opens them, drops the expired leaves, seals the rest again, and expires sealed timeline rows', async () => {
+      const keyStore = new SqliteDataKeyStore(join(t.dir, 'keys.db'))
+      await keyStore.migrate()
+      const keyring = await Keyring.open({ kms: LocalKeyFile.load({ keyFile: join(t.dir, 'master.key'), env: {}, create: true }), store: keyStore, cacheTtlMs: 60_000 })
+      const sealing = new ProfileSealing({ keyring, classifier: createClassifier({ fields: {}, default: SAFE_DEFAULT }), seal: true })
+      const sealed = sealedState(f.backend, sealing)
+      await sealed.transaction(async (tx) => {
+        await tx.profiles.put([...(await tx.profiles.get(['p1'])).values()])
+        await tx.profiles.appendEvents([{ profileId: 'p1', messageId: 'old-sealed', sourceId: 'web', type: 'track', name: 'x', timestamp: now - 397 * DAY, payload: '{"type":"track"}' }])
+      })
+      const raw = async (): Promise<ProfileRecord> => (await f.backend.transaction((tx) => tx.profiles.get(['p1']))).get('p1')!
+      expect((await raw()).traits).toEqual({ plan: 'pro', country: 'FR', address: { city: 'Paris' } })
+      expect((await raw()).sealedTraits).toBeDefined()
+      const clock = { now: () => now }
+      const { auditStore, audit } = await openTestAudit(clock)
+      const store = await f.store(sealing)
+      try {
+        const report = await runRetention({
+          store, clock, audit, actor: { type: 'cli' as const, id: 'test' }, classifier: createClassifier({ fields: {}, default: SAFE_DEFAULT }),
+          // contact (e-mail, street: sealed) expires too this time; location (city: clear) does not.
+          config: { schedules: { behavioral: 395, contact: 90 }, intervalMinutes: 0 },
+        }, false)
+        expect(report).toMatchObject({ events: { behavioral: 2 }, traits: { behavioral: 1, contact: 2 }, profilesChanged: 1 })
+        const reader = sealed.reader()
+        try {
+          expect((await reader.profile('p1'))?.traits).toEqual({ country: 'FR', address: { city: 'Paris' } })
+          expect((await reader.events('p1', { limit: 10 })).events.map((e) => e.messageId)).toEqual(['new'])
+        } finally {
+          await reader.close()
+        }
+        expect((await raw()).sealedTraits).toBeUndefined()
+        // A sealed leaf that stays is sealed again (a shorter schedule for location only).
+        await sealed.transaction(async (tx) => tx.profiles.put([{ ...(await tx.profiles.get(['p1'])).get('p1')!, traits: { country: 'FR', email: 'kept@example.com' }, traitTimes: { country: now - 100 * DAY, email: now } }]))
+        await runRetention({
+          store, clock, audit, actor: { type: 'cli' as const, id: 'test' }, classifier: createClassifier({ fields: {}, default: SAFE_DEFAULT }),
+          config: { schedules: { location: 90 }, intervalMinutes: 0 },
+        }, false)
+        expect((await raw()).traits).toEqual({})
+        expect((await raw()).sealedTraits).not.toContain('kept@example.com')
+        expect((await sealing.openTraits([await raw()]))[0]).toEqual({ email: 'kept@example.com' })
+      } finally {
+        await store.close()
+        await audit.close()
+        await auditStore.close()
+        await keyStore.close()
+      }
     })
 
     it('reads the consumer offsets a pipeline group stored with its state (how far log retention may go)', async () => {

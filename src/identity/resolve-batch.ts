@@ -31,6 +31,7 @@ import {
   type RejectedIdentifier, type RejectionReason,
 } from './identity-store.js'
 import type { IdentityRules } from './identity-rules.js'
+import type { IdentifierCodec } from './identifier-codec.js'
 import type { MatchRecord } from '../matching/match-record.js'
 import type { RealtimeMatching } from '../matching/realtime.js'
 import { type MatchRecordWrite, type ReviewItem } from './identity-store.js'
@@ -120,7 +121,7 @@ export async function resolveBatch(
   }
   // Blocking keys (a surname's metaphone and a date of birth...) are stored and looked up as the codec keys them.
   const blockKey = (key: string): string => rules.codec.storedValue(BLOCKING_KEY_TYPE, key)
-  const match = matching ? await prepareMatching(matching, events, extractions, owner, members, memberIds, store, createdAtOf, blockKey) : null
+  const match = matching ? await prepareMatching(matching, events, extractions, owner, members, memberIds, store, createdAtOf, blockKey, rules.codec) : null
   const guards: GraphGuards = await store.guards([...new Set([...keys, ...owner.keys()])])
 
   const nodes = new Map<IdentifierKey, IdentifierNode>()
@@ -246,7 +247,7 @@ export async function resolveBatch(
   })
 
   const quarantines = await detectSupernodes(contacts, owner, guards, rules, store, events, quarantinedNow)
-  const matchChanges = match ? { matchRecords: matchWrites(match, repoints, blockKey), reviews: match.reviews } : {}
+  const matchChanges = match ? { matchRecords: await matchWrites(match, repoints, blockKey, rules.codec), reviews: match.reviews } : {}
   return { resolutions, changes: { nodes: [...nodes.values()], repoints, edges, merges, rejections, contacts, quarantines, ...matchChanges }, clearValues }
 }
 
@@ -288,6 +289,7 @@ async function prepareMatching(
   store: IdentityStore,
   createdAtOf: CreatedAtLookup | null,
   blockKey: (key: string) => string,
+  codec: IdentifierCodec,
 ): Promise<BatchMatching> {
   const records = events.map((e) => matching.prepare(e))
   const lookupKeys = new Set<string>()
@@ -298,13 +300,18 @@ async function prepareMatching(
   // Looked up as stored (pseudonymous in a pseudonymous state); the postings below are kept by the clear keys.
   const clearOf = new Map(narrowed.map((k) => [blockKey(k), k]))
   const found = await store.matchCandidates([...clearOf.keys()], matching.options.maxBlockSize)
+  // Sealed records (pseudonymous state) are opened together: one key lookup for every candidate of the batch.
+  const opened = await codec.openMatchRecords(found)
   const postings = new Map<string, Set<string>>()
   const byProfile = new Map<string, MatchRecord>()
   const candidateIds = new Set<string>()
   // The store says which looked-up keys each candidate was found through: those are its blocks (recomputing every
   // candidate's keys cost more than the lookup itself, and most of the garbage collection of a wide block).
-  for (const row of found) {
-    const record = matching.decode(row.profileId, row.fields)
+  for (let n = 0; n < found.length; n++) {
+    const row = found[n]!
+    const fields = opened[n]!
+    // A record whose data key is shredded (an erased person) is no record.
+    const record = fields === null ? null : matching.decode(row.profileId, fields)
     if (!record) continue
     byProfile.set(row.profileId, record)
     candidateIds.add(row.profileId)
@@ -321,10 +328,12 @@ async function prepareMatching(
     store.matchRecords(memberIds.filter((id) => !byProfile.has(id))),
     store.identifiersOf(fresh),
   ])
-  for (const row of stored) {
-    const record = matching.decode(row.profileId, row.fields)
+  const storedFields = await codec.openMatchRecords(stored)
+  stored.forEach((row, n) => {
+    const fields = storedFields[n]!
+    const record = fields === null ? null : matching.decode(row.profileId, fields)
     if (record) byProfile.set(row.profileId, record)
-  }
+  })
   const freshKeys = [...nodes.values()].flat().map((n) => n.key)
   const current = await store.lookup(freshKeys)
   const createdAt = createdAtOf ? await createdAtOf(fresh) : null
@@ -466,16 +475,22 @@ function rememberRecord(match: BatchMatching, profileId: string, record: MatchRe
   for (const k of match.matching.keysOf(next)) (match.postings.get(k) ?? match.postings.set(k, new Set()).get(k)!).add(profileId)
 }
 
-/** Match records to write: each changed profile as it stands after the batch's merges. */
-function matchWrites(match: BatchMatching, repoints: readonly { from: string; to: string }[], blockKey: (key: string) => string): MatchRecordWrite[] {
+/**
+ * Match records to write: each changed profile as it stands after the batch's merges, stored as the codec keeps them
+ * (sealed under the profile's data key in a pseudonymous state).
+ */
+async function matchWrites(
+  match: BatchMatching, repoints: readonly { from: string; to: string }[], blockKey: (key: string) => string, codec: IdentifierCodec,
+): Promise<MatchRecordWrite[]> {
   const gone = new Set(repoints.map((r) => r.from))
-  const out: MatchRecordWrite[] = []
+  const records: { profileId: string; fields: string; keys: string[] }[] = []
   for (const id of match.dirty) {
     if (gone.has(id)) continue
     const record = match.byProfile.get(id)!
-    out.push({ profileId: id, fields: match.matching.encode(record), keys: match.matching.keysOf(record).map(blockKey) })
+    records.push({ profileId: id, fields: match.matching.encode(record), keys: match.matching.keysOf(record).map(blockKey) })
   }
-  return out
+  const sealed = await codec.sealMatchRecords(records)
+  return records.map((r, n) => ({ ...r, fields: sealed[n]! }))
 }
 
 /**

@@ -10,6 +10,7 @@ import type { Stage } from './stage.js'
 import { createApplyProfilesStage, profileMessageCodec } from './stages/apply-profiles.js'
 import { createDedupeStage } from './stages/dedupe.js'
 import { createEnrichStage } from './stages/enrich.js'
+import { sessionKeyFor } from './enrich/sessions.js'
 import { createPublishStage } from './stages/publish.js'
 import { createResolveIdentityStage } from './stages/resolve-identity.js'
 import { createSuppressStage } from './stages/suppress.js'
@@ -51,7 +52,7 @@ export function buildStages(config: TesseraConfig, output: EventLog, identifiers
   const stages: Stage[] = [
     createDedupeStage(),
     createSuppressStage(config, rules),
-    createEnrichStage({ sessionTimeoutMs: config.pipeline.sessionTimeoutMinutes * 60_000 }),
+    createEnrichStage({ sessionTimeoutMs: config.pipeline.sessionTimeoutMinutes * 60_000, sessionKey: sessionKeyFor(rules) }),
     createResolveIdentityStage(rules, { profileAges: partitioned ? 'identifiers' : 'profiles', matching: realtimeMatching(config) }),
   ]
   if (!partitioned) stages.push(createUpdateProfilesStage({ timelineLimit: config.pipeline.timelineLimit }))

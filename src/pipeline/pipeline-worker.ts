@@ -6,6 +6,8 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { profileUpdatesMode, type TesseraConfig } from '../config/config.js'
 import { openLog } from '../app/open-log.js'
 import { openState } from '../app/open-state.js'
+import { openProfileSealing } from '../app/profile-sealing.js'
+import { sealedState } from '../profiles/sealed-profiles.js'
 import { dataLayout } from '../app/data-layout.js'
 import { openIdentifierCodec } from '../app/identifier-scheme.js'
 import { openConfiguredKeyring } from '../governance/crypto/open-keyring.js'
@@ -37,12 +39,13 @@ const input = await openLog(config, { path: paths.rawLog, readOnly: true, role: 
 const output = await openLog(config, { path: paths.outputLog, role: 'pipeline-out', logger, keyring })
 await output.ensureTopic(TOPICS.resolved, config.log.partitions, logTopicSettings(config))
 await output.ensureTopic(TOPICS.deadLetter, 1, logTopicSettings(config))
-const state = await openState(config, paths.state)
+const sealing = openProfileSealing(config, keyring)
+const state = sealedState(await openState(config, paths.state), sealing)
 await state.migrate()
 const { codec: identifiers } = await openIdentifierCodec(config, state, keyring)
 // On PostgreSQL the profile owners get their own pool so both runners' transactions run at once.
 const profileState = profileUpdatesMode(config) === 'partitioned' && config.store.kind === 'postgres'
-  ? await openState(config, paths.state) : undefined
+  ? sealedState(await openState(config, paths.state), sealing) : undefined
 const runners = buildPipeline(config, {
   input, output, state, ...(profileState ? { profileState } : {}), logger, identifiers,
   onBatch: (report) => post({ type: 'batch', report }),

@@ -10,6 +10,18 @@ export interface TimelineEntry {
   readonly name: string | null
   readonly timestamp: number
   readonly event: JsonObject
+  /**
+   * Stored form only: the sealed payload, when the row holds one (then `event` is empty until the sealing decorator,
+   * src/profiles/sealed-profiles.ts, opens it).
+   */
+  readonly sealed?: string
+}
+
+/** A row of {@link ProfileReader.profileTraits}; `sealedTraits` as in ProfileRecord (stored form only). */
+export interface ProfileTraitsRow {
+  readonly id: string
+  readonly traits: JsonObject
+  readonly sealedTraits?: string
 }
 
 /** Position in a timeline (newest first): the last entry of a page. Ties on time are broken by messageId. */
@@ -63,7 +75,7 @@ export interface ProfileReader {
    * The traits of surviving (not merged) profiles in profile-id order, a page at a time (`afterId`: the last id of
    * the previous page). For training the real-time matcher on the installation's own people (tessera match-train).
    */
-  profileTraits(options: { readonly limit: number; readonly afterId?: string }): Promise<{ readonly id: string; readonly traits: JsonObject }[]>
+  profileTraits(options: { readonly limit: number; readonly afterId?: string }): Promise<ProfileTraitsRow[]>
   /** Counts for the console and metrics. */
   stats(): Promise<{ profiles: number; identifiers: number; events: number; merges: number }>
   close(): Promise<void>

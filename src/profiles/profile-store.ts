@@ -9,6 +9,12 @@ export interface ProfileRecord {
   readonly lastSeen: number
   /** Traits, last write wins by event time per trait. */
   readonly traits: JsonObject
+  /**
+   * Stored form only (adapters and src/profiles/sealed-profiles.ts): the confidential and restricted traits, sealed
+   * under the profile's data key (`<ref>.<keyId>.<base64url envelope>`), kept apart from the clear `traits`. The
+   * sealing decorator opens it into `traits` on read, so the pipeline and every reader above it never see it.
+   */
+  readonly sealedTraits?: string
   /** Event time (ms) of the value held for each trait. */
   readonly traitTimes: Readonly<Record<string, number>>
   readonly eventCount: number
@@ -30,7 +36,10 @@ export interface TimelineEvent {
   readonly name: string | null
   /** Event time, ms. */
   readonly timestamp: number
-  /** The resolved event as JSON. */
+  /**
+   * The resolved event as JSON (`{…}`), or sealed under the data key of the profile it was appended to
+   * (`<ref>.<keyId>.<base64url envelope>`, never starting with `{`; src/profiles/profile-sealing.ts).
+   */
   readonly payload: string
 }
 

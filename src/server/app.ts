@@ -3,6 +3,8 @@
  * Takes ready-made ports; choosing adapters is the composition root's job (src/app/).
  */
 import type { IdentifierCodec } from '../identity/identifier-codec.js'
+import type { ProfileSealing } from '../profiles/profile-sealing.js'
+import { sealedState } from '../profiles/sealed-profiles.js'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
@@ -51,6 +53,8 @@ export interface AppPorts {
   readonly normalizeIdentifier: (type: string, value: string) => string | null
   /** The state's identifier codec (src/app/identifier-scheme.ts): how the identity routes key what they are given. */
   readonly identifiers: IdentifierCodec
+  /** How profiles are sealed in the state (null: in clear); the unmerge's own state connection writes through it. */
+  readonly profileSealing?: ProfileSealing | null
   readonly version: string
   /** Access policies and the audit log of every admin read. */
   readonly governance: Governance
@@ -145,7 +149,7 @@ export async function buildApp(ports: AppPorts): Promise<FastifyInstance> {
     audit: ports.governance.audit,
     rules: compileIdentityRules(ports.config.identity.types, ports.config.identity.defaultPhoneRegion, ports.config.identity.maxProfileSize, ports.identifiers),
     // The unmerge writes through its own connection to the state (SQLite: the file the pipeline uses).
-    openState: () => openState(ports.config, dataLayout(ports.config.dataDir).state),
+    openState: async () => sealedState(await openState(ports.config, dataLayout(ports.config.dataDir).state), ports.profileSealing ?? null),
     profileUpdates: profileUpdatesMode(ports.config),
     metrics: ports.metrics,
     logger: ports.logger,

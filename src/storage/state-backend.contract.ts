@@ -19,11 +19,14 @@ import type { StateBackend } from './state-backend.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PseudonymousIdentifiers } from '../identity/identifier-codec.js'
+import { PseudonymousIdentifiers, isSealedMatchRecord } from '../identity/identifier-codec.js'
 import { Keyring } from '../governance/crypto/keyring.js'
 import { LocalKeyFile } from '../governance/crypto/local-key-file.js'
 import { SqliteDataKeyStore } from './sqlite/data-key-store.js'
 import { RevealingProfileReader } from '../profiles/revealing-profile-reader.js'
+import { ProfileSealing } from '../profiles/profile-sealing.js'
+import { sealedState } from '../profiles/sealed-profiles.js'
+import { SAFE_DEFAULT, createClassifier } from '../governance/classification.js'
 
 /** A fresh, empty backend under test and how to dispose of it (close it, delete its files or schema). */
 export interface StateBackendFixture {
@@ -92,9 +95,10 @@ export function runStateBackendContract(name: string, create: () => Promise<Stat
         await keyStore.close()
         rmSync(keysDir, { recursive: true, force: true })
       })
-      const codec = async (): Promise<PseudonymousIdentifiers> => new PseudonymousIdentifiers(await Keyring.open({
+      const openKeyring = (): Promise<Keyring> => Keyring.open({
         kms: LocalKeyFile.load({ keyFile: join(keysDir, 'master.key'), env: {}, create: true }), store: keyStore, cacheTtlMs: 60_000,
-      }))
+      })
+      const codec = async (): Promise<PseudonymousIdentifiers> => new PseudonymousIdentifiers(await openKeyring())
 
       it('records the proposed scheme on an empty graph once, and keeps clear keys for a graph written before schemes', async () => {
         expect(await backend().identifierScheme('hmac-sha256:aaaa')).toBe('hmac-sha256:aaaa')
@@ -151,23 +155,185 @@ export function runStateBackendContract(name: string, create: () => Promise<Stat
         expect(again.resolutions[0]!.profileId).toBe(result.resolutions[0]!.profileId)
       })
 
-      it('matches through pseudonymous blocking keys (the persisted index holds HMACs of them)', async () => {
-        const ids = await codec()
+      describe('sealed profiles', () => {
+        const keyring = (): Promise<Keyring> => Keyring.open({
+          kms: LocalKeyFile.load({ keyFile: join(keysDir, 'master.key'), env: {}, create: true }), store: keyStore, cacheTtlMs: 60_000,
+        })
+        const classifier = createClassifier({ fields: {}, default: SAFE_DEFAULT })
+        const SECRET = { email: 'canary-seal@example.com', street: 'Canary Street 7', note: 'canary-note-71', prop: 'canary-prop-71' }
+        const traits = { plan: 'pro', email: SECRET.email, address: { city: 'Lyon', street: SECRET.street }, note: SECRET.note, tags: ['a'] }
+        const event = (profileId: string, messageId: string, at: number): TimelineEvent => ({
+          profileId, messageId, sourceId: 'web', type: 'track', name: 'Order', timestamp: at,
+          payload: JSON.stringify({ type: 'track', messageId, properties: { comment: SECRET.prop } }),
+        })
+        const stored = async (): Promise<string> => {
+          // The rows as stored, read around the sealing (the adapter's own store and reader).
+          const raw = await backend().transaction((tx) => tx.profiles.get(['p1', 'p2']))
+          const reader = backend().reader()
+          try {
+            const events = [...(await reader.events('p1', { limit: 10 })).events, ...(await reader.events('p2', { limit: 10 })).events]
+            const traitRows = await reader.profileTraits({ limit: 10 })
+            const timelineRows = await backend().transaction((tx) => tx.identity.timeline(['p1', 'p2']))
+            return JSON.stringify([[...raw.values()], events, traitRows, timelineRows])
+          } finally {
+            await reader.close()
+          }
+        }
+
+        it('seals confidential traits and every timeline payload under the profile\'s key; the sealing reader and the pipeline see them whole', async () => {
+          const sealing = new ProfileSealing({ keyring: await keyring(), classifier, seal: true })
+          const sealed = sealedState(backend(), sealing)
+          await sealed.transaction(async (tx) => {
+            await tx.profiles.put([profile('p1', { traits }), profile('p2', { traits: { plan: 'free' } })])
+            await tx.profiles.appendEvents([event('p1', 'm1', 1000), event('p1', 'm2', 1001)])
+          })
+          // Stored: the clear part only in traits, the rest sealed; no canary anywhere in what the adapter returns.
+          const raw = (await backend().transaction((tx) => tx.profiles.get(['p1', 'p2'])))
+          expect(raw.get('p1')!.traits).toEqual({ plan: 'pro', address: { city: 'Lyon' } })
+          expect(raw.get('p1')!.sealedTraits).toMatch(/^[A-Za-z0-9_-]{43}\.[0-9a-f]{16}\.[A-Za-z0-9_-]+$/)
+          expect(raw.get('p2')!.sealedTraits).toBeUndefined()
+          const dump = await stored()
+          for (const value of Object.values(SECRET)) expect(dump).not.toContain(value)
+          const rawReader = backend().reader()
+          expect((await rawReader.events('p1', { limit: 10 })).events.every((e) => e.sealed !== undefined && Object.keys(e.event).length === 0)).toBe(true)
+          await rawReader.close()
+
+          expect((await sealed.transaction((tx) => tx.profiles.get(['p1']))).get('p1')!.traits).toEqual(traits)
+          const reader = sealed.reader()
+          try {
+            expect((await reader.profile('p1'))!.traits).toEqual(traits)
+            expect((await reader.profile('p1'))!.sealedTraits).toBeUndefined()
+            expect((await reader.profileTraits({ limit: 10 })).map((r) => r.traits)).toEqual([traits, { plan: 'free' }])
+            const page = await reader.events('p1', { limit: 10 })
+            expect(page.events.map((e) => [e.messageId, (e.event.properties as { comment: string }).comment])).toEqual([['m2', SECRET.prop], ['m1', SECRET.prop]])
+            // Counts run on the clear column; a sealed trait is refused by its classification (whether or not any profile holds it).
+            expect(await reader.countProfiles([{ column: 'traits', path: ['address', 'city'], op: '=', value: 'Lyon' }])).toBe(1)
+            expect(await reader.countProfiles([{ column: 'traits', path: ['plan'], op: 'exists', value: null }])).toBe(2)
+            await expect(reader.countProfiles([{ column: 'traits', path: ['email'], op: 'exists', value: null }])).rejects.toThrow(/traits\.email: traits classified confidential are stored sealed/)
+            await expect(reader.countProfiles([{ column: 'traits', path: ['never_seen'], op: '=', value: 'x' }])).rejects.toThrow(/cannot count by traits\.never_seen/)
+          } finally {
+            await reader.close()
+          }
+          // The unmerge rebuild and trimmed events read the payloads opened.
+          const rows = await sealed.transaction((tx) => tx.identity.timeline(['p1']))
+          expect(rows.map((r) => JSON.parse(r.payload).properties.comment)).toEqual([SECRET.prop, SECRET.prop])
+          const trimmed = await sealed.transaction((tx) => tx.control.takeTrimmed(['p1'], 1))
+          expect(trimmed.map((r) => JSON.parse(r.payload).messageId)).toEqual(['m1'])
+        })
+
+        it('reads rows moved to a merge winner, old clear rows, and drops what a shredded key sealed', async () => {
+          const ring = await keyring()
+          const sealing = new ProfileSealing({ keyring: ring, classifier, seal: true })
+          const sealed = sealedState(backend(), sealing)
+          // A row written in clear before sealing was turned on, and one sealed under the loser's key.
+          await backend().transaction(async (tx) => {
+            await tx.profiles.put([profile('win', { traits: { email: 'old@example.com', plan: 'pro' } })])
+            await tx.profiles.appendEvents([{ ...event('win', 'clear-1', 900), payload: JSON.stringify({ clear: true }) }])
+          })
+          await sealed.transaction(async (tx) => {
+            await tx.profiles.put([profile('lose', { traits })])
+            await tx.profiles.appendEvents([event('lose', 'sealed-1', 1000)])
+            await tx.profiles.put([{ ...profile('lose', { traits }), mergedInto: 'win' }])
+            await tx.profiles.moveEvents([{ from: 'lose', to: 'win' }])
+          })
+          const reader = sealed.reader()
+          try {
+            expect((await reader.profile('win'))!.traits).toEqual({ email: 'old@example.com', plan: 'pro' })
+            expect((await reader.events('win', { limit: 10 })).events.map((e) => e.messageId)).toEqual(['sealed-1', 'clear-1'])
+            // A clear profile is sealed when it is next written.
+            await sealed.transaction(async (tx) => tx.profiles.put([...(await tx.profiles.get(['win'])).values()]))
+            expect((await backend().transaction((tx) => tx.profiles.get(['win']))).get('win')!.traits).toEqual({ plan: 'pro' })
+            expect((await reader.profile('win'))!.traits).toEqual({ email: 'old@example.com', plan: 'pro' })
+            // Erasure shreds the keys of every profile merged into the person: the loser's rows no longer open.
+            await ring.shred(['lose'])
+            const after = await reader.events('win', { limit: 10 })
+            expect(after.events.map((e) => e.messageId)).toEqual(['clear-1'])
+            expect((await reader.profile('lose'))!.traits).toEqual({ plan: 'pro', address: { city: 'Lyon' } })
+          } finally {
+            await reader.close()
+          }
+        })
+
+        it('with encryption off writes in clear, still opens what was sealed, and counts any trait', async () => {
+          const ring = await keyring()
+          await sealedState(backend(), new ProfileSealing({ keyring: ring, classifier, seal: true })).transaction((tx) => tx.profiles.put([profile('p1', { traits })]))
+          const off = sealedState(backend(), new ProfileSealing({ keyring: ring, classifier, seal: false }))
+          const reader = off.reader()
+          try {
+            expect((await reader.profile('p1'))!.traits).toEqual(traits)
+            await off.transaction(async (tx) => {
+              await tx.profiles.put([...(await tx.profiles.get(['p1'])).values()])
+              await tx.profiles.appendEvents([event('p1', 'm1', 1000)])
+            })
+            const raw = (await backend().transaction((tx) => tx.profiles.get(['p1']))).get('p1')!
+            expect(raw.traits).toEqual(traits)
+            expect(raw.sealedTraits).toBeUndefined()
+            expect((await reader.events('p1', { limit: 10 })).events[0]!.sealed).toBeUndefined()
+            expect(await reader.countProfiles([{ column: 'traits', path: ['email'], op: 'exists', value: null }])).toBe(1)
+          } finally {
+            await reader.close()
+          }
+        })
+      })
+
+      /** Resolves a batch with real-time matching on over pseudonymous rules, and applies it. */
+      const matchingResolver = (ids: PseudonymousIdentifiers) => {
         const pseudoRules = compileIdentityRules(DEFAULT_IDENTIFIER_TYPES, 'US', Infinity, ids)
         const matching = new RealtimeMatching(trainedPersonModel(), { autoMerge: 0.99, review: 0.5, maxBlockSize: 100 })
-        const resolve = (events: RawEvent[]): Promise<BatchResolution> => backend().transaction(async (tx) => {
+        return (events: RawEvent[]): Promise<BatchResolution> => backend().transaction(async (tx) => {
           const result = await resolveBatch(events, pseudoRules, tx.identity, null, matching)
           await tx.identity.apply(result.changes)
           return result
         })
+      }
+
+      it('matches through pseudonymous blocking keys (the persisted index holds HMACs of them)', async () => {
+        const ids = await codec()
+        const resolve = matchingResolver(ids)
         const traits = { given: 'annabel', surname: 'sondergeld', dob: '1984-03-12', city: 'leeds' }
         const first = await resolve([rawEvent('identify', { sourceId: 'crm', traits: { ...traits, email: 'ann1@example.org' } })])
         const written = first.changes.matchRecords!.flatMap((r) => r.keys)
         expect(written.length).toBeGreaterThan(0)
         for (const k of written) expect(k).toMatch(/^~[A-Za-z0-9_-]{22}$/)
-        expect(await backend().transaction((tx) => tx.identity.matchCandidates(written, 100))).toHaveLength(1)
+        const candidates = await backend().transaction((tx) => tx.identity.matchCandidates(written, 100))
+        expect(candidates).toHaveLength(1)
+        // The stored record (normalised names, date of birth, city) is sealed under the profile's data key.
+        const pid = first.resolutions[0]!.profileId
+        const [stored] = await backend().transaction((tx) => tx.identity.matchRecords([pid]))
+        for (const s of [candidates[0]!.fields, stored!.fields]) {
+          expect(isSealedMatchRecord(s)).toBe(true)
+          expect(s).not.toMatch(/annabel|sondergeld|1984|leeds/)
+        }
+        expect((await ids.openMatchRecords([stored!]))[0]).toMatch(/annabel.*leeds/)
         const second = await resolve([rawEvent('identify', { sourceId: 'crm', traits: { ...traits, surname: 'sondergelt', email: 'ann2@example.org' } })])
-        expect(second.resolutions[0]!.profileId).toBe(first.resolutions[0]!.profileId)
+        expect(second.resolutions[0]!.profileId).toBe(pid)
+        // The profile's record after the merge is sealed again (not left in clear by the rewrite).
+        const [after] = await backend().transaction((tx) => tx.identity.matchRecords([pid]))
+        expect(isSealedMatchRecord(after!.fields)).toBe(true)
+        expect(after!.fields).not.toBe(stored!.fields)
+      })
+
+      it('reads a match record written in clear before records were sealed, and a shredded profile has no record', async () => {
+        const ring = await openKeyring()
+        const ids = new PseudonymousIdentifiers(ring)
+        const resolve = matchingResolver(ids)
+        const traits = { given: 'isolde', surname: 'quarrington', dob: '1975-06-30', city: 'ripon' }
+        const first = await resolve([rawEvent('identify', { sourceId: 'crm', traits: { ...traits, email: 'iq1@example.org' } })])
+        const pid = first.resolutions[0]!.profileId
+        const write = first.changes.matchRecords![0]!
+        // As an older Tessera stored it: the same record and keys, the fields in clear.
+        const [clear] = await ids.openMatchRecords([write])
+        await backend().transaction((tx) => tx.identity.apply({ nodes: [], repoints: [], edges: [], merges: [], rejections: [], matchRecords: [{ ...write, fields: clear! }] }))
+        expect((await backend().transaction((tx) => tx.identity.matchRecords([pid])))[0]!.fields).toBe(clear)
+        const second = await resolve([rawEvent('identify', { sourceId: 'crm', traits: { ...traits, surname: 'quarringtan', email: 'iq2@example.org' } })])
+        expect(second.resolutions[0]!.profileId).toBe(pid)
+        // Once the person is erased (their profiles' data keys shredded), a copy of the record left behind matches nobody.
+        const third = await resolve([rawEvent('identify', { sourceId: 'crm', traits: { ...traits, given: 'olive', surname: 'fenwick', email: 'of1@example.org' } })])
+        const other = third.resolutions[0]!.profileId
+        await ring.shred([other])
+        const fourth = await resolve([rawEvent('identify', { sourceId: 'crm', traits: { ...traits, given: 'olive', surname: 'fenwik', email: 'of2@example.org' } })])
+        expect(fourth.resolutions[0]!.profileId).not.toBe(other)
+        expect(fourth.resolutions[0]!.created).toBe(true)
       })
     })
 

@@ -1,38 +1,55 @@
 /**
- * Pseudonymous identity graph, end to end on both state stores: canary identifier values sent through the tracking
- * API are found in none of the identity tables (identifiers, edges, refusals, contacts, quarantine, splits, unmerges,
- * the audit outbox, the sealed values), only in the tables not covered yet (timeline payloads, profile traits,
- * sessions: docs/privacy.md); while lookups, the identities view, an unmerge naming an identifier and the DSAR access
- * export still give the clear values through the API, and an erasure leaves no sealed value of the person.
+ * Pseudonymous identity graph and sealed profiles, end to end on both state stores: canary identifier values, compared
+ * traits, trait values and event properties sent through the tracking API are found in no table in clear (identity
+ * tables, real-time matching's records and blocking keys, the sessions, profiles, the timeline; SQLite: the sealed
+ * ones not even in the raw bytes of the database file and its WAL); while lookups, the identities view, the profile
+ * and its timeline, an unmerge naming an identifier and the DSAR access export still give the clear values through the
+ * API, a count by a sealed trait is refused, and an erasure leaves no sealed value of the person readable (the data
+ * keys are shredded).
  */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadPostgresDriver, type PostgresPool } from '../../src/storage/postgres/postgres-pool.js'
 import { dropSchema, freshSchemaName, requirePostgres } from '../support/services.js'
 import { ADMIN_TOKEN, startHarness, type Harness } from '../support/tessera-harness.js'
+import { tempDir } from '../support/factories.js'
+import { modelToFile } from '../../src/matching/model-file.js'
+import { TRAIT_MATCH_CONFIG, trainedPersonModel } from '../../src/matching/testing/realtime-model.js'
 
 const url = await requirePostgres()
 const PRIVACY = { name: 'privacy', token: 'tok_privacy_pseudo_0123456789ab', roles: ['privacy_officer'] }
-const overrides = { adminTokens: [{ ...PRIVACY, roles: [...PRIVACY.roles] }] }
+// Real-time matching on, so the person's compared traits are stored as a match record (sealed).
+const modelDir = tempDir('pseudo-model-')
+const model = join(modelDir.dir, 'model.json')
+writeFileSync(model, JSON.stringify(modelToFile(trainedPersonModel(), TRAIT_MATCH_CONFIG, 3600)))
+const overrides = {
+  adminTokens: [{ ...PRIVACY, roles: [...PRIVACY.roles] }],
+  identity: { matching: { enabled: true, model, autoMerge: 0.99, review: 0.5, maxBlockSize: 100 } },
+}
 
 const CANARY = {
   userId: 'pk-user-3e1b', anonymousId: 'pk-anon-3e1b', secondAnon: 'pk-anon2-3e1b', email: 'pk-canary-3e1b@example.com',
   // Not an e-mail address (no @): refused as blocked_value, so it is a rejection's key and never a node.
   badEmail: 'pk-bad-email-3e1b', otherUser: 'pk-other-3e1b',
+  // A compared trait (normalised as stored in the match record): real-time matching's record of the person.
+  surname: 'pkcanarysurnamexq',
 }
-/** Tables that keep identifier values in clear by design for now (docs/privacy.md, "What is not covered yet"). */
-const NOT_COVERED = new Set(['profile_events', 'profiles', 'sessions'])
-const IDENTITY_TABLES = [
-  'identifiers', 'identity_edges', 'identity_rejections', 'identity_contacts', 'identity_quarantine', 'identity_splits',
-  'identity_unmerges', 'identity_audit_outbox', 'identifier_values',
-]
+/** Values that only reach the profile's traits and timeline (sealed there; also checked in the raw SQLite bytes). */
+const SEALED = { note: 'pk-trait-note-3e1b', street: 'pk-trait-street-3e1b', property: 'pk-prop-comment-3e1b' }
 
 interface Store {
   readonly name: string
   start(): Promise<Harness>
   /** Tables of the state whose rows mention `value`. */
   holding(value: string): Promise<string[]>
+  /** SQLite: whether the raw bytes of the state files (database, WAL) hold `value`; PostgreSQL: as holding(). */
+  rawHolds(value: string): Promise<boolean>
+  /** How many of these data key refs the key store still holds. */
+  keysHeld(refs: readonly string[]): Promise<number>
+  /** The data key refs named by the sealed traits and timeline rows of a profile. */
+  sealedRefs(profileId: string): Promise<string[]>
   count(table: string): Promise<number>
   close(): Promise<void>
 }
@@ -59,6 +76,23 @@ function sqliteStore(): Store {
     },
     async count(table) {
       return scan((db) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n)
+    },
+    async rawHolds(value) {
+      const files = ['state.db', 'state.db-wal'].map((f) => join(h.dataDir, f)).filter((f) => existsSync(f))
+      expect(files.length).toBeGreaterThan(0)
+      return files.some((f) => readFileSync(f).includes(Buffer.from(value, 'utf8')))
+    },
+    async keysHeld(refs) {
+      const db = new Database(join(h.dataDir, 'keys.db'), { readonly: true })
+      try {
+        return (db.prepare('SELECT count(*) AS n FROM data_keys WHERE ref IN (SELECT value FROM json_each(?))').get(JSON.stringify(refs)) as { n: number }).n
+      } finally {
+        db.close()
+      }
+    },
+    async sealedRefs(profileId) {
+      return scan((db) => refsOf((db.prepare('SELECT sealed_traits AS v FROM profiles WHERE id = ? AND sealed_traits IS NOT NULL UNION ALL SELECT payload FROM profile_events WHERE profile_id = ?')
+        .all(profileId, profileId) as { v: string }[]).map((r) => r.v)))
     },
     async close() {
       await h?.close()
@@ -91,6 +125,18 @@ function postgresStore(databaseUrl: string): Store {
       const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.${table}`)
       return Number(rows[0]!.n)
     },
+    async rawHolds(value) {
+      return (await this.holding(value)).length > 0
+    },
+    async keysHeld(refs) {
+      const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.tessera_data_keys WHERE ref = ANY($1::text[])`, [[...refs]])
+      return Number(rows[0]!.n)
+    },
+    async sealedRefs(profileId) {
+      const { rows } = await pool.query<{ v: string }>(
+        `SELECT sealed_traits AS v FROM ${schema}.profiles WHERE id = $1 AND sealed_traits IS NOT NULL UNION ALL SELECT payload FROM ${schema}.profile_events WHERE profile_id = $1`, [profileId])
+      return refsOf(rows.map((r) => r.v))
+    },
     async close() {
       await h?.close()
       await pool?.end()
@@ -99,7 +145,14 @@ function postgresStore(databaseUrl: string): Store {
   }
 }
 
+/** The data key refs (first part of `<ref>.<keyId>.<envelope>`) of sealed values; a clear payload (`{…}`) fails the test. */
+function refsOf(values: readonly string[]): string[] {
+  for (const v of values) expect(v.startsWith('{'), 'a timeline payload stored in clear').toBe(false)
+  return [...new Set(values.map((v) => v.split('.')[0]!))]
+}
+
 const stores: (() => Store)[] = [sqliteStore, ...(url === null ? [] : [() => postgresStore(url)])]
+afterAll(() => modelDir.cleanup())
 
 describe.each(stores.map((make) => [make().name, make] as const))('pseudonymous identity graph on %s', (_name, make) => {
   const store = make()
@@ -122,7 +175,14 @@ describe.each(stores.map((make) => [make().name, make] as const))('pseudonymous 
       await h.drain() // in order: the events go to different partitions (keyed by their ids)
     }
     await send('/v1/page', { anonymousId: CANARY.anonymousId, name: 'Home' })
-    await send('/v1/identify', { userId: CANARY.userId, anonymousId: CANARY.anonymousId, traits: { email: CANARY.email } })
+    await send('/v1/identify', {
+      userId: CANARY.userId, anonymousId: CANARY.anonymousId,
+      traits: {
+        email: CANARY.email, given: 'annabel', surname: CANARY.surname, dob: '1984-03-12', city: 'leeds',
+        note: SEALED.note, plan: 'pk-plan', address: { city: 'Lyon', street: SEALED.street },
+      },
+    })
+    await send('/v1/track', { userId: CANARY.userId, anonymousId: CANARY.anonymousId, event: 'Order Completed', properties: { comment: SEALED.property } })
     await send('/v1/identify', { userId: CANARY.userId, anonymousId: CANARY.secondAnon, traits: { email: CANARY.badEmail } })
     // Merge protection: a second user_id for the same e-mail is refused (a rejection of a key that is a node).
     await send('/v1/identify', { userId: CANARY.otherUser, traits: { email: CANARY.email } })
@@ -133,13 +193,34 @@ describe.each(stores.map((make) => [make().name, make] as const))('pseudonymous 
   })
 
   it('keeps no identifier value in clear in any identity table, and the tables are really written', async () => {
-    for (const table of ['identifiers', 'identity_edges', 'identity_rejections', 'identifier_values']) {
-      expect(await store.count(table), table).toBeGreaterThan(0)
-    }
-    for (const value of Object.values(CANARY)) {
+    const written = ['identifiers', 'identity_edges', 'identity_rejections', 'identifier_values', 'identity_match_records', 'identity_match_keys', 'sessions', 'profiles', 'profile_events']
+    for (const table of written) expect(await store.count(table), table).toBeGreaterThan(0)
+    for (const value of [...Object.values(CANARY), ...Object.values(SEALED)]) {
       const holding = await store.holding(value)
-      expect(holding.filter((t) => IDENTITY_TABLES.includes(t) || !NOT_COVERED.has(t)), value).toEqual([])
+      expect(holding, value).toEqual([])
     }
+    for (const value of Object.values(SEALED)) expect(await store.rawHolds(value), value).toBe(false)
+  })
+
+  it('shows the sealed traits and timeline through the API, and refuses a count by a sealed trait', async () => {
+    const found = await h.admin<{ id: string; traits: Record<string, unknown> }>(`/v1/profiles?identifier=user_id:${CANARY.userId}`)
+    expect(found.status).toBe(200)
+    expect(found.body.traits).toMatchObject({ email: CANARY.badEmail, note: SEALED.note, plan: 'pk-plan', address: { city: 'Lyon', street: SEALED.street } })
+    const timeline = await h.admin<{ events: { event: { properties?: Record<string, unknown> } }[] }>(`/v1/profiles/${found.body.id}/events`)
+    expect(timeline.body.events.map((e) => e.event.properties?.comment)).toContain(SEALED.property)
+    const count = async (filter: string): Promise<{ status: number; body: { message?: string; count?: number } }> => {
+      const res = await fetch(`${h.url}/v1/stats/count?epsilon=0.1&filter=${encodeURIComponent(filter)}`, { headers: { authorization: AS.admin.authorization, 'x-tessera-purpose': 'administration' } })
+      return { status: res.status, body: (await res.json()) as { message?: string; count?: number } }
+    }
+    expect((await count('traits.plan = "pk-plan"')).status).toBe(200)
+    expect((await count('traits.address.city = "Lyon"')).status).toBe(200)
+    const refused = await count('traits.note = "x"')
+    expect(refused.status, JSON.stringify(refused.body)).toBe(400)
+    expect(refused.body.message).toMatch(/cannot count by traits\.note: traits classified confidential are stored sealed .*filter on a public or internal trait instead, or reclassify traits\.note in governance\.classification\.fields/)
+    // The same answer for a trait no profile holds: the refusal tells nothing about the data.
+    const absent = await count('traits.never_set_anywhere exists')
+    expect(absent.status).toBe(400)
+    expect(absent.body.message).toBe(refused.body.message!.replaceAll('traits.note', 'traits.never_set_anywhere'))
   })
 
   it('looks up, shows and unmerges by clear identifiers through the API', async () => {
@@ -167,7 +248,7 @@ describe.each(stores.map((make) => [make().name, make] as const))('pseudonymous 
     expect(detached.body.id).not.toBe(found.body.id)
     // The unmerge log and its split rules name stored keys only.
     for (const value of Object.values(CANARY)) {
-      expect((await store.holding(value)).filter((t) => !NOT_COVERED.has(t)), value).toEqual([])
+      expect(await store.holding(value), value).toEqual([])
     }
   })
 
@@ -178,16 +259,29 @@ describe.each(stores.map((make) => [make().name, make] as const))('pseudonymous 
     expect((await post(`/v1/privacy/requests/${id}/verification/attest`, { basis: 'account', evidence: 'signed-in account' })).status).toBe(200)
     const ran = await post(`/v1/privacy/requests/${id}/run`, {})
     expect(ran.status, JSON.stringify(ran.body)).toBe(200)
-    const exported = ran.body.export as { identities: { type: string; value: string }[] }
+    const exported = ran.body.export as { identities: { type: string; value: string }[]; profile: { id: string; traits: Record<string, unknown> } }
+    expect(exported.profile.traits).toMatchObject({ note: SEALED.note, address: { street: SEALED.street } })
+    expect(JSON.stringify(ran.body.export)).toContain(SEALED.property)
+    const refs = await store.sealedRefs(exported.profile.id)
+    expect(refs.length).toBeGreaterThan(0)
+    expect(await store.keysHeld(refs)).toBe(refs.length)
     expect(exported.identities.map((i) => `${i.type}:${i.value}`).sort()).toEqual([`anonymous_id:${CANARY.anonymousId}`, `email:${CANARY.email}`, `user_id:${CANARY.userId}`])
 
     const before = await store.count('identifier_values')
+    // Sessions of the canary's device, of the device split off by the unmerge, and of the other user.
+    const sessions = await store.count('sessions')
+    expect(sessions).toBe(3)
     const erasure = await post('/v1/privacy/requests', { type: 'erasure', identifier: `user_id:${CANARY.userId}`, jurisdiction: 'EU' })
     const eid = erasure.body.id as string
     expect((await post(`/v1/privacy/requests/${eid}/verification/attest`, { basis: 'account', evidence: 'signed-in account' })).status).toBe(200)
     const erased = await post(`/v1/privacy/requests/${eid}/run`, {})
     expect(erased.status, JSON.stringify(erased.body)).toBe(200)
     expect(await store.count('identifier_values')).toBeLessThan(before)
+    // The data keys every sealed row of the person named are shredded: a copy that survives (a backup, a free page) is unreadable.
+    expect(await store.keysHeld(refs)).toBe(0)
+    for (const value of Object.values(SEALED)) expect(await store.rawHolds(value), value).toBe(false)
+    // The erased device's session is gone (keyed by its pseudonym, which the erasure finds as a stored value).
+    expect(await store.count('sessions')).toBe(sessions - 1)
     expect((await h.admin(`/v1/profiles?identifier=email:${CANARY.email}`)).status).toBe(404)
     // The person's sealed values are gone; the other person's (user_id, and the e-mail they were refused) stay readable.
     const other = await h.admin<{ id: string }>(`/v1/profiles?identifier=user_id:${CANARY.otherUser}`)

@@ -1,10 +1,13 @@
 /**
  * The erasure and audit-tampering guarantees on the PostgreSQL store (`store.kind: postgres`), through the API and
- * the CLI: canary values planted for a person are found in no table of Tessera's schema (state, consent, privacy,
- * audit) nor in any file of the data directory after an erasure, also after `tessera replay`; and each way of
- * tampering with the audit tables (edit, remove, reorder, truncate) is detected by `tessera audit verify`.
+ * the CLI: canary values planted for a person (identifiers, compared traits, traits, event properties) are in no table
+ * in clear while the API shows them (pseudonymous identifiers and sessions, sealed match records, traits and
+ * timeline), the data keys their sealed rows name are shredded by an erasure, and they are found in no table of
+ * Tessera's schema (state, consent, privacy, audit) nor in any file of the data directory after it, also after
+ * `tessera replay`; and each way of tampering with the audit tables (edit, remove, reorder, truncate) is detected by
+ * `tessera audit verify`.
  */
-import { readdirSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -15,6 +18,8 @@ import { filesHolding, readWholeLog } from '../support/log-canary.js'
 import { loadPostgresDriver, type PostgresPool } from '../../src/storage/postgres/postgres-pool.js'
 import { adminQuery, dropSchema, freshSchemaName, requirePostgres } from '../support/services.js'
 import { startHarness, type Harness } from '../support/tessera-harness.js'
+import { modelToFile } from '../../src/matching/model-file.js'
+import { TRAIT_MATCH_CONFIG, trainedPersonModel } from '../../src/matching/testing/realtime-model.js'
 
 const url = await requirePostgres()
 const PRIVACY = { name: 'privacy', token: 'tok_privacy_pg_0123456789abcd', roles: ['privacy_officer'] }
@@ -23,7 +28,11 @@ const PRIVACY = { name: 'privacy', token: 'tok_privacy_pg_0123456789abcd', roles
  * GDPR Art. 7(1)) and the erasure's tombstone, keyed by the identity graph's pseudonyms, so they no longer name the
  * person once the sealed values and data keys are gone.
  */
-const CANARY = { email: 'pg-canary-51d0@example.com', userId: 'pg-canary-user-51d0', trait: 'PG-CANARY-TRAIT-51d0', property: 'PG-CANARY-PROP-51d0', anonymousId: 'pg-canary-anon-51d0' }
+const CANARY = {
+  email: 'pg-canary-51d0@example.com', userId: 'pg-canary-user-51d0', trait: 'PG-CANARY-TRAIT-51d0', property: 'PG-CANARY-PROP-51d0', anonymousId: 'pg-canary-anon-51d0',
+  // A compared trait of real-time matching (lower case, as normalised into the match record).
+  surname: 'pgcanarysurnamewz',
+}
 
 describe.skipIf(url === null)('privacy guarantees on PostgreSQL', () => {
   const data = tempDir()
@@ -32,8 +41,11 @@ describe.skipIf(url === null)('privacy guarantees on PostgreSQL', () => {
   let h: Harness
   let scan: PostgresPool
 
+  const model = join(data.dir, 'model', 'model.json')
+  const matching = { enabled: true, model, autoMerge: 0.99, review: 0.5, maxBlockSize: 100 }
   const overrides = (): Parameters<typeof startHarness>[0] => ({
     adminTokens: [{ ...PRIVACY, roles: [...PRIVACY.roles] }], store: { kind: 'postgres', url: url!, schema }, governance: { audit: { checkpointEvery: 5 } },
+    identity: { matching },
   })
 
   async function cli(...args: string[]): Promise<{ code: number; out: string }> {
@@ -91,14 +103,19 @@ describe.skipIf(url === null)('privacy guarantees on PostgreSQL', () => {
 
   beforeAll(async () => {
     scan = (await loadPostgresDriver())({ url: url!, schema: 'public', poolSize: 1, applicationName: 'tessera-test-canary-scan' })
-    writeFileSync(configFile, JSON.stringify({ dataDir: data.dir, store: { kind: 'postgres', url, schema } }))
+    mkdirSync(join(data.dir, 'model'))
+    writeFileSync(model, JSON.stringify(modelToFile(trainedPersonModel(), TRAIT_MATCH_CONFIG, 3600)))
+    writeFileSync(configFile, JSON.stringify({ dataDir: data.dir, store: { kind: 'postgres', url, schema }, identity: { matching } }))
     h = await startHarness(overrides(), data.dir)
     const send = async (path: string, body: unknown): Promise<void> => {
       const res = await h.send(path, body)
       expect(res.status, await res.clone().text()).toBe(200)
     }
     await send('/v1/page', { anonymousId: CANARY.anonymousId, name: 'Home', context: { consent: { categoryPreferences: { Advertising: false } } } })
-    await send('/v1/identify', { userId: CANARY.userId, anonymousId: CANARY.anonymousId, traits: { email: CANARY.email, note: CANARY.trait } })
+    await send('/v1/identify', {
+      userId: CANARY.userId, anonymousId: CANARY.anonymousId,
+      traits: { email: CANARY.email, note: CANARY.trait, given: 'annabel', surname: CANARY.surname, dob: '1984-03-12', city: 'leeds' },
+    })
     await send('/v1/track', { userId: CANARY.userId, event: 'Order Completed', properties: { order_id: CANARY.property } })
     await send('/v1/identify', { userId: 'pg-bystander', traits: { email: 'pg-bystander@example.com' } })
     await h.drain()
@@ -118,8 +135,33 @@ describe.skipIf(url === null)('privacy guarantees on PostgreSQL', () => {
     return Object.values(CANARY).filter((v) => readable.some((t) => t.includes(v)) || filesHolding(data.dir, v).length > 0)
   }
 
-  it('erases the person from every table and file, also after a replay', async () => {
-    for (const v of Object.values(CANARY)) expect((await storesHolding(v)).length, v).toBeGreaterThan(0)
+  const count = async (table: string): Promise<number> => Number((await scan.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.${table}`)).rows[0]!.n)
+
+  it('keeps the anonymous id and the compared traits out of the sessions and the match records', async () => {
+    for (const table of ['sessions', 'identity_match_records', 'identity_match_keys']) expect(await count(table), table).toBeGreaterThan(0)
+    for (const v of [CANARY.anonymousId, CANARY.userId, CANARY.surname]) {
+      expect(await storesHolding(v), v).toEqual([])
+    }
+  })
+
+  it('keeps traits and timeline sealed in the tables while the API shows them, and erases the person from every table and file, also after a replay', async () => {
+    // Identifiers and sessions pseudonymous, match records, confidential traits and every timeline payload sealed:
+    // no canary in clear in any table.
+    for (const v of Object.values(CANARY)) expect(await storesHolding(v), v).toEqual([])
+    const found = await h.admin<{ id: string; traits: Record<string, unknown> }>(`/v1/profiles?identifier=email:${CANARY.email}`)
+    expect(found.body.traits).toMatchObject({ email: CANARY.email, note: CANARY.trait, surname: CANARY.surname })
+    const timeline = await h.admin<{ events: { event: { properties?: Record<string, unknown> } }[] }>(`/v1/profiles/${found.body.id}/events`)
+    expect(timeline.body.events.map((e) => e.event.properties?.order_id)).toContain(CANARY.property)
+    // The data keys the person's rows name: the erasure must shred them (crypto-shredding of every copy).
+    const refs = async (): Promise<string[]> => {
+      const { rows } = await scan.query<{ v: string }>(
+        `SELECT sealed_traits AS v FROM ${schema}.profiles WHERE id = $1 AND sealed_traits IS NOT NULL UNION ALL SELECT payload FROM ${schema}.profile_events WHERE profile_id = $1`, [found.body.id])
+      return [...new Set(rows.map((r) => r.v.split('.')[0]!))]
+    }
+    const personRefs = await refs()
+    expect(personRefs.length).toBeGreaterThan(0)
+    const keysHeld = async (): Promise<number> => Number((await scan.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.tessera_data_keys WHERE ref = ANY($1::text[])`, [personRefs])).rows[0]!.n)
+    expect(await keysHeld()).toBe(personRefs.length)
     expect(await logHolding()).toEqual(Object.values(CANARY))
     for (const v of Object.values(CANARY)) expect(filesHolding(data.dir, v, (f) => f.startsWith('log/')), v).toEqual([])
     const created = await call('POST', '/v1/privacy/requests', { type: 'erasure', identifier: `email:${CANARY.email}`, jurisdiction: 'EU' })
@@ -131,6 +173,9 @@ describe.skipIf(url === null)('privacy guarantees on PostgreSQL', () => {
     // The ledger still has the device's consent record and the erasure's tombstones (under pseudonyms).
     expect((ran.body.request as { result: { consentTombstones: number } }).result.consentTombstones).toBeGreaterThan(0)
     for (const v of Object.values(CANARY)) expect(await storesHolding(v), v).toEqual([])
+    expect(await keysHeld()).toBe(0)
+    // The person's sessions (keyed by the pseudonyms of their anonymous id and user id) are gone; the bystander's stays.
+    expect(await count('sessions')).toBe(1)
     expect((await h.admin('/v1/profiles?identifier=user_id:pg-bystander')).status).toBe(200)
     expect(ran.body.notice).toMatch(/crypto-shredding/)
     expect(await logHolding()).toEqual([])
@@ -138,6 +183,8 @@ describe.skipIf(url === null)('privacy guarantees on PostgreSQL', () => {
     const replay = await cli('replay', '--from', 'earliest', '--config', configFile)
     expect(replay.code, replay.out).toBe(0)
     for (const v of Object.values(CANARY)) expect(await storesHolding(v), `after replay: ${v}`).toEqual([])
+    // The replay does not bring the person's sessions back (their events are suppressed before sessionization).
+    expect(await count('sessions')).toBe(1)
     expect(await logHolding()).toEqual([])
   })
 

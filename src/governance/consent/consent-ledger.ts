@@ -14,7 +14,7 @@ import { categoriesToEnforce, enforceConsent } from './consent-enforcement.js'
 import { NO_PURPOSE, type ConsentRecordInput, type ConsentSignal, type StoredConsentRecord } from './consent-record.js'
 import { signalsOf } from './consent-signals.js'
 import { featurePurpose, refusedFeatureFields } from './special-features.js'
-import type { ConsentStore } from './consent-store.js'
+import type { ConsentStore, LedgerCursor } from './consent-store.js'
 import { assertPurpose, defaultState, effectiveConsent, jurisdictionOf, readConsent, UNKNOWN_JURISDICTION, type ConsentDecision } from './effective-consent.js'
 import type { IdentifierCondition } from '../../profiles/profile-reader.js'
 
@@ -154,35 +154,70 @@ export class ConsentLedger {
 
   /**
    * Which profiles an aggregate over `purpose` may include, as a condition on their identifiers (a refusal on any
-   * identifier excludes the profile, as in `effectiveConsent`). Reads the whole ledger, a page at a time: only
-   * identifiers with records can differ from the default of an identifier nobody said anything about.
+   * identifier excludes the profile, as in `effectiveConsent`). Only identifiers with records can differ from the
+   * default of an identifier nobody said anything about.
    * - When the purpose's default is the same in every jurisdiction (e.g. analytics on legitimate interest, allowed
    *   until refused), the answer is exact: no identifier among those whose own records refuse it (or, for a default
    *   refusal, every identifier among those whose records grant it).
    * - When the default depends on where the person is, and an identifier's records name no jurisdiction, where
    *   they are would come from the profile's residency, which the condition cannot see: such an identifier counts
    *   only with a grant of its own (never counting someone the default could refuse).
+   *
+   * The first call for a purpose reads the whole ledger, a page at a time; later calls read only the identifiers
+   * with records appended since (`ConsentStore.changes`), so a count costs what changed, not the ledger's size.
+   * Calls run one at a time; the answer reflects every record committed before the call.
    */
   async aggregateCondition(purpose: string, pageSize = 5000): Promise<IdentifierCondition> {
+    assertPurpose(purpose, this.#o.config)
+    const answer = this.#aggregateQueue.then(() => this.#followAggregate(purpose, pageSize))
+    this.#aggregateQueue = answer.then(() => undefined, () => undefined)
+    return answer
+  }
+
+  /** Per purpose: the identifiers whose answer differs from the default, as of a ledger position. */
+  readonly #aggregates = new Map<string, { cursor: LedgerCursor; differing: Set<string> }>()
+  #aggregateQueue: Promise<void> = Promise.resolve()
+
+  async #followAggregate(purpose: string, pageSize: number): Promise<IdentifierCondition> {
     const config = this.#o.config
-    assertPurpose(purpose, config)
     const places = [UNKNOWN_JURISDICTION, ...Object.keys(config.jurisdictions)]
     const defaults = new Set(places.map((j) => defaultState(purpose, j, config)))
     const uniform = defaults.size === 1
     const allowedByDefault = uniform && defaults.has('granted')
-    const keys: string[] = []
-    let after: string | undefined
-    for (;;) {
-      const page = await this.#o.store.identifiers({ limit: pageSize, ...(after === undefined ? {} : { after }) })
-      if (page.length === 0) break
-      after = page.at(-1)
-      const decision = effectiveConsent(await this.#o.store.latest(page), page, purpose, config, null)
+    const store = this.#o.store
+    const classify = async (identifiers: readonly string[], differing: Set<string>): Promise<void> => {
+      if (identifiers.length === 0) return
+      const decision = effectiveConsent(await store.latest(identifiers), identifiers, purpose, config, null)
       for (const i of decision.identifiers) {
         const allowed = i.state === 'granted' && (uniform || i.by === 'record' || i.jurisdiction !== UNKNOWN_JURISDICTION)
-        if (allowed !== allowedByDefault) keys.push(i.identifier)
+        if (allowed !== allowedByDefault) differing.add(i.identifier)
+        else differing.delete(i.identifier)
       }
-      if (page.length < pageSize) break
     }
+    let state = this.#aggregates.get(purpose)
+    if (state === undefined) {
+      // The position first: what is appended during the full read is read again from it (harmless: same answer).
+      const { next } = await store.changes(null, 0)
+      const differing = new Set<string>()
+      let after: string | undefined
+      for (;;) {
+        const page = await store.identifiers({ limit: pageSize, ...(after === undefined ? {} : { after }) })
+        await classify(page, differing)
+        if (page.length < pageSize) break
+        after = page.at(-1)
+      }
+      state = { cursor: next, differing }
+    }
+    let cursor = state.cursor
+    for (;;) {
+      const page = await store.changes(cursor, pageSize)
+      await classify(page.identifiers, state.differing)
+      cursor = page.next
+      if (!page.more) break
+    }
+    state.cursor = cursor
+    this.#aggregates.set(purpose, state)
+    const keys = [...state.differing].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
     return allowedByDefault ? { identifiers: 'none', keys } : { identifiers: 'all', keys }
   }
 

@@ -114,6 +114,38 @@ export function runConsentStoreContract(name: string, create: () => Promise<Cons
       expect(new Set(latest.filter((r) => r.state === 'denied').map((r) => r.identifier)).size).toBe(1)
     })
 
+    it('follows the ledger: changes() names every identifier appended after a position, a page at a time, then none', async () => {
+      const start = await store().changes(null, 10)
+      expect(start).toMatchObject({ identifiers: [], more: false })
+      expect((await store().changes(start.next, 10)).identifiers).toEqual([])
+      await store().append([record('user_id:a', 'analytics', 'denied', 1), record('user_id:b', 'analytics', 'granted', 2), record('user_id:a', 'advertising', 'denied', 3)])
+      await store().append([record('user_id:c', 'analytics', 'denied', 4)])
+      // A store may keep identifiers in another form (the pseudonymous decorator): compare through latest().
+      const named: string[] = []
+      let cursor = start.next
+      for (let pages = 0; ; pages++) {
+        expect(pages).toBeLessThan(10)
+        const page = await store().changes(cursor, 2)
+        named.push(...page.identifiers)
+        cursor = page.next
+        if (!page.more) break
+      }
+      const seen = new Set((await store().latest([...new Set(named)])).map((r) => r.identifier))
+      expect(seen.size).toBe(3)
+      // From the last position: nothing new, until something is appended (seen by another connection too).
+      const after = await store().changes(cursor, 10)
+      expect(after.identifiers).toEqual([])
+      const other = await fixture!.reopen()
+      try {
+        await other.append([record('user_id:d', 'analytics', 'denied', 5)])
+      } finally {
+        await other.close()
+      }
+      const later = await store().changes(after.next, 10)
+      expect((await store().latest([...later.identifiers])).map((r) => r.time)).toEqual([5])
+      await expect(store().changes('not a position', 10)).rejects.toThrow(/position/)
+    })
+
     it('keeps identifiers apart byte for byte (no case folding, no prefix matches)', async () => {
       await store().append([record('user_id:Ann', 'analytics', 'denied', 1), record('user_id:ann', 'analytics', 'granted', 2), record('user_id:ann2', 'analytics', 'denied', 3)])
       const l = await store().latest(['user_id:ann'])

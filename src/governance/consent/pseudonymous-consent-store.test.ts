@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { tempDir } from '../../../test/support/factories.js'
+import { sqliteConsentFixture } from '../../../test/support/sqlite-consent-fixture.js'
 import { SqliteConsentStore } from '../../storage/sqlite/consent-store.js'
 import { SqliteDataKeyStore } from '../../storage/sqlite/data-key-store.js'
 import { Keyring } from '../crypto/keyring.js'
@@ -19,31 +20,9 @@ async function open(dir: string): Promise<{ codec: PseudonymousIdentifiers; keys
 
 // The decorator passes the ConsentStore contract over the SQLite adapter: the ledger sees no difference.
 runConsentStoreContract('pseudonymous over sqlite', async () => {
-  const t = tempDir()
-  const path = join(t.dir, 'consent.db')
-  const { codec, keys } = await open(t.dir)
-  const store = new PseudonymousConsentStore(new SqliteConsentStore({ path }), codec)
-  const refused = (sql: string): boolean => {
-    const db = new Database(path)
-    try {
-      db.exec(sql)
-      return true
-    } catch {
-      return false
-    } finally {
-      db.close()
-    }
-  }
-  return {
-    store,
-    reopen: async () => new PseudonymousConsentStore(new SqliteConsentStore({ path }), codec),
-    tryRewrite: async () => ({ update: refused("UPDATE consent_records SET state = 'granted'"), remove: refused('DELETE FROM consent_records') }),
-    cleanup: async () => {
-      await store.close()
-      await keys.close()
-      t.cleanup()
-    },
-  }
+  const dir = tempDir()
+  const { codec, keys } = await open(dir.dir)
+  return sqliteConsentFixture({ dir, decorate: (store) => new PseudonymousConsentStore(store, codec), cleanup: () => keys.close() })
 })
 
 describe('PseudonymousConsentStore', () => {

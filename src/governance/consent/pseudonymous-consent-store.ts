@@ -10,7 +10,7 @@
 import { splitIdentifierKey } from '../../identity/identity-store.js'
 import type { IdentifierCodec } from '../../identity/identifier-codec.js'
 import type { ConsentRecordInput, StoredConsentRecord } from './consent-record.js'
-import type { ConsentStore } from './consent-store.js'
+import type { ConsentStore, LedgerChanges, LedgerCursor } from './consent-store.js'
 
 export class PseudonymousConsentStore implements ConsentStore {
   readonly #inner: ConsentStore
@@ -60,6 +60,11 @@ export class PseudonymousConsentStore implements ConsentStore {
    */
   identifiers(options: { readonly limit: number; readonly after?: string }): Promise<string[]> {
     return this.#inner.identifiers(options)
+  }
+
+  /** The changed identifiers as stored, like {@link identifiers}. */
+  changes(after: LedgerCursor | null, limit: number): Promise<LedgerChanges> {
+    return this.#inner.changes(after, limit)
   }
 
   async history(identifier: string, options: { readonly limit: number; readonly afterSeq?: number }): Promise<StoredConsentRecord[]> {

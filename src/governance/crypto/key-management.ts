@@ -3,11 +3,12 @@
  * that never leaves the service. Tessera keeps one data key per subject (src/governance/crypto/keyring.ts) and
  * stores only wrapped copies, so the master key is the one secret to guard and back up.
  *
- * Adapters: {@link LocalKeyFile} (a key file in the data directory, or `TESSERA_MASTER_KEY`). A cloud KMS
- * (AWS KMS `Encrypt`/`Decrypt`, Google Cloud KMS `encrypt`/`decrypt`, Vault transit) is one more class with these
- * four members: `wrap` calls the service's encrypt with the AAD as encryption context / additional authenticated
- * data, `unwrap` its decrypt, and key ids are the service's key version names. None ships yet (this build has no
- * cloud access to test one against); docs/privacy.md says so.
+ * Adapters, held to key-management.contract.ts: `LocalKeyFile` (a key file in the data directory, or
+ * `TESSERA_MASTER_KEY`) and `Pkcs11Kms` (an HSM through PKCS#11). A cloud KMS API (AWS KMS `Encrypt`/`Decrypt`,
+ * Google Cloud KMS `encrypt`/`decrypt`, Vault transit) would be one more class with these members: `wrap` calls the
+ * service's encrypt with the AAD as encryption context / additional authenticated data, `unwrap` its decrypt, and
+ * key ids are the service's key version names. None ships (this build has no cloud access to test one against);
+ * docs/privacy.md says so.
  */
 
 /** A data key wrapped by a master key. */
@@ -41,4 +42,6 @@ export interface KeyManagementService {
   /** Unwraps; rejects with a clear error when the master key is unknown or the bytes do not authenticate. */
   unwrap(key: WrappedKey, aad: Buffer): Promise<Buffer>
   status(): KmsStatus
+  /** Lets go of the service's resources (an HSM session); optional. */
+  close?(): Promise<void>
 }

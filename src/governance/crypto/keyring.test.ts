@@ -182,4 +182,17 @@ describe('LocalKeyFile and Keyring', () => {
     now += 10_001
     expect(await reader.keysByRef([{ ref: ann!.ref, keyId: ann!.keyId }])).toEqual([null])
   })
+
+  it('holds at most maxCachedKeys unwrapped keys, the oldest going first', async () => {
+    const reads: string[][] = []
+    const counting = new DelegatingStore(store, { get: (refs) => { reads.push([...refs]); return store.get(refs) } })
+    const ring = await Keyring.open({ kms: LocalKeyFile.load({ keyFile: keyFile(), env: {}, create: true }), store: counting, cacheTtlMs: 60_000, maxCachedKeys: 2 })
+    const [a, b, c] = await ring.keysFor(['a', 'b', 'c'])
+    reads.length = 0
+    // b and c are cached; a went when c came.
+    expect(await ring.keysByRef([b!, c!].map((k) => ({ ref: k.ref, keyId: k.keyId })))).toEqual([b, c])
+    expect(reads).toEqual([])
+    expect((await ring.keysByRef([{ ref: a!.ref, keyId: a!.keyId }]))[0]!.key.equals(a!.key)).toBe(true)
+    expect(reads).toEqual([[a!.ref]])
+  })
 })

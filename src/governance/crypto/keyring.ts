@@ -37,6 +37,12 @@ export interface KeyringOptions {
   readonly store: DataKeyStore
   /** How long an unwrapped key is reused without asking the store (a shred elsewhere takes up to this to apply here). */
   readonly cacheTtlMs: number
+  /**
+   * How many unwrapped keys the cache holds (default 100,000; the oldest goes first). Real-time matching opens the
+   * records of a batch's candidates under their profiles' keys, so a working set larger than this costs a store read
+   * and an unwrap per candidate missed (bench/scenarios/match-realtime-ab.ts `--key-cache` measures it).
+   */
+  readonly maxCachedKeys?: number
   readonly now?: () => number
 }
 
@@ -67,6 +73,7 @@ export class Keyring {
   readonly #kms: KeyManagementService
   readonly #store: DataKeyStore
   readonly #ttl: number
+  readonly #maxCached: number
   readonly #now: () => number
   readonly #pseudonymKey: Buffer
   readonly #cache = new Map<string, Cached>()
@@ -104,6 +111,7 @@ export class Keyring {
     this.#kms = options.kms
     this.#store = options.store
     this.#ttl = options.cacheTtlMs
+    this.#maxCached = options.maxCachedKeys ?? MAX_CACHED
     this.#now = options.now ?? Date.now
     this.#pseudonymKey = pseudonymKey
     this.#identifierKey = identifierKey
@@ -258,7 +266,7 @@ export class Keyring {
   /** Caches a stored row's key: `secret` when this keyring created the row (no unwrap), else unwrapped by the KMS. */
   async #remember(row: StoredDataKey, now: number, secret?: Buffer): Promise<DataKey> {
     const key: DataKey = { ref: row.ref, keyId: row.keyId, key: secret ?? await this.#kms.unwrap({ masterKeyId: row.masterKeyId, wrapped: row.wrapped }, wrapAad(row.ref, row.keyId)) }
-    if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value!)
+    if (this.#cache.size >= this.#maxCached) this.#cache.delete(this.#cache.keys().next().value!)
     this.#cache.delete(row.ref)
     this.#cache.set(row.ref, { key, expires: now + this.#ttl })
     return key

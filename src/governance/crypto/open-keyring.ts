@@ -10,7 +10,9 @@ import { ThreadedSqliteDataKeyStore } from '../../storage/sqlite/data-key-store-
 import { openPostgresDataKeyStore } from '../../storage/postgres/data-key-store.js'
 import type { DataKeyStore } from './data-key-store.js'
 import { Keyring } from './keyring.js'
+import type { KeyManagementService } from './key-management.js'
 import { LocalKeyFile } from './local-key-file.js'
+import { Pkcs11Kms } from './pkcs11-kms.js'
 
 export function masterKeyPath(config: TesseraConfig, dataDir: string): string {
   return config.governance.encryption.keyFile ?? join(dataDir, 'master.key')
@@ -39,9 +41,28 @@ export async function openDataKeyStore(config: TesseraConfig, dataDir: string): 
 
 export interface OpenedKeyring {
   readonly keyring: Keyring
-  readonly kms: LocalKeyFile
+  readonly kms: KeyManagementService
   readonly store: DataKeyStore
   close(): Promise<void>
+}
+
+/** A master key service and how to let go of it (the HSM's session; nothing for a key file). */
+export interface OpenedKms {
+  readonly kms: KeyManagementService
+  close(): Promise<void>
+}
+
+/**
+ * The configured master keys: an HSM through PKCS#11 (`governance.encryption.pkcs11`), else the local key file.
+ * `create`: may a missing key file be made (only over an empty keyring)? An HSM's keys are never made here.
+ */
+export async function openMasterKeys(config: TesseraConfig, dataDir: string, env: Readonly<Record<string, string | undefined>>, create: boolean): Promise<OpenedKms> {
+  const pkcs11 = config.governance.encryption.pkcs11
+  if (pkcs11 !== undefined) {
+    const kms = await Pkcs11Kms.open(pkcs11, env)
+    return { kms, close: () => kms.close() }
+  }
+  return { kms: LocalKeyFile.load({ keyFile: masterKeyPath(config, dataDir), env, create }), close: () => Promise.resolve() }
 }
 
 /**
@@ -58,12 +79,18 @@ export async function openExistingKeyring(config: TesseraConfig, dataDir: string
 
 export async function openKeyring(config: TesseraConfig, dataDir: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<OpenedKeyring> {
   const store = await openDataKeyStore(config, dataDir)
+  let master: OpenedKms | undefined
   try {
     const empty = Object.keys(await store.countByMasterKey()).length === 0
-    const kms = LocalKeyFile.load({ keyFile: masterKeyPath(config, dataDir), env, create: empty })
-    const keyring = await Keyring.open({ kms, store, cacheTtlMs: config.governance.encryption.cacheTtlSeconds * 1000 })
-    return { keyring, kms, store, close: () => store.close() }
+    const opened = master = await openMasterKeys(config, dataDir, env, empty)
+    const keyring = await Keyring.open({ kms: opened.kms, store, cacheTtlMs: config.governance.encryption.cacheTtlSeconds * 1000 })
+    const close = async (): Promise<void> => {
+      await store.close()
+      await opened.close()
+    }
+    return { keyring, kms: opened.kms, store, close }
   } catch (error) {
+    await master?.close()
     await store.close()
     throw error
   }

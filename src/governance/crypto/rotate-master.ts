@@ -9,6 +9,7 @@
  *   2. re-wrap every row not wrapped by it (a start in between loads master.key and master.key.next);
  *   3. copy the old key to `master.key.retired`, then rename `master.key.next` over `master.key` (atomic);
  *   4. re-wrap anything still under the old key (a writer that raced the rename), then delete `master.key.retired`.
+ * HSM mode (PKCS#11): the operator creates the new key in the token and names it in the config (rotateInToken).
  * Env mode: the operator sets the new key in `TESSERA_MASTER_KEY` and the old one in `TESSERA_MASTER_KEY_RETIRED`;
  * the command re-wraps every row under the new key, and the operator then removes the retired variable.
  */
@@ -17,6 +18,7 @@ import { ConfigError } from '../../core/errors.js'
 import type { DataKeyStore } from './data-key-store.js'
 import type { KeyManagementService } from './key-management.js'
 import { dataKeyWrapAad } from './keyring.js'
+import { Pkcs11Kms, type Pkcs11Config } from './pkcs11-kms.js'
 import {
   LocalKeyFile, MASTER_KEY_ENV, RETIRED_MASTER_KEY_ENV, masterKeyFiles, masterKeyId, newMasterKeyText, parseMasterKey, removeKeyFile, writeKeyFileAtomically,
 } from './local-key-file.js'
@@ -43,7 +45,7 @@ export async function rewrapAll(store: DataKeyStore, kms: KeyManagementService, 
 }
 
 export interface RotationReport {
-  readonly mode: 'file' | 'env'
+  readonly mode: 'file' | 'env' | 'pkcs11'
   readonly from: readonly string[]
   readonly to: string
   readonly rewrapped: number
@@ -54,6 +56,8 @@ export interface RotationReport {
 export interface RotateOptions {
   readonly keyFile: string
   readonly store: DataKeyStore
+  /** Master keys in an HSM (governance.encryption.pkcs11): the new key is the configured `keyLabel`, made beforehand. */
+  readonly pkcs11?: Pkcs11Config
   readonly env?: Readonly<Record<string, string | undefined>>
   readonly onProgress?: (done: number) => void
 }
@@ -61,6 +65,7 @@ export interface RotateOptions {
 export async function rotateMasterKey(options: RotateOptions): Promise<RotationReport> {
   const env = options.env ?? process.env
   const { store } = options
+  if (options.pkcs11 !== undefined) return rotateInToken(options.pkcs11, store, env, options.onProgress)
   if (env[MASTER_KEY_ENV] !== undefined && env[MASTER_KEY_ENV] !== '') {
     const kms = LocalKeyFile.load({ keyFile: options.keyFile, env, create: false })
     if (kms.knownKeyIds.length < 2 && Object.keys(await store.countByMasterKey()).every((id) => id === kms.currentKeyId)) {
@@ -96,4 +101,24 @@ export async function rotateMasterKey(options: RotateOptions): Promise<RotationR
   rewrapped += await rewrapAll(store, LocalKeyFile.fromKeys(next, [old, ...extra], files.current), options.onProgress)
   removeKeyFile(files.retired)
   return { mode: 'file', from: [masterKeyId(old)], to: masterKeyId(next), rewrapped, byMasterKey: await store.countByMasterKey() }
+}
+
+/**
+ * HSM mode: the operator made the new key in the token (`tessera keys create-master --label NEW`), set it as
+ * `keyLabel` and listed the old labels in `retiredKeyLabels`; every row not wrapped by the new key is re-wrapped in
+ * the token. Resumable like the others (rows are re-wrapped one compare-and-set at a time).
+ */
+async function rotateInToken(config: Pkcs11Config, store: DataKeyStore, env: Readonly<Record<string, string | undefined>>, onProgress?: (done: number) => void): Promise<RotationReport> {
+  const kms = await Pkcs11Kms.open(config, env)
+  try {
+    const before = Object.keys(await store.countByMasterKey()).filter((id) => id !== kms.currentKeyId)
+    if (before.length === 0) {
+      throw new ConfigError(`every data key is already wrapped by ${kms.currentKeyId}: to rotate, create a key under a new label (tessera keys create-master --label NEW), ` +
+        'set governance.encryption.pkcs11.keyLabel to it and list the current label in retiredKeyLabels, then run this command again', 'governance.encryption.pkcs11.keyLabel')
+    }
+    const rewrapped = await rewrapAll(store, kms, onProgress)
+    return { mode: 'pkcs11', from: before, to: kms.currentKeyId, rewrapped, byMasterKey: await store.countByMasterKey() }
+  } finally {
+    await kms.close()
+  }
 }

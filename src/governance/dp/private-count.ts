@@ -11,7 +11,7 @@
  */
 import type { Clock } from '../../core/clock.js'
 import { TesseraError } from '../../core/errors.js'
-import type { ProfileReader } from '../../profiles/profile-reader.js'
+import type { FilterCondition, ProfileReader } from '../../profiles/profile-reader.js'
 import type { AccessScope } from '../access-control.js'
 import type { ConsentLedger } from '../consent/consent-ledger.js'
 import type { DpConfig } from '../privacy-config.js'
@@ -48,7 +48,14 @@ export class PrivateCounter {
   readonly #clock: Clock
   readonly #ledger: ConsentLedger | null
 
-  constructor(options: { reader: ProfileReader; store: PrivacyStore; config: DpConfig; clock: Clock; ledger: ConsentLedger | null }) {
+  /** Refuses a filter the store cannot count by (a sealed trait: src/profiles/profile-sealing.ts), before any ε is spent. */
+  readonly #assertCountable: (filter: readonly FilterCondition[]) => void
+
+  constructor(options: {
+    reader: ProfileReader; store: PrivacyStore; config: DpConfig; clock: Clock; ledger: ConsentLedger | null
+    assertCountable?: (filter: readonly FilterCondition[]) => void
+  }) {
+    this.#assertCountable = options.assertCountable ?? (() => {})
     this.#reader = options.reader
     this.#store = options.store
     this.#config = options.config
@@ -85,6 +92,7 @@ export class PrivateCounter {
     const target = { id: '(aggregate)', region: 'UNKNOWN' }
     const fields = [...new Set(filter.map(classificationPath))]
     for (const path of fields) scope.requireClearField(target, path, `counting by ${path}`)
+    this.#assertCountable(filter)
     const epsilon = parseEpsilon(epsilonText, this.#config.maxEpsilon)
     const micros = epsilonMicros(epsilon)
     const period = this.#period()

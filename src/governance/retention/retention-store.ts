@@ -13,6 +13,21 @@ export interface TraitRow {
   readonly traitTimes: Readonly<Record<string, number>>
 }
 
+/**
+ * How a retention store opens and reseals a profile's sealed traits (src/profiles/profile-sealing.ts's
+ * ProfileSealing): the edit sees the whole traits, the store writes the clear and the sealed part back.
+ */
+export interface TraitSealing {
+  openTraits(rows: readonly { readonly id: string; readonly traits: JsonObject; readonly sealedTraits?: string | undefined }[]): Promise<JsonObject[]>
+  sealTraits(profiles: readonly { readonly id: string; readonly traits: JsonObject }[]): Promise<{ traits: JsonObject; sealedTraits: string | undefined }[]>
+}
+
+/** Traits as stored in clear (encryption never on: no keyring). */
+export const CLEAR_TRAITS: TraitSealing = Object.freeze({
+  openTraits: (rows: readonly { readonly traits: JsonObject }[]) => Promise.resolve(rows.map((r) => r.traits)),
+  sealTraits: (profiles: readonly { readonly traits: JsonObject }[]) => Promise.resolve(profiles.map((p) => ({ traits: p.traits, sealedTraits: undefined }))),
+})
+
 /** What to keep of a profile's traits; null leaves the profile untouched. */
 export type TraitEdit = (row: TraitRow) => { readonly traits: JsonObject; readonly traitTimes: Readonly<Record<string, number>> } | null
 

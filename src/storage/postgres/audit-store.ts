@@ -6,9 +6,8 @@
  */
 import type { NewAuditRecord } from '../../governance/audit-entry.js'
 import type { AuditQuery, AuditStore, KeyedAuditRecord, StoredAuditRecord, StoredCheckpoint } from '../../governance/audit-store.js'
-import { TesseraError } from '../../core/errors.js'
 import { loadPostgresDriver, type PostgresClient, type PostgresPool } from './postgres-pool.js'
-import { inTransaction, num, run } from './postgres-query.js'
+import { inTransaction, migrateSideStore, num, run } from './postgres-query.js'
 
 export const AUDIT_MIGRATIONS: readonly string[] = [
   `
@@ -98,21 +97,7 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   async migrate(): Promise<void> {
-    await inTransaction(this.#pool, 'migrate the audit store', async (c) => {
-      await run(c, 'lock the audit migrations', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-audit-migrations:${this.#schema}`])
-      await run(c, 'create the schema', `CREATE SCHEMA IF NOT EXISTS ${this.#schema}; SET LOCAL search_path TO ${this.#schema}`)
-      await run(c, 'create the audit migrations table',
-        'CREATE TABLE IF NOT EXISTS audit_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
-      const { rows } = await run<{ v: number | null }>(c, 'read the audit schema version', 'SELECT max(version) AS v FROM audit_schema_migrations')
-      const current = rows[0]?.v ?? 0
-      if (current > AUDIT_MIGRATIONS.length) {
-        throw new TesseraError('TESSERA_STORE', `audit tables in ${this.#schema} are at version ${current}, newer than this Tessera (${AUDIT_MIGRATIONS.length}); upgrade Tessera`)
-      }
-      for (let v = current; v < AUDIT_MIGRATIONS.length; v++) {
-        await run(c, `apply audit migration ${v + 1}`, AUDIT_MIGRATIONS[v]!)
-        await run(c, 'record an audit migration', 'INSERT INTO audit_schema_migrations (version) VALUES ($1)', [v + 1])
-      }
-    })
+    await migrateSideStore(this.#pool, { schema: this.#schema, table: 'audit', label: 'audit', migrations: AUDIT_MIGRATIONS })
   }
 
   async append(records: readonly NewAuditRecord[]): Promise<number> {

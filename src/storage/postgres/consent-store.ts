@@ -4,10 +4,10 @@
  * Triggers refuse UPDATE and DELETE: the ledger is append-only evidence.
  */
 import type { ConsentEvidence, ConsentRecordInput, ConsentSource, ConsentState, StoredConsentRecord } from '../../governance/consent/consent-record.js'
-import type { ConsentStore } from '../../governance/consent/consent-store.js'
+import type { ConsentStore, LedgerChanges, LedgerCursor } from '../../governance/consent/consent-store.js'
 import { isTesseraError, TesseraError } from '../../core/errors.js'
 import { loadPostgresDriver, type PostgresPool, type PostgresResult } from './postgres-pool.js'
-import { inTransaction, num, run } from './postgres-query.js'
+import { migrateSideStore, num, run } from './postgres-query.js'
 
 export const CONSENT_MIGRATIONS: readonly string[] = [
   `
@@ -24,7 +24,31 @@ export const CONSENT_MIGRATIONS: readonly string[] = [
   $fn$;
   CREATE TRIGGER consent_records_append_only BEFORE UPDATE OR DELETE ON consent_records FOR EACH ROW EXECUTE FUNCTION consent_append_only();
   `,
+  // 2: the appending transaction of each record, so `changes` can follow the ledger although seqs are taken before
+  // commit (a transaction holding seq 10 may commit after one holding seq 11 was read)
+  `
+  ALTER TABLE consent_records ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id();
+  CREATE INDEX consent_records_xid ON consent_records (xid, seq);
+  `,
 ]
+
+/**
+ * A position of {@link PostgresConsentStore.changes}: `h` reads the records of transactions from `h` on (the oldest
+ * one still running when the previous pass started, or later); a pass in progress adds where it started (`n`, the
+ * next pass's `h`) and the last record it gave (`x`, `s`).
+ */
+interface PostgresLedgerCursor { readonly h: string; readonly n?: string; readonly x?: string; readonly s?: string }
+
+const XID = /^[0-9]{1,20}$/
+
+function parseCursor(cursor: LedgerCursor): PostgresLedgerCursor {
+  const parts = cursor.split(':')
+  if ((parts.length === 1 || parts.length === 4) && parts.every((p) => XID.test(p))) {
+    const [h, n, x, s] = parts as [string, string?, string?, string?]
+    return n === undefined ? { h } : { h, n, x: x!, s: s! }
+  }
+  throw new TesseraError('TESSERA_STORE', `not a consent ledger position of this store: ${JSON.stringify(cursor)}`)
+}
 
 export interface PostgresConsentStoreOptions {
   readonly url: string
@@ -72,21 +96,7 @@ export class PostgresConsentStore implements ConsentStore {
 
 
   async migrate(): Promise<void> {
-    await inTransaction(this.#pool, 'migrate the consent store', async (c) => {
-      await run(c, 'lock the consent migrations', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-consent-migrations:${this.#schema}`])
-      await run(c, 'create the schema', `CREATE SCHEMA IF NOT EXISTS ${this.#schema}; SET LOCAL search_path TO ${this.#schema}`)
-      await run(c, 'create the consent migrations table',
-        'CREATE TABLE IF NOT EXISTS consent_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
-      const { rows } = await run<{ v: number | null }>(c, 'read the consent schema version', 'SELECT max(version) AS v FROM consent_schema_migrations')
-      const current = rows[0]?.v ?? 0
-      if (current > CONSENT_MIGRATIONS.length) {
-        throw new TesseraError('TESSERA_STORE', `consent tables in ${this.#schema} are at version ${current}, newer than this Tessera (${CONSENT_MIGRATIONS.length}); upgrade Tessera`)
-      }
-      for (let v = current; v < CONSENT_MIGRATIONS.length; v++) {
-        await run(c, `apply consent migration ${v + 1}`, CONSENT_MIGRATIONS[v]!)
-        await run(c, 'record a consent migration', 'INSERT INTO consent_schema_migrations (version) VALUES ($1)', [v + 1])
-      }
-    })
+    await migrateSideStore(this.#pool, { schema: this.#schema, table: 'consent', label: 'consent', migrations: CONSENT_MIGRATIONS })
   }
 
   async append(records: readonly ConsentRecordInput[]): Promise<number[]> {
@@ -122,6 +132,28 @@ export class PostgresConsentStore implements ConsentStore {
     const { rows } = await run<{ identifier: string }>(this.#pool, 'page the consent ledger\'s identifiers',
       'SELECT DISTINCT identifier FROM consent_records WHERE identifier > $1 ORDER BY identifier LIMIT $2', [options.after ?? '', options.limit])
     return rows.map((r) => r.identifier)
+  }
+
+  /**
+   * Follows transaction ids, not seqs. A pass reads, in (xid, seq) order, every visible record of a transaction from
+   * its `h` on, and first notes the oldest transaction still running (`pg_snapshot_xmin`): every older one has ended
+   * and is visible to the pass, so the next pass starts there. A record is named by the first pass that sees it, and
+   * again by later passes until its transaction is older than the one where a pass started (a few passes at most).
+   */
+  async changes(after: LedgerCursor | null, limit: number): Promise<LedgerChanges> {
+    const horizon = async (): Promise<string> => (await run<{ xmin: string }>(this.#pool, 'read the consent ledger\'s horizon',
+      'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin')).rows[0]!.xmin
+    if (after === null) return { identifiers: [], next: await horizon(), more: false }
+    const at = parseCursor(after)
+    const start = at.n ?? await horizon()
+    const { rows } = await run<{ xid: string; seq: string; identifier: string }>(this.#pool, 'read the consent ledger\'s changes',
+      `SELECT xid::text AS xid, seq, identifier FROM consent_records
+       WHERE xid >= $1::xid8 AND ($2::xid8 IS NULL OR (xid, seq) > ($2::xid8, $3::bigint))
+       ORDER BY xid, seq LIMIT $4`, [at.h, at.x ?? null, at.s ?? null, limit])
+    const identifiers = [...new Set(rows.map((r) => r.identifier))]
+    if (rows.length < limit) return { identifiers, next: start, more: false }
+    const last = rows.at(-1)!
+    return { identifiers, next: `${at.h}:${start}:${last.xid}:${last.seq}`, more: true }
   }
 
   async history(identifier: string, options: { readonly limit: number; readonly afterSeq?: number }): Promise<StoredConsentRecord[]> {

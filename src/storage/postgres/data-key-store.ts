@@ -8,7 +8,7 @@
 import { TesseraError } from '../../core/errors.js'
 import type { DataKeyStore, StoredDataKey } from '../../governance/crypto/data-key-store.js'
 import { loadPostgresDriver, type PostgresPool } from './postgres-pool.js'
-import { inTransaction, num, run } from './postgres-query.js'
+import { inTransaction, migrateSideStore, num, run } from './postgres-query.js'
 
 export const DATA_KEY_MIGRATIONS: readonly string[] = [
   `
@@ -49,21 +49,7 @@ export class PostgresDataKeyStore implements DataKeyStore {
 
 
   async migrate(): Promise<void> {
-    await inTransaction(this.#pool, 'migrate the key store', async (c) => {
-      await run(c, 'lock the key store migrations', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-data-key-migrations:${this.#schema}`])
-      await run(c, 'create the schema', `CREATE SCHEMA IF NOT EXISTS ${this.#schema}; SET LOCAL search_path TO ${this.#schema}`)
-      await run(c, 'create the key store migrations table',
-        'CREATE TABLE IF NOT EXISTS data_key_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
-      const { rows } = await run<{ v: number | null }>(c, 'read the key store version', 'SELECT max(version) AS v FROM data_key_schema_migrations')
-      const current = rows[0]?.v ?? 0
-      if (current > DATA_KEY_MIGRATIONS.length) {
-        throw new TesseraError('TESSERA_STORE', `the key store tables in ${this.#schema} are at version ${current}, newer than this Tessera (${DATA_KEY_MIGRATIONS.length}); upgrade Tessera`)
-      }
-      for (let v = current; v < DATA_KEY_MIGRATIONS.length; v++) {
-        await run(c, `apply key store migration ${v + 1}`, DATA_KEY_MIGRATIONS[v]!)
-        await run(c, 'record a key store migration', 'INSERT INTO data_key_schema_migrations (version) VALUES ($1)', [v + 1])
-      }
-    })
+    await migrateSideStore(this.#pool, { schema: this.#schema, table: 'data_key', label: 'key store', migrations: DATA_KEY_MIGRATIONS })
   }
 
   async get(refs: readonly string[]): Promise<StoredDataKey[]> {

@@ -181,6 +181,10 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE identifiers ADD COLUMN sealed text;
   `,
+  // 8: sealed confidential and restricted traits (mirrors sqlite-migrations.ts, version 8)
+  `
+  ALTER TABLE profiles ADD COLUMN sealed_traits text;
+  `,
 ]
 
 /** Tables holding state derived from the log (a replay rebuilds them); splits and unmerges are kept (sqlite-migrations.ts). */

@@ -4,12 +4,13 @@
  */
 import type { JsonObject } from '../../core/event.js'
 import type { IdentityEdge, IdentifierNode, LinkRule, MergeRecord, RejectedIdentifier, RejectionReason } from '../../identity/identity-store.js'
-import type { FilterCondition, IdentifierCondition, ProfileReader, TimelineCursor, TimelinePage } from '../../profiles/profile-reader.js'
+import type { FilterCondition, IdentifierCondition, ProfileReader, ProfileTraitsRow, TimelineCursor, TimelinePage } from '../../profiles/profile-reader.js'
 import type { ProfileRecord } from '../../profiles/profile-store.js'
 import type { PostgresPool } from './postgres-pool.js'
 import { num, run } from './postgres-query.js'
 import { rowToNode } from './postgres-identity-store.js'
 import { PROFILE_COLUMNS, rowToProfile, type ProfileRow } from './postgres-profile-store.js'
+import { storedTimelineEntry } from '../../profiles/profile-sealing.js'
 
 const MAX_MERGE_HOPS = 64
 
@@ -100,10 +101,7 @@ export class PostgresProfileReader implements ProfileReader {
     const page = rows.slice(0, options.limit)
     const last = page[page.length - 1]
     return {
-      events: page.map((r) => ({
-        messageId: r.message_id, sourceId: r.source_id, type: r.type, name: r.name, timestamp: num(r.timestamp),
-        event: JSON.parse(r.payload),
-      })),
+      events: page.map((r) => storedTimelineEntry({ messageId: r.message_id, sourceId: r.source_id, type: r.type, name: r.name, timestamp: num(r.timestamp) }, r.payload)),
       next: rows.length > options.limit && last ? { timestamp: num(last.timestamp), messageId: last.message_id } : null,
     }
   }
@@ -120,10 +118,10 @@ export class PostgresProfileReader implements ProfileReader {
     return num(rows[0]!.n)
   }
 
-  async profileTraits(options: { readonly limit: number; readonly afterId?: string }): Promise<{ readonly id: string; readonly traits: JsonObject }[]> {
-    const { rows } = await run<{ id: string; traits: JsonObject }>(this.#pool, 'read profile traits',
-      'SELECT id, traits FROM profiles WHERE merged_into IS NULL AND id > $1 ORDER BY id LIMIT $2', [options.afterId ?? '', options.limit])
-    return rows.map((r) => ({ id: r.id, traits: r.traits }))
+  async profileTraits(options: { readonly limit: number; readonly afterId?: string }): Promise<ProfileTraitsRow[]> {
+    const { rows } = await run<{ id: string; traits: JsonObject; sealed_traits: string | null }>(this.#pool, 'read profile traits',
+      'SELECT id, traits, sealed_traits FROM profiles WHERE merged_into IS NULL AND id > $1 ORDER BY id LIMIT $2', [options.afterId ?? '', options.limit])
+    return rows.map((r) => ({ id: r.id, traits: r.traits, ...(r.sealed_traits === null ? {} : { sealedTraits: r.sealed_traits }) }))
   }
 
   async stats(): Promise<{ profiles: number; identifiers: number; events: number; merges: number }> {

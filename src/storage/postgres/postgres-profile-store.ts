@@ -5,19 +5,20 @@ import type { PostgresQueryable } from './postgres-pool.js'
 import { composeMoves, lastWinsSorted, num, run } from './postgres-query.js'
 
 export interface ProfileRow {
-  id: string; created_at: string; first_seen: string; last_seen: string; traits: JsonObject
+  id: string; created_at: string; first_seen: string; last_seen: string; traits: JsonObject; sealed_traits: string | null
   trait_times: Record<string, number>; event_count: string; source_counts: Record<string, number>
   event_counts: Record<string, number>; merged_into: string | null; updated_at: string
 }
 
 export const PROFILE_COLUMNS =
-  'id, created_at, first_seen, last_seen, traits, trait_times, event_count, source_counts, event_counts, merged_into, updated_at'
+  'id, created_at, first_seen, last_seen, traits, trait_times, event_count, source_counts, event_counts, merged_into, updated_at, sealed_traits'
 
 export function rowToProfile(row: ProfileRow): ProfileRecord {
   return {
     id: row.id, createdAt: num(row.created_at), firstSeen: num(row.first_seen), lastSeen: num(row.last_seen),
     traits: row.traits, traitTimes: row.trait_times, eventCount: num(row.event_count), sourceCounts: row.source_counts,
     eventCounts: row.event_counts, mergedInto: row.merged_into, updatedAt: num(row.updated_at),
+    ...(row.sealed_traits === null ? {} : { sealedTraits: row.sealed_traits }),
   }
 }
 
@@ -46,14 +47,14 @@ export class PostgresProfileStore implements ProfileStore {
     await run(this.#db, 'write profiles',
       `INSERT INTO profiles (${PROFILE_COLUMNS})
        SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::jsonb[], $6::jsonb[], $7::bigint[],
-         $8::jsonb[], $9::jsonb[], $10::text[], $11::bigint[])
+         $8::jsonb[], $9::jsonb[], $10::text[], $11::bigint[], $12::text[])
        ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, first_seen = excluded.first_seen,
          last_seen = excluded.last_seen, traits = excluded.traits, trait_times = excluded.trait_times,
          event_count = excluded.event_count, source_counts = excluded.source_counts, event_counts = excluded.event_counts,
-         merged_into = excluded.merged_into, updated_at = excluded.updated_at`,
+         merged_into = excluded.merged_into, updated_at = excluded.updated_at, sealed_traits = excluded.sealed_traits`,
       [ps.map((p) => p.id), ps.map((p) => p.createdAt), ps.map((p) => p.firstSeen), ps.map((p) => p.lastSeen),
         json((p) => p.traits), json((p) => p.traitTimes), ps.map((p) => p.eventCount), json((p) => p.sourceCounts),
-        json((p) => p.eventCounts), ps.map((p) => p.mergedInto), ps.map((p) => p.updatedAt)])
+        json((p) => p.eventCounts), ps.map((p) => p.mergedInto), ps.map((p) => p.updatedAt), ps.map((p) => p.sealedTraits ?? null)])
   }
 
   async appendEvents(events: readonly TimelineEvent[]): Promise<void> {

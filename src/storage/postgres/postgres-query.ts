@@ -130,3 +130,36 @@ export async function inTransaction<T>(pool: PostgresPool, what: string, work: (
     client.release(broken)
   }
 }
+
+/** A side store of the PostgreSQL deployment (audit, consent, privacy, workload): its tables and migrations. */
+export interface SideStoreMigrations {
+  readonly schema: string
+  /** The store's name in its migration table and lock (`<table>_schema_migrations`), e.g. `audit`. */
+  readonly table: string
+  /** The store's name in messages, e.g. `audit`. */
+  readonly label: string
+  readonly migrations: readonly string[]
+}
+
+/**
+ * Creates or upgrades a side store's tables, in one transaction under an advisory lock of its own (processes
+ * starting together migrate once), with its own migration table, so it never collides with the state's or another
+ * side store's migrations. A schema newer than this Tessera is an error, never a downgrade.
+ */
+export async function migrateSideStore(pool: PostgresPool, m: SideStoreMigrations): Promise<void> {
+  await inTransaction(pool, `migrate the ${m.label} store`, async (c) => {
+    await run(c, `lock the ${m.label} migrations`, 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-${m.table.replaceAll('_', '-')}-migrations:${m.schema}`])
+    await run(c, 'create the schema', `CREATE SCHEMA IF NOT EXISTS ${m.schema}; SET LOCAL search_path TO ${m.schema}`)
+    await run(c, `create the ${m.label} migrations table`,
+      `CREATE TABLE IF NOT EXISTS ${m.table}_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
+    const { rows } = await run<{ v: number | null }>(c, `read the ${m.label} schema version`, `SELECT max(version) AS v FROM ${m.table}_schema_migrations`)
+    const current = rows[0]?.v ?? 0
+    if (current > m.migrations.length) {
+      throw new TesseraError('TESSERA_STORE', `${m.label} tables in ${m.schema} are at version ${current}, newer than this Tessera (${m.migrations.length}); upgrade Tessera`)
+    }
+    for (let v = current; v < m.migrations.length; v++) {
+      await run(c, `apply ${m.label} migration ${v + 1}`, m.migrations[v]!)
+      await run(c, `record a ${m.label} migration`, `INSERT INTO ${m.table}_schema_migrations (version) VALUES ($1)`, [v + 1])
+    }
+  })
+}

@@ -2,21 +2,25 @@
  * @module RetentionStore on PostgreSQL: a pool of its own; each profile's traits are read `FOR UPDATE` and
  * rewritten in one transaction, so a concurrent pipeline write is never lost.
  */
-import type { RetentionStore, TraitEdit } from '../../governance/retention/retention-store.js'
+import type { JsonObject } from '../../core/event.js'
+import { CLEAR_TRAITS, type RetentionStore, type TraitEdit, type TraitSealing } from '../../governance/retention/retention-store.js'
 import type { TopicPartitionOffset } from '../../log/event-log.js'
 import { loadPostgresDriver, type PostgresPool } from './postgres-pool.js'
 import { inTransaction, num, run } from './postgres-query.js'
 
-export async function openPostgresRetentionStore(options: { url: string; schema: string }): Promise<PostgresRetentionStore> {
+export async function openPostgresRetentionStore(options: { url: string; schema: string }, sealing: TraitSealing = CLEAR_TRAITS): Promise<PostgresRetentionStore> {
   const createPool = await loadPostgresDriver()
-  return new PostgresRetentionStore(createPool({ url: options.url, schema: options.schema, poolSize: 2, applicationName: 'tessera-retention' }))
+  return new PostgresRetentionStore(createPool({ url: options.url, schema: options.schema, poolSize: 2, applicationName: 'tessera-retention' }), sealing)
 }
 
 export class PostgresRetentionStore implements RetentionStore {
   readonly #pool: PostgresPool
+  readonly #sealing: TraitSealing
 
-  constructor(pool: PostgresPool) {
+  /** @param sealing opens and reseals sealed traits. */
+  constructor(pool: PostgresPool, sealing: TraitSealing = CLEAR_TRAITS) {
     this.#pool = pool
+    this.#sealing = sealing
   }
 
   async expireEvents(cutoff: number, dryRun: boolean): Promise<number> {
@@ -35,14 +39,17 @@ export class PostgresRetentionStore implements RetentionStore {
     let changed = 0
     for (const { id } of rows) {
       await inTransaction(this.#pool, 'apply retention to a profile', async (client) => {
-        const { rows: found } = await run<{ traits: Record<string, never>; trait_times: Record<string, number> }>(client, 'read traits',
-          'SELECT traits, trait_times FROM profiles WHERE id = $1 FOR UPDATE', [id])
-        const next = found[0] ? edit({ id, traits: found[0].traits, traitTimes: found[0].trait_times }) : null
+        const { rows: found } = await run<{ traits: JsonObject; sealed_traits: string | null; trait_times: Record<string, number> }>(client, 'read traits',
+          'SELECT traits, sealed_traits, trait_times FROM profiles WHERE id = $1 FOR UPDATE', [id])
+        const row = found[0]
+        const traits = row ? (await this.#sealing.openTraits([{ id, traits: row.traits, ...(row.sealed_traits === null ? {} : { sealedTraits: row.sealed_traits }) }]))[0]! : null
+        const next = row && traits ? edit({ id, traits, traitTimes: row.trait_times }) : null
         if (next) {
           changed++
           if (!dryRun) {
-            await run(client, 'rewrite traits', 'UPDATE profiles SET traits = $1::jsonb, trait_times = $2::jsonb WHERE id = $3',
-              [JSON.stringify(next.traits), JSON.stringify(next.traitTimes), id])
+            const [stored] = await this.#sealing.sealTraits([{ id, traits: next.traits }])
+            await run(client, 'rewrite traits', 'UPDATE profiles SET traits = $1::jsonb, sealed_traits = $2, trait_times = $3::jsonb WHERE id = $4',
+              [JSON.stringify(stored!.traits), stored!.sealedTraits ?? null, JSON.stringify(next.traitTimes), id])
           }
         }
       })

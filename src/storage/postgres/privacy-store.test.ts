@@ -33,7 +33,7 @@ if (url) {
     const backend = await openPostgresStateBackend({ url, schema, poolSize: 2, applicationName: 'tessera-test-retention' })
     return {
       backend,
-      store: () => openPostgresRetentionStore({ url, schema }),
+      store: (sealing) => openPostgresRetentionStore({ url, schema }, sealing),
       cleanup: async () => {
         await backend.close()
         await dropSchema(url, schema)

@@ -3,11 +3,10 @@
  * migration table (`privacy_schema_migrations`). The budget spend is one conditional upsert (row lock), so two
  * concurrent counts cannot both pass a limit.
  */
-import { TesseraError } from '../../core/errors.js'
 import type { JsonObject } from '../../core/event.js'
 import type { BudgetResult, BudgetSpend, DsarAcknowledgement, DsarExtension, DsarRecord, DsarStatus, PrivacyStore } from '../../governance/privacy-store.js'
 import { loadPostgresDriver, type PostgresPool } from './postgres-pool.js'
-import { inTransaction, num, run } from './postgres-query.js'
+import { migrateSideStore, num, run } from './postgres-query.js'
 
 export const PRIVACY_MIGRATIONS: readonly string[] = [
   `
@@ -88,21 +87,7 @@ export class PostgresPrivacyStore implements PrivacyStore {
   }
 
   async migrate(): Promise<void> {
-    await inTransaction(this.#pool, 'migrate the privacy store', async (c) => {
-      await run(c, 'lock the privacy migrations', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-privacy-migrations:${this.#schema}`])
-      await run(c, 'create the schema', `CREATE SCHEMA IF NOT EXISTS ${this.#schema}; SET LOCAL search_path TO ${this.#schema}`)
-      await run(c, 'create the privacy migrations table',
-        'CREATE TABLE IF NOT EXISTS privacy_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
-      const { rows } = await run<{ v: number | null }>(c, 'read the privacy schema version', 'SELECT max(version) AS v FROM privacy_schema_migrations')
-      const current = rows[0]?.v ?? 0
-      if (current > PRIVACY_MIGRATIONS.length) {
-        throw new TesseraError('TESSERA_STORE', `privacy tables in ${this.#schema} are at version ${current}, newer than this Tessera (${PRIVACY_MIGRATIONS.length}); upgrade Tessera`)
-      }
-      for (let v = current; v < PRIVACY_MIGRATIONS.length; v++) {
-        await run(c, `apply privacy migration ${v + 1}`, PRIVACY_MIGRATIONS[v]!)
-        await run(c, 'record a privacy migration', 'INSERT INTO privacy_schema_migrations (version) VALUES ($1)', [v + 1])
-      }
-    })
+    await migrateSideStore(this.#pool, { schema: this.#schema, table: 'privacy', label: 'privacy', migrations: PRIVACY_MIGRATIONS })
   }
 
   async spendBudget(s: BudgetSpend): Promise<BudgetResult> {

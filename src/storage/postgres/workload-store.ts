@@ -3,12 +3,11 @@
  * migration table (`workload_schema_migrations`). Run keys are unique (a re-ingested log is a no-op); outcomes are
  * unique per recommendation and run.
  */
-import { TesseraError } from '../../core/errors.js'
 import type { OutcomeRecord, RecommendationRecord, RunInput, WorkloadStore } from '../../workload/workload-store.js'
 import type { RunRow } from '../../workload/runs/runs-table.js'
 import { toOutcome, toRecommendation, toRun } from '../sqlite/workload-store.js'
 import { loadPostgresDriver, type PostgresPool } from './postgres-pool.js'
-import { inTransaction, num, run } from './postgres-query.js'
+import { inTransaction, migrateSideStore, num, run } from './postgres-query.js'
 
 export const WORKLOAD_MIGRATIONS: readonly string[] = [
   `
@@ -60,21 +59,7 @@ export class PostgresWorkloadStore implements WorkloadStore {
   }
 
   async migrate(): Promise<void> {
-    await inTransaction(this.#pool, 'migrate the workload store', async (c) => {
-      await run(c, 'lock the workload migrations', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera-workload-migrations:${this.#schema}`])
-      await run(c, 'create the schema', `CREATE SCHEMA IF NOT EXISTS ${this.#schema}; SET LOCAL search_path TO ${this.#schema}`)
-      await run(c, 'create the workload migrations table',
-        'CREATE TABLE IF NOT EXISTS workload_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
-      const { rows } = await run<{ v: number | null }>(c, 'read the workload schema version', 'SELECT max(version) AS v FROM workload_schema_migrations')
-      const current = rows[0]?.v ?? 0
-      if (current > WORKLOAD_MIGRATIONS.length) {
-        throw new TesseraError('TESSERA_STORE', `workload tables in ${this.#schema} are at version ${current}, newer than this Tessera (${WORKLOAD_MIGRATIONS.length}); upgrade Tessera`)
-      }
-      for (let v = current; v < WORKLOAD_MIGRATIONS.length; v++) {
-        await run(c, `apply workload migration ${v + 1}`, WORKLOAD_MIGRATIONS[v]!)
-        await run(c, 'record a workload migration', 'INSERT INTO workload_schema_migrations (version) VALUES ($1)', [v + 1])
-      }
-    })
+    await migrateSideStore(this.#pool, { schema: this.#schema, table: 'workload', label: 'workload', migrations: WORKLOAD_MIGRATIONS })
   }
 
   async addRuns(runs: readonly RunInput[], time: number): Promise<{ added: number; duplicates: number }> {

@@ -7,7 +7,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { TesseraError } from '../../core/errors.js'
 import type { ConsentEvidence, ConsentRecordInput, ConsentSource, ConsentState, StoredConsentRecord } from '../../governance/consent/consent-record.js'
-import type { ConsentStore } from '../../governance/consent/consent-store.js'
+import type { ConsentStore, LedgerChanges, LedgerCursor } from '../../governance/consent/consent-store.js'
 import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js'
 
 interface ConsentStatements {
@@ -15,6 +15,8 @@ interface ConsentStatements {
   readonly latest: SqliteStatement
   readonly history: SqliteStatement
   readonly identifiers: SqliteStatement
+  readonly position: SqliteStatement
+  readonly changes: SqliteStatement
 }
 
 export const CONSENT_MIGRATIONS: readonly string[] = [
@@ -105,6 +107,8 @@ export class SqliteConsentStore implements ConsentStore {
         ) ORDER BY seq`),
       history: this.#db.prepare(`SELECT ${COLUMNS} FROM consent_records WHERE identifier = ? AND seq > ? ORDER BY seq LIMIT ?`),
       identifiers: this.#db.prepare('SELECT DISTINCT identifier FROM consent_records WHERE identifier > ? ORDER BY identifier LIMIT ?'),
+      position: this.#db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM consent_records'),
+      changes: this.#db.prepare('SELECT seq, identifier FROM consent_records WHERE seq > ? ORDER BY seq LIMIT ?'),
     })
   }
 
@@ -131,6 +135,23 @@ export class SqliteConsentStore implements ConsentStore {
 
   async identifiers(options: { readonly limit: number; readonly after?: string }): Promise<string[]> {
     return (this.#prepared().identifiers.all(options.after ?? '', options.limit) as { identifier: string }[]).map((r) => r.identifier)
+  }
+
+  /**
+   * The cursor is a seq: SQLite commits one writer at a time and assigns seqs inside the write transaction, so
+   * what a reader sees is always a prefix of the seqs, and nothing can commit later below a seq already seen.
+   */
+  async changes(after: LedgerCursor | null, limit: number): Promise<LedgerChanges> {
+    const statements = this.#prepared()
+    if (after === null) return { identifiers: [], next: String((statements.position.get() as { seq: number }).seq), more: false }
+    const from = Number(after)
+    if (!Number.isSafeInteger(from) || from < 0) throw new TesseraError('TESSERA_STORE', `not a consent ledger position of this store: ${JSON.stringify(after)}`)
+    const rows = statements.changes.all(from, limit) as { seq: number; identifier: string }[]
+    return {
+      identifiers: [...new Set(rows.map((r) => r.identifier))],
+      next: rows.length === 0 ? after : String(rows.at(-1)!.seq),
+      more: rows.length === limit,
+    }
   }
 
   async history(identifier: string, options: { readonly limit: number; readonly afterSeq?: number }): Promise<StoredConsentRecord[]> {

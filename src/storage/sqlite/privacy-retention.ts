@@ -4,15 +4,17 @@
  */
 import Database from 'better-sqlite3'
 import { TesseraError } from '../../core/errors.js'
-import type { RetentionStore, TraitEdit } from '../../governance/retention/retention-store.js'
+import { CLEAR_TRAITS, type RetentionStore, type TraitEdit, type TraitSealing } from '../../governance/retention/retention-store.js'
 import type { TopicPartitionOffset } from '../../log/event-log.js'
 import type { SqliteDatabase } from './sqlite-database.js'
 
 export class SqliteRetentionStore implements RetentionStore {
   readonly #db: SqliteDatabase
+  readonly #sealing: TraitSealing
 
-  /** @param path the state file (migrated already). */
-  constructor(path: string) {
+  /** @param path the state file (migrated already). @param sealing opens and reseals sealed traits. */
+  constructor(path: string, sealing: TraitSealing = CLEAR_TRAITS) {
+    this.#sealing = sealing
     try {
       this.#db = new Database(path, { fileMustExist: true }) as unknown as SqliteDatabase
     } catch (cause) {
@@ -30,17 +32,21 @@ export class SqliteRetentionStore implements RetentionStore {
   async editTraitsOlderThan(cutoff: number, edit: TraitEdit, dryRun: boolean): Promise<number> {
     const ids = (this.#db.prepare(`SELECT id FROM profiles WHERE EXISTS (SELECT 1 FROM json_each(profiles.trait_times) WHERE value < ?)`)
       .all(cutoff) as { id: string }[]).map((r) => r.id)
-    const read = this.#db.prepare('SELECT id, traits, trait_times FROM profiles WHERE id = ?')
-    const write = this.#db.prepare('UPDATE profiles SET traits = ?, trait_times = ? WHERE id = ?')
+    const read = this.#db.prepare('SELECT id, traits, sealed_traits, trait_times FROM profiles WHERE id = ?')
+    const write = this.#db.prepare('UPDATE profiles SET traits = ?, sealed_traits = ?, trait_times = ? WHERE id = ?')
     let changed = 0
     for (const id of ids) {
       this.#db.exec('BEGIN IMMEDIATE')
       try {
-        const row = read.get(id) as { id: string; traits: string; trait_times: string } | undefined
-        const next = row ? edit({ id, traits: JSON.parse(row.traits), traitTimes: JSON.parse(row.trait_times) }) : null
+        const row = read.get(id) as { id: string; traits: string; sealed_traits: string | null; trait_times: string } | undefined
+        const traits = row ? (await this.#sealing.openTraits([{ id, traits: JSON.parse(row.traits), ...(row.sealed_traits === null ? {} : { sealedTraits: row.sealed_traits }) }]))[0]! : null
+        const next = row && traits ? edit({ id, traits, traitTimes: JSON.parse(row.trait_times) }) : null
         if (next) {
           changed++
-          if (!dryRun) write.run(JSON.stringify(next.traits), JSON.stringify(next.traitTimes), id)
+          if (!dryRun) {
+            const [stored] = await this.#sealing.sealTraits([{ id, traits: next.traits }])
+            write.run(JSON.stringify(stored!.traits), stored!.sealedTraits ?? null, JSON.stringify(next.traitTimes), id)
+          }
         }
         this.#db.exec('COMMIT')
       } catch (error) {

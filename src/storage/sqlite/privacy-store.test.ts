@@ -34,7 +34,7 @@ runRetentionContract('sqlite', async () => {
   const backend = new SqliteStateBackend({ path, sync: 'normal' })
   return {
     backend,
-    store: async () => new SqliteRetentionStore(path),
+    store: async (sealing) => new SqliteRetentionStore(path, sealing),
     cleanup: async () => {
       await backend.close()
       t.cleanup()

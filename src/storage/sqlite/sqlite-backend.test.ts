@@ -68,18 +68,18 @@ describe('SqliteStateBackend (SQLite only)', () => {
   })
 })
 
-describe('SQLite state migration 8 (identifiers in append order)', () => {
-  it('keeps the identifiers of a version-7 state, appends new ones after them and keeps the audit triggers working', async () => {
+describe('SQLite state migration 9 (identifiers in append order)', () => {
+  it('keeps the identifiers of a version-8 state, appends new ones after them and keeps the audit triggers working', async () => {
     const t = tempDir()
     try {
       const path = join(t.dir, 'state.db')
-      const v7 = new Database(path)
-      for (let v = 0; v < 7; v++) v7.exec(MIGRATIONS[v]!)
-      v7.pragma('user_version = 7')
-      const insert = v7.prepare('INSERT INTO identifiers (key, type, value, profile_id, first_seen, sealed) VALUES (?, ?, ?, ?, ?, ?)')
+      const v8 = new Database(path)
+      for (let v = 0; v < 8; v++) v8.exec(MIGRATIONS[v]!)
+      v8.pragma('user_version = 8')
+      const insert = v8.prepare('INSERT INTO identifiers (key, type, value, profile_id, first_seen, sealed) VALUES (?, ?, ?, ?, ?, ?)')
       const old = [['~zz', 'email', '~zz', 'p1', 30, 'sealed-1'], ['~aa', 'user_id', '~aa', 'p1', 10, null], ['~mm', 'anonymous_id', '~mm', 'p2', 20, null]] as const
       for (const row of old) insert.run(...row)
-      v7.close()
+      v8.close()
 
       const backend = new SqliteStateBackend({ path, sync: 'normal' })
       await backend.migrate()

@@ -1,10 +1,11 @@
 /** @module ProfileReader on SQLite: a separate read-only connection, so API reads never wait for the pipeline (WAL). */
 import type { IdentityEdge, IdentifierNode, LinkRule, MergeRecord, RejectedIdentifier, RejectionReason } from '../../identity/identity-store.js'
-import type { FilterCondition, IdentifierCondition, ProfileReader, TimelineCursor, TimelinePage } from '../../profiles/profile-reader.js'
+import type { FilterCondition, IdentifierCondition, ProfileReader, ProfileTraitsRow, TimelineCursor, TimelinePage } from '../../profiles/profile-reader.js'
 import type { ProfileRecord } from '../../profiles/profile-store.js'
 import type { JsonObject } from '../../core/event.js'
 import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js'
 import { PROFILE_COLUMNS, rowToProfile, type ProfileRow } from './sqlite-profile-store.js'
+import { storedTimelineEntry } from '../../profiles/profile-sealing.js'
 
 export class SqliteProfileReader implements ProfileReader {
   readonly #db: SqliteDatabase
@@ -104,10 +105,7 @@ export class SqliteProfileReader implements ProfileReader {
     }[]
     const page = rows.slice(0, options.limit)
     return {
-      events: page.map((r) => ({
-        messageId: r.message_id, sourceId: r.source_id, type: r.type, name: r.name, timestamp: r.timestamp,
-        event: JSON.parse(r.payload),
-      })),
+      events: page.map((r) => storedTimelineEntry({ messageId: r.message_id, sourceId: r.source_id, type: r.type, name: r.name, timestamp: r.timestamp }, r.payload)),
       next: rows.length > options.limit && page.length > 0
         ? { timestamp: page[page.length - 1]!.timestamp, messageId: page[page.length - 1]!.message_id }
         : null,
@@ -125,10 +123,10 @@ export class SqliteProfileReader implements ProfileReader {
     return (this.#db.prepare(`SELECT count(*) AS n FROM profiles WHERE ${where.join(' AND ')}`).get(...params) as { n: number }).n
   }
 
-  async profileTraits(options: { readonly limit: number; readonly afterId?: string }): Promise<{ readonly id: string; readonly traits: JsonObject }[]> {
-    const rows = this.#db.prepare('SELECT id, traits FROM profiles WHERE merged_into IS NULL AND id > ? ORDER BY id LIMIT ?')
-      .all(options.afterId ?? '', options.limit) as { id: string; traits: string }[]
-    return rows.map((r) => ({ id: r.id, traits: JSON.parse(r.traits) as JsonObject }))
+  async profileTraits(options: { readonly limit: number; readonly afterId?: string }): Promise<ProfileTraitsRow[]> {
+    const rows = this.#db.prepare('SELECT id, traits, sealed_traits FROM profiles WHERE merged_into IS NULL AND id > ? ORDER BY id LIMIT ?')
+      .all(options.afterId ?? '', options.limit) as { id: string; traits: string; sealed_traits: string | null }[]
+    return rows.map((r) => ({ id: r.id, traits: JSON.parse(r.traits) as JsonObject, ...(r.sealed_traits === null ? {} : { sealedTraits: r.sealed_traits }) }))
   }
 
   async stats(): Promise<{ profiles: number; identifiers: number; events: number; merges: number }> {

@@ -3,12 +3,12 @@ import type { ProfileRecord, ProfileStore, TimelineEvent } from '../../profiles/
 import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js'
 
 export interface ProfileRow {
-  id: string; created_at: number; first_seen: number; last_seen: number; traits: string; trait_times: string
+  id: string; created_at: number; first_seen: number; last_seen: number; traits: string; sealed_traits: string | null; trait_times: string
   event_count: number; source_counts: string; event_counts: string; merged_into: string | null; updated_at: number
 }
 
 export const PROFILE_COLUMNS =
-  'id, created_at, first_seen, last_seen, traits, trait_times, event_count, source_counts, event_counts, merged_into, updated_at'
+  'id, created_at, first_seen, last_seen, traits, sealed_traits, trait_times, event_count, source_counts, event_counts, merged_into, updated_at'
 
 export function rowToProfile(row: ProfileRow): ProfileRecord {
   return {
@@ -16,6 +16,7 @@ export function rowToProfile(row: ProfileRow): ProfileRecord {
     traits: JSON.parse(row.traits), traitTimes: JSON.parse(row.trait_times), eventCount: row.event_count,
     sourceCounts: JSON.parse(row.source_counts), eventCounts: JSON.parse(row.event_counts),
     mergedInto: row.merged_into, updatedAt: row.updated_at,
+    ...(row.sealed_traits === null ? {} : { sealedTraits: row.sealed_traits }),
   }
 }
 
@@ -29,7 +30,7 @@ export class SqliteProfileStore implements ProfileStore {
 
   constructor(db: SqliteDatabase) {
     this.#get = db.prepare(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE id IN (SELECT value FROM json_each(?))`)
-    this.#put = db.prepare(`INSERT OR REPLACE INTO profiles (${PROFILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    this.#put = db.prepare(`INSERT OR REPLACE INTO profiles (${PROFILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
     this.#appendEvent = db.prepare(
       `INSERT OR IGNORE INTO profile_events (profile_id, timestamp, message_id, source_id, type, name, payload)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -53,7 +54,7 @@ export class SqliteProfileStore implements ProfileStore {
   async put(profiles: readonly ProfileRecord[]): Promise<void> {
     for (const p of profiles) {
       this.#put.run(
-        p.id, p.createdAt, p.firstSeen, p.lastSeen, JSON.stringify(p.traits), JSON.stringify(p.traitTimes), p.eventCount,
+        p.id, p.createdAt, p.firstSeen, p.lastSeen, JSON.stringify(p.traits), p.sealedTraits ?? null, JSON.stringify(p.traitTimes), p.eventCount,
         JSON.stringify(p.sourceCounts), JSON.stringify(p.eventCounts), p.mergedInto, p.updatedAt,
       )
     }
