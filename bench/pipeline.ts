@@ -35,13 +35,14 @@ import { startWorkerPipeline } from '../src/pipeline/pipeline-host.js'
 import { median, round } from './lib/stats.js'
 import { Workload } from './lib/workload.js'
 
-const HELP = `Usage: npm run bench:pipeline -- [--events N] [--runs R] [--persons P] [--seed S] [--encryption on|off] [--keep]
+const HELP = `Usage: npm run bench:pipeline -- [--events N] [--runs R] [--persons P] [--seed S] [--encryption on|off] [--batch-size B] [--keep]
 
   --events   events pre-filled into events.raw and processed per run (default 100000)
   --runs     runs, each on a fresh data dir; the summary gives medians (default 1)
   --persons  distinct people of the workload (default 100000, as npm run bench)
   --seed     workload seed (default tessera-bench-1)
   --encryption  seal the event logs (default on, as governance.encryption.enabled; off = TESSERA_ENCRYPTION=off)
+  --batch-size  pipeline.batchSize (default: the config's default)
   --keep     keep the data dirs (printed) instead of deleting them`
 
 interface RunResult {
@@ -142,12 +143,13 @@ async function storedKeyOf(config: TesseraConfig, layout: ReturnType<typeof data
   }
 }
 
-async function runOnce(events: number, persons: number, seed: string, encrypted: boolean): Promise<RunResult> {
+async function runOnce(events: number, persons: number, seed: string, encrypted: boolean, batchSize: number | undefined): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-pipeline-'))
   const defaults = defaultConfig()
   const config: TesseraConfig = {
     ...defaults, dataDir: dir,
     governance: { ...defaults.governance, encryption: { ...defaults.governance.encryption, enabled: encrypted } },
+    pipeline: { ...defaults.pipeline, batchSize: batchSize ?? defaults.pipeline.batchSize },
   }
   const layout = dataLayout(dir)
   const workload = new Workload({ seed, persons, tag: 'pipeline' })
@@ -189,7 +191,7 @@ async function main(): Promise<void> {
     options: {
       events: { type: 'string', default: '100000' }, runs: { type: 'string', default: '1' }, persons: { type: 'string', default: '100000' },
       seed: { type: 'string', default: 'tessera-bench-1' }, keep: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
-      encryption: { type: 'string', default: 'on' },
+      encryption: { type: 'string', default: 'on' }, 'batch-size': { type: 'string' },
     },
   })
   if (values.help) {
@@ -206,9 +208,10 @@ async function main(): Promise<void> {
   const persons = positive('persons', values.persons)
   if (values.encryption !== 'on' && values.encryption !== 'off') throw new Error(`--encryption must be on or off, got "${values.encryption}"\n\n${HELP}`)
   const encrypted = values.encryption === 'on'
+  const batchSize = values['batch-size'] === undefined ? undefined : positive('batch-size', values['batch-size'])
   const results: RunResult[] = []
   for (let i = 0; i < runs; i++) {
-    const r = await runOnce(events, persons, values.seed, encrypted)
+    const r = await runOnce(events, persons, values.seed, encrypted, batchSize)
     results.push(r)
     console.log(`run ${i + 1}/${runs}: ${Math.round(r.eventsPerS)} events/s, ${round(r.cpuUsPerEvent, 1)} µs CPU/event, `
       + `${Math.round(r.wcharPerEvent)} bytes written/event (output log ${Math.round(r.outputBytesPerEvent)}, state ${Math.round(r.stateBytesPerEvent)} bytes/event in files), `
@@ -218,7 +221,7 @@ async function main(): Promise<void> {
   }
   const med = (f: (r: RunResult) => number): number => median(results.map(f))
   console.log(JSON.stringify({
-    scenario: 'pipeline', events, runs, persons, encryption: values.encryption,
+    scenario: 'pipeline', events, runs, persons, encryption: values.encryption, batch_size: batchSize ?? defaultConfig().pipeline.batchSize,
     median: {
       events_per_s: Math.round(med((r) => r.eventsPerS)), cpu_us_per_event: round(med((r) => r.cpuUsPerEvent), 1),
       written_bytes_per_event: Math.round(med((r) => r.wcharPerEvent)),

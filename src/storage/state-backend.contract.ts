@@ -140,7 +140,7 @@ export function runStateBackendContract(name: string, create: () => Promise<Stat
           expect(await reader.profileIdByIdentifier('email', ids.storedValue('email', 'ann@example.com'))).toBe(pid)
           const sealed = await reader.identifierValues([...keys, ids.storedKey('email', 'not-an-address'), 'email:~unknown'])
           expect(sealed.size).toBe(4)
-          for (const v of sealed.values()) expect(v).not.toMatch(/ann|u-ann|a-ann|not-an-address/i)
+          for (const v of sealed.values()) expect(v).not.toMatch(/ann@example\.com|u-ann|a-ann|not-an-address/) // the clear values, not any "ann" a random envelope can hold
           const clear = await ids.reveal([...sealed].map(([key, s]) => ({ key, sealed: s })))
           expect([...clear.values()].sort()).toEqual(['anonymous_id:a-ann', 'email:ann@example.com', 'email:not-an-address', 'user_id:u-ann'])
           const revealing = new RevealingProfileReader(reader, ids)

@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { runDataKeyStoreContract } from '../../governance/crypto/data-key-store.contract.js'
-import { SqliteDataKeyStore } from './data-key-store.js'
+import Database from 'better-sqlite3'
+import { DATA_KEY_MIGRATIONS, SqliteDataKeyStore } from './data-key-store.js'
 import { ThreadedSqliteDataKeyStore } from './data-key-store-thread.js'
 
 runDataKeyStoreContract('sqlite', async () => {
@@ -88,6 +89,52 @@ describe('SqliteDataKeyStore shredding', () => {
       expect(await store.delete(['victim'])).toBe(1)
       expect(scan()).toBe(false)
       await store.close()
+      expect(scan()).toBe(false)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('SqliteDataKeyStore layout (migration 2)', () => {
+  it('keeps the rows of a version-1 file, stores new rows in append order and still shreds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-keys-'))
+    try {
+      const path = join(dir, 'keys.db')
+      const v1 = new Database(path)
+      v1.exec(DATA_KEY_MIGRATIONS[0]!)
+      v1.pragma('user_version = 1')
+      const old = Array.from({ length: 30 }, (_, i) => ({ ref: randomBytes(16).toString('base64url'), keyId: `k${i}`, masterKeyId: i % 2 ? 'mk-a' : 'mk-b', wrapped: randomBytes(61), createdAt: 1_000 + i }))
+      const insert = v1.prepare('INSERT INTO data_keys (ref, key_id, master_key_id, wrapped, created_at) VALUES (?, ?, ?, ?, ?)')
+      for (const k of old) insert.run(k.ref, k.keyId, k.masterKeyId, k.wrapped, k.createdAt)
+      v1.close()
+
+      const store = new SqliteDataKeyStore(path)
+      await store.migrate()
+      expect((await store.get(old.map((k) => k.ref))).sort((a, b) => a.createdAt - b.createdAt)).toEqual(old)
+      expect(await store.countByMasterKey()).toEqual({ 'mk-a': 15, 'mk-b': 15 })
+      const fresh = Array.from({ length: 10 }, (_, i) => ({ ref: randomBytes(16).toString('base64url'), keyId: `n${i}`, masterKeyId: 'mk-a', wrapped: randomBytes(61), createdAt: 2_000 }))
+      await store.insertIfAbsent(fresh)
+      await store.close()
+
+      const db = new Database(path, { readonly: true })
+      try {
+        expect(db.pragma('user_version', { simple: true })).toBe(DATA_KEY_MIGRATIONS.length)
+        // Random refs, rows in the order they came: the old ones by creation time, then the new ones as inserted.
+        const refs = (db.prepare('SELECT ref FROM data_keys ORDER BY rowid').all() as { ref: string }[]).map((r) => r.ref)
+        expect(refs).toEqual([...old, ...fresh].map((k) => k.ref))
+        expect(db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'data_keys_master' OR name = 'data_keys_v2'").get()).toEqual({ n: 0 })
+      } finally {
+        db.close()
+      }
+
+      const again = new SqliteDataKeyStore(path)
+      await again.migrate()
+      const victim = old[7]!
+      const scan = (): boolean => readdirSync(dir).some((f) => readFileSync(join(dir, f)).includes(victim.wrapped.subarray(8, 40)))
+      expect(scan()).toBe(true)
+      expect(await again.delete([victim.ref])).toBe(1)
+      await again.close()
       expect(scan()).toBe(false)
     } finally {
       rmSync(dir, { recursive: true, force: true })

@@ -131,6 +131,23 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE profiles ADD COLUMN sealed_traits TEXT;
   `,
+  // 9: identifiers in append order. Keyed by their (random) pseudonym, each new identifier's ~250-byte row went to a
+  // random page of the table: a third of the pages a batch wrote. With an increasing rowid, new rows fill the last
+  // page and only the key index (~60-byte entries, four times as many per page) takes a random page per identifier.
+  // (Create, copy, drop, rename; the legacy rename leaves the audit triggers, which name identifiers, as written.)
+  `
+  CREATE TABLE identifiers_v9 (
+    seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, type TEXT NOT NULL, value TEXT NOT NULL, profile_id TEXT NOT NULL,
+    first_seen INTEGER NOT NULL, sealed TEXT
+  );
+  INSERT INTO identifiers_v9 (key, type, value, profile_id, first_seen, sealed)
+    SELECT key, type, value, profile_id, first_seen, sealed FROM identifiers ORDER BY first_seen, key;
+  DROP TABLE identifiers;
+  PRAGMA legacy_alter_table = ON;
+  ALTER TABLE identifiers_v9 RENAME TO identifiers;
+  PRAGMA legacy_alter_table = OFF;
+  CREATE INDEX identifiers_profile ON identifiers(profile_id);
+  `,
 ]
 
 /**
