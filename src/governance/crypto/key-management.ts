@@ -42,6 +42,4 @@ export interface KeyManagementService {
   /** Unwraps; rejects with a clear error when the master key is unknown or the bytes do not authenticate. */
   unwrap(key: WrappedKey, aad: Buffer): Promise<Buffer>
   status(): KmsStatus
-  /** Lets go of the service's resources (an HSM session); optional. */
-  close?(): Promise<void>
 }
